@@ -1,0 +1,44 @@
+# Two entry points for a fresh machine with Python 3.11 and make:
+#   make run   - set up .venv from pinned versions, run the default pipeline, write the report
+#   make test  - set up .venv (with test tools) and run the test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= all
+
+.PHONY: run report test lint lock clean
+
+# The stamp file reinstalls whenever a pin changes.
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/snakemake --lint
+
+# Re-resolve the pins from requirements*.in in a throwaway environment.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -r requirements.in
+	.lock-venv/bin/python -m pip freeze --exclude pip --exclude setuptools > requirements.txt
+	.lock-venv/bin/python -m pip install --quiet -r requirements-test.in
+	.lock-venv/bin/python -m pip freeze --exclude pip --exclude setuptools \
+	  | grep -vxFf requirements.txt > requirements-test.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf results .snakemake

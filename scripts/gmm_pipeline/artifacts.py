@@ -1,0 +1,64 @@
+"""Writing and reading artifacts: atomic, deterministic, hashed."""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+_HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path):
+    """Return the hex SHA-256 digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_bytes_atomic(path, data):
+    """Write ``data`` to ``path`` so that readers never see a partial file.
+
+    The bytes go to a temporary file in the same folder, which is then renamed over
+    ``path``; a crash leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, payload):
+    """Write ``payload`` as indented JSON; NaN and infinity are refused, not written."""
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def read_json(path):
+    """Read a JSON file, rejecting the NaN/Infinity extensions Python would accept."""
+
+    def reject_constant(name):
+        raise ValueError(f"{name} is not valid JSON")
+
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle, parse_constant=reject_constant)
+
+
+def write_csv(path, frame):
+    """Write a DataFrame as CSV without its index.
+
+    Floats are written in their shortest round-trip form, so reading the file back gives
+    exactly the same numbers.
+    """
+    text = frame.to_csv(index=False, lineterminator="\n")
+    write_bytes_atomic(path, text.encode("utf-8"))

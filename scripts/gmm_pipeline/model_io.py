@@ -1,0 +1,214 @@
+"""A portable, validated file format for fitted GaussianMixture models (no pickle).
+
+A model is a JSON object holding the estimator parameters and the fitted arrays
+(``weights``, ``means``, ``covariances``, ``precisions_cholesky``). JSON keeps every float
+in its shortest round-trip form, so a loaded model gives bit-for-bit the same ``predict``,
+``predict_proba`` and ``score_samples`` as the fitted one. Loading checks every field
+(types, shapes, finiteness, weights on the simplex, Cholesky factors that agree with the
+covariances) and builds the estimator from plain numbers, so a tampered file fails with a
+clear message and can never execute code.
+"""
+
+import numpy as np
+from scipy import linalg
+from sklearn.mixture import GaussianMixture
+
+from .artifacts import read_json, write_json
+from .errors import ModelFormatError
+
+MODEL_FORMAT = "gmm-pipeline.gaussian-mixture"
+MODEL_FORMAT_VERSION = 1
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+# Estimator parameters stored with the model, with the type each must have.
+_PARAMS = {
+    "n_components": int,
+    "covariance_type": str,
+    "tol": float,
+    "reg_covar": float,
+    "max_iter": int,
+    "n_init": int,
+    "init_params": str,
+    "random_state": (int, type(None)),
+}
+_FIT_STATE = {"converged": bool, "n_iter": int, "lower_bound": float}
+
+
+def model_to_dict(model):
+    """Describe a fitted GaussianMixture as plain JSON-ready values."""
+    return {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "estimator": "GaussianMixture",
+        "params": {name: _plain(getattr(model, name)) for name in _PARAMS},
+        "n_features": int(model.means_.shape[1]),
+        "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
+        "covariances": model.covariances_.tolist(),
+        "precisions_cholesky": model.precisions_cholesky_.tolist(),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "lower_bound": float(model.lower_bound_),
+    }
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _expected_shapes(covariance_type, k, d):
+    return {
+        "full": ((k, d, d), (k, d, d)),
+        "tied": ((d, d), (d, d)),
+        "diag": ((k, d), (k, d)),
+        "spherical": ((k,), (k,)),
+    }[covariance_type]
+
+
+def _array(record, key, shape, source):
+    try:
+        array = np.asarray(record[key], dtype=np.float64)
+    except KeyError:
+        raise ModelFormatError(f"{source}: field {key!r} is missing") from None
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"{source}: field {key!r} must be a nested list of numbers") from None
+    if array.shape != shape:
+        raise ModelFormatError(f"{source}: field {key!r} has shape {array.shape}, expected {shape}")
+    if not np.all(np.isfinite(array)):
+        raise ModelFormatError(f"{source}: field {key!r} holds non-finite values")
+    return array
+
+
+def _check_type(value, expected, where):
+    # bool is an int in Python; a flag must not pass for a count, nor a count for a flag.
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ModelFormatError(f"{where} has type {type(value).__name__}, expected {expected}")
+
+
+def precisions_cholesky_from_covariances(covariances, covariance_type):
+    """Cholesky factors of the precision matrices, computed as scikit-learn does."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / np.sqrt(covariances)
+    stack = covariances[np.newaxis] if covariance_type == "tied" else covariances
+    factors = np.empty_like(stack)
+    for index, covariance in enumerate(stack):
+        lower = linalg.cholesky(covariance, lower=True)
+        factors[index] = linalg.solve_triangular(lower, np.eye(len(covariance)), lower=True).T
+    return factors[0] if covariance_type == "tied" else factors
+
+
+def model_from_dict(record, source="model"):
+    """Rebuild a fitted GaussianMixture from :func:`model_to_dict` output, validating it.
+
+    Parameters
+    ----------
+    record : dict
+        The model description.
+    source : str
+        Where the record came from, used in error messages (usually the file path).
+
+    Returns
+    -------
+    model : GaussianMixture
+        A fitted estimator ready for ``predict``, ``predict_proba``, ``score_samples``,
+        ``sample``, ``bic`` and ``aic``.
+
+    Raises
+    ------
+    ModelFormatError
+        If any field is missing, of the wrong type or shape, non-finite, or inconsistent.
+    """
+    if not isinstance(record, dict):
+        raise ModelFormatError(f"{source}: expected a JSON object, got {type(record).__name__}")
+    if record.get("format") != MODEL_FORMAT:
+        raise ModelFormatError(f"{source}: 'format' is {record.get('format')!r}, expected {MODEL_FORMAT!r}")
+    if record.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: 'format_version' is {record.get('format_version')!r}, "
+            f"this code reads version {MODEL_FORMAT_VERSION}"
+        )
+    if record.get("estimator") != "GaussianMixture":
+        raise ModelFormatError(f"{source}: 'estimator' must be 'GaussianMixture'")
+
+    params = record.get("params")
+    if not isinstance(params, dict) or set(params) != set(_PARAMS):
+        raise ModelFormatError(f"{source}: 'params' must hold exactly {sorted(_PARAMS)}")
+    for name, expected in _PARAMS.items():
+        _check_type(params[name], expected, f"{source}: params.{name}")
+    for name, expected in _FIT_STATE.items():
+        if name not in record:
+            raise ModelFormatError(f"{source}: field {name!r} is missing")
+        _check_type(record[name], expected, f"{source}: {name}")
+
+    covariance_type, k = params["covariance_type"], params["n_components"]
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ModelFormatError(f"{source}: params.covariance_type must be one of {COVARIANCE_TYPES}")
+    d = record.get("n_features")
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1 or k < 1:
+        raise ModelFormatError(f"{source}: 'n_features' and params.n_components must be positive integers")
+
+    weights = _array(record, "weights", (k,), source)
+    means = _array(record, "means", (k, d), source)
+    covariance_shape, cholesky_shape = _expected_shapes(covariance_type, k, d)
+    covariances = _array(record, "covariances", covariance_shape, source)
+    precisions_cholesky = _array(record, "precisions_cholesky", cholesky_shape, source)
+
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+        raise ModelFormatError(f"{source}: 'weights' must be non-negative and sum to 1")
+    try:
+        expected_cholesky = precisions_cholesky_from_covariances(covariances, covariance_type)
+    except (linalg.LinAlgError, ValueError, FloatingPointError):
+        raise ModelFormatError(f"{source}: 'covariances' are not positive definite") from None
+    if not np.allclose(precisions_cholesky, expected_cholesky, rtol=1e-6, atol=1e-9):
+        raise ModelFormatError(f"{source}: 'precisions_cholesky' does not match 'covariances'")
+
+    model = GaussianMixture(**params)
+    model.weights_ = weights
+    model.means_ = means
+    model.covariances_ = covariances
+    model.precisions_cholesky_ = precisions_cholesky
+    if covariance_type in ("full", "tied"):
+        model.precisions_ = np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, -1, -2))
+    else:
+        model.precisions_ = precisions_cholesky**2
+    model.converged_ = record["converged"]
+    model.n_iter_ = record["n_iter"]
+    model.lower_bound_ = float(record["lower_bound"])
+    model.n_features_in_ = d
+    return model
+
+
+def save_model(path, model):
+    """Write one fitted GaussianMixture to ``path``."""
+    write_json(path, model_to_dict(model))
+
+
+def load_model(path):
+    """Read and validate one model written by :func:`save_model`."""
+    return model_from_dict(_read(path), source=str(path))
+
+
+def save_models(path, models):
+    """Write several fitted models (for example one per component count) to one file."""
+    write_json(path, {"format": MODEL_FORMAT + ".collection", "models": [model_to_dict(m) for m in models]})
+
+
+def load_models(path):
+    """Read and validate every model in a file written by :func:`save_models`."""
+    record = _read(path)
+    if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT + ".collection":
+        raise ModelFormatError(f"{path}: not a gmm-pipeline model collection")
+    models = record.get("models")
+    if not isinstance(models, list):
+        raise ModelFormatError(f"{path}: 'models' must be a list")
+    return [model_from_dict(m, source=f"{path} (model {i})") for i, m in enumerate(models)]
+
+
+def _read(path):
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as err:
+        raise ModelFormatError(f"{path}: cannot read model file: {err}") from err

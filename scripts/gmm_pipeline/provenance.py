@@ -1,0 +1,118 @@
+"""Where an artifact came from: step, parameters, inputs by hash, seeds, versions, code."""
+
+import functools
+import hashlib
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from .artifacts import sha256_file, write_json
+
+# The repository root: scripts/gmm_pipeline/provenance.py -> parents[2].
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "snakemake")
+_CODE_GLOBS = ("Snakefile", "workflow/**/*", "scripts/**/*.py")
+
+
+@functools.cache
+def package_versions():
+    """Versions of Python, the numeric stack and the BLAS that numbers depend on."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["blas"] = _blas_version()
+    return versions
+
+
+def _blas_version():
+    # Results can differ in the last bits between BLAS builds, so the BLAS is recorded too.
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return f"{pool.get('internal_api')} {pool.get('version')}"
+    return None
+
+
+@functools.cache
+def code_identity():
+    """Identify the code that ran: git revision (when available) and a hash of the sources.
+
+    The hash covers the Snakefile, ``workflow/`` and ``scripts/``, so a copy of the code
+    without git history is still identified.
+    """
+    digest = hashlib.sha256()
+    files = sorted(
+        {p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()}
+    )
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(REPOSITORY_ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return {"revision": _git_revision(), "sources_sha256": digest.hexdigest()}
+
+
+def _git_revision():
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(REPOSITORY_ROOT), *args],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()
+
+    try:
+        revision = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return revision + ("-dirty" if dirty else "")
+
+
+def file_entries(paths):
+    """List files as ``{"path", "sha256", "bytes"}`` records, in the order given."""
+    return [
+        {"path": str(path), "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+        for path in paths
+    ]
+
+
+def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, seeds=None):
+    """Write the provenance record of one job next to its artifacts.
+
+    Parameters
+    ----------
+    path : path-like
+        Where to write the record (JSON).
+    step : str
+        Pipeline step that made the artifacts, e.g. ``"fit"``.
+    params : dict
+        The step's parameters, as taken from the config.
+    inputs, outputs : sequence of path-like
+        Files the step read and wrote; both are recorded with their SHA-256.
+    wildcards : dict, optional
+        The job's wildcards (dataset, covariance type, ...).
+    seeds : sequence of int, optional
+        Every random seed the step used.
+
+    Notes
+    -----
+    The record holds no timestamps or absolute paths, so the same config gives the same
+    bytes on every run.
+    """
+    record = {
+        "step": step,
+        "wildcards": dict(wildcards or {}),
+        "params": params,
+        "seeds": list(seeds) if seeds is not None else None,
+        "inputs": file_entries(inputs),
+        "outputs": file_entries(outputs),
+        "code": code_identity(),
+        "versions": package_versions(),
+    }
+    write_json(path, record)
+    return record

@@ -1,0 +1,49 @@
+"""Running one step inside a Snakemake job: log, thread limit, clean errors, provenance."""
+
+import contextlib
+import logging
+import sys
+
+from threadpoolctl import threadpool_limits
+
+from .errors import PipelineInputError
+from .provenance import write_provenance
+
+
+def run_step(smk, step, action, *, params, seeds=None):
+    """Run ``action()`` as the body of a Snakemake job, then record its provenance.
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The ``snakemake`` object Snakemake hands a ``script:``.
+    step : str
+        Step name written into the provenance record.
+    action : callable
+        Does the step's work and writes its outputs.
+    params : dict
+        Parameters to record.
+    seeds : sequence of int, optional
+        Every random seed the step used.
+
+    Everything the step logs goes to the job's log file. BLAS and OpenMP threads are held
+    to the job's ``threads`` so parallel jobs do not oversubscribe the cores. A
+    :class:`PipelineInputError` ends the job with its message alone, no traceback.
+    """
+    with open(smk.log[0], "w", encoding="utf-8") as log_file, \
+            contextlib.redirect_stdout(log_file), threadpool_limits(limits=smk.threads):
+        logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
+                            format="%(levelname)s %(name)s: %(message)s")
+        try:
+            action()
+        except PipelineInputError as err:
+            message = f"gmm-pipeline: {step} failed: {err}"
+            print(message, file=log_file)
+            print(message, file=sys.stderr)
+            sys.exit(1)
+        outputs = [path for name, path in smk.output.items() if name != "provenance"]
+        write_provenance(
+            smk.output.provenance, step=step, params=params, wildcards=dict(smk.wildcards.items()),
+            inputs=list(smk.input), outputs=outputs,
+            seeds=seeds,
+        )

@@ -1,0 +1,20 @@
+# Step 4: Bayesian weight pruning.
+
+
+# Fit a BayesianGaussianMixture and count the components whose weight survives.
+rule prune_weights:
+    input:
+        unpack(dataset_files),
+    output:
+        weights="results/bayes/{dataset}/weights.csv",
+        summary="results/bayes/{dataset}/summary.json",
+        provenance="results/bayes/{dataset}/provenance.json",
+    params:
+        bayesian=lookup(dpath="bayesian", within=config),
+    threads: 1
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/prune_weights/{dataset}.log",
+    script:
+        "../../scripts/prune_weights.py"

@@ -1,0 +1,20 @@
+# Step 2: multi-seed fitting.
+
+
+# Fit every (component count, seed) start of one covariance type; keep the best per count.
+rule fit_models:
+    input:
+        unpack(dataset_files),
+    output:
+        starts="results/fit/{dataset}/{covariance_type}/starts.csv",
+        models="results/fit/{dataset}/{covariance_type}/models.json",
+        provenance="results/fit/{dataset}/{covariance_type}/provenance.json",
+    params:
+        fit=lookup(dpath="fit", within=config),
+    threads: 1
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/fit_models/{dataset}_{covariance_type}.log",
+    script:
+        "../../scripts/fit_models.py"

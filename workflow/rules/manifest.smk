@@ -1,0 +1,15 @@
+# The run manifest.
+
+
+# List every artifact of the run with its SHA-256, next to the config and code identity.
+rule manifest:
+    input:
+        run_artifacts,
+    output:
+        manifest="results/manifest.json",
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/manifest.log",
+    script:
+        "../../scripts/write_manifest.py"
