@@ -32,3 +32,19 @@ def check_config(config):
                 f"count (fit.n_components up to {max_k}, bayesian.max_components "
                 f"{bayesian['max_components']}); expected at least one point per component"
             )
+
+
+def schema_error_message(error):
+    """One readable line from a jsonschema ``ValidationError``: the key, what is wrong, what fits.
+
+    Snakemake's own message prints the whole sub-schema; users need the dotted key path
+    (``fit.seeds``) and what the key accepts.
+    """
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    message = f"config key '{key}': {error.message}"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and "properties" in schema:
+        message += f"; allowed keys are {sorted(schema['properties'])}"
+    elif schema.get("description"):
+        message += f". Expected: {schema['description'].strip()}"
+    return message

@@ -1,0 +1,71 @@
+"""Config checking: every bad value stops the run before any job, naming the key."""
+
+import copy
+import re
+
+import pytest
+
+from conftest import planned_jobs, run_snakemake, small_config, write_config
+
+
+def _set(config, dotted, value):
+    *parents, last = dotted.split(".")
+    target = config
+    for key in parents:
+        target = target.setdefault(key, {})
+    if value is _DELETE:
+        del target[last]
+    else:
+        target[last] = value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("fit.seeds", "three", r"config key 'fit\.seeds': 'three' is not valid.*Expected: Random starts"),
+    ("fit.seeds", 0, r"config key 'fit\.seeds'"),
+    ("fit.n_components", [0, 2], r"config key 'fit\.n_components\.0': 0 is less than the minimum of 1"),
+    ("fit.covariance_types", ["full", "round"], r"config key 'fit\.covariance_types\.1': 'round' is not one of"),
+    ("fit.max_itr", 5, r"config key 'fit': Additional properties are not allowed \('max_itr' was unexpected\); allowed keys are \[.*'max_iter'"),
+    ("datasets.moons.noise", -1, r"config key 'datasets\.moons\.noise': -1 is less than the minimum of 0"),
+    ("datasets.moons.n_samples", "many", r"config key 'datasets\.moons\.n_samples': 'many' is not of type 'integer'"),
+    ("datasets.moons.seed", _DELETE, r"config key 'datasets\.moons': 'seed' is a required property"),
+    ("datasets.blobs.generator", "blob", r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles'\]"),
+    ("selection.criterion", "icl", r"config key 'selection\.criterion': 'icl' is not one of \['bic', 'aic'\]"),
+    ("anomalies.percentile", 100, r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100"),
+    ("bayesian.weight_threshold", -0.1, r"config key 'bayesian\.weight_threshold'"),
+    # Checks across keys, after the schema.
+    ("datasets.moons.model", {"covariance_type": "full", "n_components": 9},
+     r"datasets\.moons\.model\.n_components is 9, which is not in fit\.n_components \[1, 2, 3, 4\]"),
+    ("datasets.moons.model", {"covariance_type": "tied", "n_components": 3},
+     r"datasets\.moons\.model\.covariance_type is 'tied', which is not in fit\.covariance_types"),
+    ("datasets.blobs.n_samples", 3,
+     r"datasets\.blobs\.n_samples is 3, fewer than the largest component count"),
+])
+def test_bad_config_value_is_refused_before_any_job(tmp_path, key, value, expected):
+    config = small_config()
+    _set(config, key, value)
+    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
+                            "--cores", 1, check=False)
+    assert process.returncode != 0
+    output = process.stdout + process.stderr
+    assert re.search(expected, output), output[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_datasets_key_is_refused(tmp_path):
+    config = small_config()
+    del config["datasets"]
+    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
+                            "--dry-run", check=False)
+    assert process.returncode != 0
+    assert "config key '(top level)': 'datasets' is a required property" in process.stdout + process.stderr
+
+
+def test_defaults_fill_what_the_config_leaves_out(tmp_path):
+    minimal = {"datasets": copy.deepcopy(small_config()["datasets"])}
+    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "minimal.yaml", minimal),
+                            "--dry-run")
+    # Defaults: all four covariance types, so 2 datasets x 4 fit jobs.
+    assert planned_jobs(process.stdout)["fit_models"] == 8

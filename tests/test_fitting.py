@@ -1,0 +1,84 @@
+"""Multi-seed fitting on real data."""
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.fitting import START_COLUMNS, fit_start, fit_sweep, n_parameters, resolve_seeds
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("k, d", [(1, 1), (3, 2), (5, 4)])
+def test_n_parameters_matches_scikit_learn(covariance_type, k, d):
+    model = GaussianMixture(n_components=k, covariance_type=covariance_type)
+    model.means_ = np.zeros((k, d))
+    assert n_parameters(covariance_type, k, d) == model._n_parameters()
+
+
+def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
+    X, _ = three_blobs
+    starts, models = fit_sweep(X, covariance_type="full", n_components=[1, 2, 3], seeds=[0, 1, 2, 3],
+                               dataset="blobs", init_params="random")
+    assert list(starts.columns) == START_COLUMNS
+    assert len(starts) == 3 * 4
+    assert list(starts["seed"]) == [0, 1, 2, 3] * 3
+    assert starts.groupby("n_components")["is_best"].sum().tolist() == [1, 1, 1]
+    for k, rows in starts.groupby("n_components"):
+        best = rows[rows["is_best"]].iloc[0]
+        assert best["lower_bound"] == rows["lower_bound"].max()
+        assert best["seed"] == rows.loc[rows["lower_bound"] == rows["lower_bound"].max(), "seed"].min()
+    assert [m.n_components for m in models] == [1, 2, 3]
+
+
+def test_each_start_reruns_alone_from_its_seed(three_blobs):
+    X, _ = three_blobs
+    starts, models = fit_sweep(X, covariance_type="diag", n_components=[3], seeds=[5, 6, 7])
+    best = starts[starts["is_best"]].iloc[0]
+    alone = GaussianMixture(n_components=3, covariance_type="diag", random_state=int(best["seed"])).fit(X)
+    np.testing.assert_array_equal(alone.means_, models[0].means_)
+    assert alone.bic(X) == best["bic"] and alone.aic(X) == best["aic"]
+    assert alone.score(X) == best["log_likelihood"]
+
+
+def test_recovers_the_parameters_of_a_known_mixture():
+    truth = GaussianMixture(n_components=2, covariance_type="full", random_state=0)
+    truth.weights_ = np.array([0.3, 0.7])
+    truth.means_ = np.array([[-3.0, 0.0], [3.0, 1.0]])
+    truth.covariances_ = np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, 0.0], [0.0, 2.0]]])
+    truth.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(truth.covariances_))
+    X, _ = truth.sample(4000)
+    _, models = fit_sweep(X, covariance_type="full", n_components=[2], seeds=range(3))
+    fitted = models[0]
+    order = np.argsort(fitted.means_[:, 0])
+    np.testing.assert_allclose(fitted.weights_[order], truth.weights_, atol=0.02)
+    np.testing.assert_allclose(fitted.means_[order], truth.means_, atol=0.1)
+    np.testing.assert_allclose(fitted.covariances_[order], truth.covariances_, atol=0.15)
+
+
+def test_convergence_warning_is_kept_in_the_row(three_blobs):
+    X, _ = three_blobs
+    model, row = fit_start(X, n_components=3, covariance_type="full", seed=0, max_iter=1, init_params="random")
+    assert model is not None and not row["converged"]
+    assert "did not converge" in row["warnings"]
+
+
+def test_too_few_points_for_k_names_the_dataset_and_key():
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    with pytest.raises(PipelineInputError, match=r"dataset 'tiny' has 4 data points.*fit.n_components \(5\)"):
+        fit_sweep(X, covariance_type="full", n_components=[2, 5], seeds=[0], dataset="tiny")
+
+
+def test_a_failing_start_is_recorded_not_fatal():
+    # Two distinct points, two components and no regularisation: covariances collapse.
+    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
+    starts, models = fit_sweep(X, covariance_type="full", n_components=[2], seeds=[0], reg_covar=0.0)
+    assert len(starts) == 1
+    assert starts["error"].iloc[0] != "" and models == []
+
+
+def test_resolve_seeds():
+    assert resolve_seeds(3) == [0, 1, 2]
+    assert resolve_seeds([7, 11]) == [7, 11]
+    with pytest.raises(PipelineInputError, match="fit.seeds"):
+        resolve_seeds(0)

@@ -1,0 +1,111 @@
+"""The portable model format: exact round trips and refusal of anything malformed."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from gmm_pipeline.errors import ModelFormatError
+from gmm_pipeline.model_io import (
+    load_model, load_models, model_from_dict, model_to_dict, save_model, save_models,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    return np.vstack([rng.normal(size=(150, 3)), rng.normal(loc=4.0, scale=0.5, size=(150, 3))])
+
+
+def fitted(data, covariance_type, k=3):
+    return GaussianMixture(n_components=k, covariance_type=covariance_type, random_state=0).fit(data)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_loaded_model_predicts_bit_for_bit_like_the_fitted_one(tmp_path, data, covariance_type):
+    model = fitted(data, covariance_type)
+    save_model(tmp_path / "model.json", model)
+    loaded = load_model(tmp_path / "model.json")
+    probe = np.vstack([data, data * 3.0 + 1.0])  # also far from the training data
+    np.testing.assert_array_equal(loaded.predict(probe), model.predict(probe))
+    np.testing.assert_array_equal(loaded.predict_proba(probe), model.predict_proba(probe))
+    np.testing.assert_array_equal(loaded.score_samples(probe), model.score_samples(probe))
+    assert loaded.bic(data) == model.bic(data) and loaded.aic(data) == model.aic(data)
+    assert loaded.get_params() == model.get_params()
+    assert (loaded.converged_, loaded.n_iter_, loaded.lower_bound_) == (
+        model.converged_, model.n_iter_, model.lower_bound_)
+    samples, labels = loaded.sample(5)
+    assert samples.shape == (5, 3) and labels.shape == (5,)
+
+
+def test_collection_round_trip(tmp_path, data):
+    models = [fitted(data, "diag", k) for k in (1, 2, 3)]
+    save_models(tmp_path / "models.json", models)
+    loaded = load_models(tmp_path / "models.json")
+    assert [m.n_components for m in loaded] == [1, 2, 3]
+    for original, copy in zip(models, loaded):
+        np.testing.assert_array_equal(copy.score_samples(data), original.score_samples(data))
+
+
+def test_file_is_plain_json_with_named_arrays(tmp_path, data):
+    save_model(tmp_path / "model.json", fitted(data, "full"))
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert {"weights", "means", "covariances", "precisions_cholesky", "params"} <= set(record)
+    assert record["params"]["covariance_type"] == "full"
+
+
+def _tamper(record, path, value):
+    *parents, last = path
+    target = record
+    for key in parents:
+        target = target[key]
+    target[last] = value
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    (("format",), "pickle", "'format' is 'pickle'"),
+    (("format_version",), 99, "this code reads version 1"),
+    (("weights",), [0.5, 0.5], r"'weights' has shape \(2,\), expected \(3,\)"),
+    (("weights",), [0.5, 0.4, 0.3], "sum to 1"),
+    (("weights",), [1.2, -0.1, -0.1], "non-negative"),
+    (("means",), "not numbers", "nested list of numbers"),
+    (("params", "n_components"), True, "params.n_components has type bool"),
+    (("params", "covariance_type"), "banana", "covariance_type must be one of"),
+    (("converged",), "yes", "converged has type str"),
+    (("n_features",), 0, "positive integers"),
+])
+def test_tampered_fields_are_refused(data, path, value, expected):
+    record = model_to_dict(fitted(data, "full"))
+    _tamper(record, path, value)
+    with pytest.raises(ModelFormatError, match=expected):
+        model_from_dict(record)
+
+
+def test_covariances_that_disagree_with_cholesky_factors_are_refused(data):
+    record = model_to_dict(fitted(data, "full"))
+    record["covariances"][0][0][0] *= 2.0
+    with pytest.raises(ModelFormatError, match="'precisions_cholesky' does not match 'covariances'"):
+        model_from_dict(record)
+    record["covariances"][0] = [[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    with pytest.raises(ModelFormatError, match="not positive definite"):
+        model_from_dict(record)
+
+
+def test_non_finite_values_are_refused(tmp_path, data):
+    text = json.dumps(model_to_dict(fitted(data, "diag"))).replace('"means": [[', '"means": [[NaN, ', 1)
+    (tmp_path / "model.json").write_text(text)
+    with pytest.raises(ModelFormatError, match="NaN is not valid JSON"):
+        load_model(tmp_path / "model.json")
+
+
+def test_truncated_and_binary_files_are_refused(tmp_path, data):
+    save_model(tmp_path / "model.json", fitted(data, "tied"))
+    whole = (tmp_path / "model.json").read_bytes()
+    (tmp_path / "model.json").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ModelFormatError, match="cannot read model file"):
+        load_model(tmp_path / "model.json")
+    # A pickle stream is never unpickled: it is just not JSON.
+    (tmp_path / "model.json").write_bytes(b"\x80\x04\x95\x00\x00\x00cos\nsystem\n.")
+    with pytest.raises(ModelFormatError, match="cannot read model file"):
+        load_model(tmp_path / "model.json")
