@@ -3,32 +3,29 @@
 import re
 import sys
 
-from jsonschema import ValidationError
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/scripts")
-from gmm_pipeline.config_checks import check_config, schema_error_message  # noqa: E402
-from gmm_pipeline.errors import PipelineInputError  # noqa: E402
+from gmm_pipeline.config_checks import (  # noqa: E402
+    check_config,
+    coerce_cli_strings,
+    config_errors_reported,
+    read_schema,
+)
 
 
 configfile: "config.yaml"
 
 
-# Check the whole config before any job runs: first each value (schema), then how the
-# values fit together.
-try:
-    validate(config, "workflow/schemas/config.schema.yaml")
+# Check the whole config before any job runs: each value against the schema, then how the
+# values fit together. Either failure stops the run with one line naming the key.
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+with config_errors_reported():
+    coerce_cli_strings(config, read_schema(f"{workflow.basedir}/{CONFIG_SCHEMA}"))
+    validate(config, CONFIG_SCHEMA)
     check_config(config)
-except WorkflowError as err:
-    # validate() raises while handling the jsonschema error, which stays as the context.
-    if not isinstance(err.__context__, ValidationError):
-        raise
-    raise WorkflowError(f"Invalid config: {schema_error_message(err.__context__)}") from None
-except PipelineInputError as err:
-    raise WorkflowError(f"Invalid config: {err}") from None
 
 
 report: "workflow/report/workflow.rst"

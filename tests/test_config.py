@@ -2,10 +2,12 @@
 
 import copy
 import re
+from pathlib import Path
 
 import pytest
 
-from conftest import planned_jobs, run_snakemake, small_config, write_config
+from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from gmm_pipeline.config_checks import coerce_cli_strings, read_schema
 
 
 def _set(config, dotted, value):
@@ -69,3 +71,53 @@ def test_defaults_fill_what_the_config_leaves_out(tmp_path):
                             "--dry-run")
     # Defaults: all four covariance types, so 2 datasets x 4 fit jobs.
     assert planned_jobs(process.stdout)["fit_models"] == 8
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_numbers_typed_on_the_command_line_become_numbers_only_where_the_key_takes_numbers():
+    # What snakemake --config gives for nested values: every scalar a string.
+    config = {
+        "datasets": {"m": {"generator": "moons", "n_samples": "300", "noise": "0.1", "seed": "4",
+                           "model": {"covariance_type": "full", "n_components": "2"}},
+                     "b": {"generator": "blobs", "n_samples": "90", "seed": "1", "center_box": ["-5", "5"]}},
+        "fit": {"seeds": ["1", "2"], "n_components": ["1", "2"], "init_params": "kmeans", "tol": "1e-4"},
+        "bayesian": {"weight_concentration_prior": "null"},
+        "anomalies": {"percentile": "2.5"},
+    }
+    coerce_cli_strings(config, read_schema(SCHEMA_PATH))
+    assert config["datasets"]["m"] == {"generator": "moons", "n_samples": 300, "noise": 0.1, "seed": 4,
+                                       "model": {"covariance_type": "full", "n_components": 2}}
+    assert config["datasets"]["b"]["center_box"] == [-5, 5]
+    assert config["fit"] == {"seeds": [1, 2], "n_components": [1, 2], "init_params": "kmeans", "tol": 1e-4}
+    assert config["bayesian"]["weight_concentration_prior"] is None
+    assert config["anomalies"]["percentile"] == 2.5
+
+
+def test_strings_that_are_not_numbers_are_left_for_the_schema_to_refuse():
+    config = {"fit": {"seeds": "three", "max_iter": "1.5"}, "selection": {"criterion": "1"}}
+    coerce_cli_strings(config, read_schema(SCHEMA_PATH))
+    # "1.5" is a number but max_iter takes integers only; "1" stays a string for an enum of strings.
+    assert config == {"fit": {"seeds": "three", "max_iter": "1.5"}, "selection": {"criterion": "1"}}
+
+
+def test_command_line_config_overrides_nested_numbers_and_lists(tmp_path):
+    process = run_snakemake(
+        tmp_path, "--configfile", SMALL_CONFIG, "--dry-run",
+        "--config", "fit={seeds: [4, 5], n_components: [1, 3], covariance_types: [full], tol: 1e-4}",
+        "anomalies={percentile: 2.5}",
+    )
+    assert planned_jobs(process.stdout)["fit_models"] == 2  # two datasets x one covariance type
+
+
+@pytest.mark.parametrize("section, key, value", [("anomalies", "percentile", ".nan"), ("fit", "tol", ".inf")])
+def test_non_finite_numbers_are_refused(tmp_path, section, key, value):
+    # jsonschema lets NaN through every bound, and tol has no upper bound for inf to hit.
+    config = small_config()
+    config.setdefault(section, {})[key] = float(value.replace(".", ""))
+    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
+                            "--dry-run", check=False)
+    assert process.returncode != 0
+    assert f"config key '{section}.{key}' is {float(value.replace('.', ''))}; expected a finite number" in (
+        process.stdout + process.stderr)

@@ -1,15 +1,33 @@
-"""Checks across config keys that a JSON schema cannot express."""
+"""Config handling beyond the JSON schema itself.
+
+``check_config`` checks how keys fit together; ``coerce_cli_strings`` reads numbers typed
+on the command line as numbers; ``config_errors_reported`` words any config error as one
+line naming the key.
+"""
+
+import contextlib
+import math
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import PipelineInputError
+
+# JSON-schema type names of the values yaml.safe_load can give for a scalar.
+_JSON_TYPES = {bool: {"boolean"}, int: {"integer", "number"}, float: {"number"}, type(None): {"null"}}
 
 
 def check_config(config):
     """Raise :class:`PipelineInputError` naming the key if the config cannot run.
 
-    The schema has already checked each value on its own; this checks how they fit
-    together: pinned models inside the fitted sweep, and enough points per dataset for
-    the largest component count.
+    The schema has already checked each value on its own; this checks what it cannot:
+    that numbers are finite (jsonschema lets NaN through every bound), that pinned models
+    lie inside the fitted sweep, and that each dataset has enough points for the largest
+    component count.
     """
+    for key, number in _numbers(config):
+        if not math.isfinite(number):
+            raise PipelineInputError(f"config key '{key}' is {number}; expected a finite number")
     fit, bayesian = config["fit"], config["bayesian"]
     max_k = max(fit["n_components"])
     for name, spec in config["datasets"].items():
@@ -34,6 +52,43 @@ def check_config(config):
             )
 
 
+def _numbers(value, key=""):
+    """Every float in a nested config, with its dotted key."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{key}.{index}")
+    elif isinstance(value, float):
+        yield key, value
+
+
+@contextlib.contextmanager
+def config_errors_reported():
+    """Re-raise config errors as a Snakemake ``WorkflowError`` with a one-line message.
+
+    Catches both a failed ``snakemake.utils.validate`` (whose jsonschema error is kept as
+    the exception's context) and a :class:`PipelineInputError` from :func:`check_config`.
+    """
+    from snakemake.exceptions import WorkflowError
+
+    try:
+        yield
+    except WorkflowError as err:
+        if not isinstance(err.__context__, ValidationError):
+            raise
+        raise WorkflowError(f"Invalid config: {schema_error_message(err.__context__)}") from None
+    except PipelineInputError as err:
+        raise WorkflowError(f"Invalid config: {err}") from None
+
+
+def read_schema(path):
+    """Load a YAML or JSON schema file."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 def schema_error_message(error):
     """One readable line from a jsonschema ``ValidationError``: the key, what is wrong, what fits.
 
@@ -48,3 +103,77 @@ def schema_error_message(error):
     elif schema.get("description"):
         message += f". Expected: {schema['description'].strip()}"
     return message
+
+
+def coerce_cli_strings(value, schema, root=None):
+    """Turn strings into numbers, booleans or null where the schema allows no string.
+
+    Snakemake reads nested ``--config`` values with YAML's BaseLoader, which keeps every
+    scalar a string: ``--config anomalies='{percentile: 10}'`` gives ``"10"``. Where the
+    key takes a number, such a string is read as YAML again; keys that accept strings are
+    never touched.
+
+    Parameters
+    ----------
+    value : object
+        The config (or a part of it); dicts and lists are updated in place.
+    schema : dict
+        The JSON schema describing ``value``.
+    root : dict, optional
+        The whole schema, against which local ``$ref`` are resolved.
+
+    Returns
+    -------
+    value : object
+        The coerced value.
+    """
+    root = schema if root is None else root
+    schemas = _alternatives(schema, root)
+    if isinstance(value, dict):
+        for sub in list(schemas):
+            for branch in sub.get("allOf", []):
+                if "then" in branch and Draft202012Validator(branch.get("if", {})).is_valid(value):
+                    schemas += _alternatives(branch["then"], root)
+        for key in value:
+            for sub in schemas:
+                extra = sub.get("additionalProperties")
+                child = sub.get("properties", {}).get(key, extra if isinstance(extra, dict) else None)
+                if child is not None:
+                    value[key] = coerce_cli_strings(value[key], child, root)
+    elif isinstance(value, list):
+        for sub in schemas:
+            if isinstance(sub.get("items"), dict):
+                value[:] = [coerce_cli_strings(item, sub["items"], root) for item in value]
+    elif isinstance(value, str):
+        allowed = set().union(*(_types(sub) for sub in schemas))
+        if allowed and "string" not in allowed:
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+            if isinstance(parsed, str) and "number" in allowed:
+                # YAML 1.1 reads "1e-4" (no decimal point) as a string; Python does not.
+                with contextlib.suppress(ValueError):
+                    parsed = float(value)
+            if _JSON_TYPES.get(type(parsed), set()) & allowed:
+                return parsed
+    return value
+
+
+def _alternatives(schema, root):
+    """The schema with its ``$ref`` resolved, plus its ``oneOf``/``anyOf`` branches."""
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    found = [schema]
+    for key in ("oneOf", "anyOf"):
+        for branch in schema.get(key, []):
+            found += _alternatives(branch, root)
+    return found
+
+
+def _types(schema):
+    declared = schema.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    for constant in schema.get("enum", []) + ([schema["const"]] if "const" in schema else []):
+        types |= {"string"} if isinstance(constant, str) else _JSON_TYPES.get(type(constant), set())
+    return types

@@ -25,18 +25,20 @@ def package_versions():
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    versions["blas"] = _blas_version()
+    versions["blas"] = _blas_versions()
     return versions
 
 
-def _blas_version():
+def _blas_versions():
     # Results can differ in the last bits between BLAS builds, so the BLAS is recorded too.
+    # numpy and scipy may each bundle one, listed in load order: sort for a stable record.
     from threadpoolctl import threadpool_info
 
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            return f"{pool.get('internal_api')} {pool.get('version')}"
-    return None
+    return sorted({
+        f"{pool.get('internal_api')} {pool.get('version')}"
+        for pool in threadpool_info()
+        if pool.get("user_api") == "blas"
+    })
 
 
 @functools.cache

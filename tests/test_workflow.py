@@ -1,0 +1,238 @@
+"""The real workflow, run by snakemake on a small config in a temporary directory."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import yaml
+from sklearn.mixture import GaussianMixture
+
+from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from gmm_pipeline.datasets import load_dataset
+from gmm_pipeline.model_io import load_model
+
+pytestmark = pytest.mark.workflow
+
+DATASETS = list(small_config()["datasets"])
+COVARIANCE_TYPES = small_config()["fit"]["covariance_types"]
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def artifacts(workdir):
+    """Every file under results/ but the logs, by path relative to the working directory."""
+    results = Path(workdir) / "results"
+    return {
+        str(path.relative_to(workdir)): path
+        for path in sorted(results.rglob("*"))
+        if path.is_file() and "logs" not in path.relative_to(results).parts
+    }
+
+
+def test_every_step_writes_its_artifacts(small_run):
+    expected = ["results/manifest.json"]
+    for dataset in DATASETS:
+        expected += [f"results/data/{dataset}/{name}" for name in ("data.csv", "dataset.json", "provenance.json")]
+        for covariance_type in COVARIANCE_TYPES:
+            expected += [f"results/fit/{dataset}/{covariance_type}/{name}"
+                         for name in ("starts.csv", "models.json", "provenance.json")]
+        expected += [f"results/select/{dataset}/{name}"
+                     for name in ("criteria.csv", "selection.json", "model.json", "provenance.json")]
+        expected += [f"results/bayes/{dataset}/{name}" for name in ("weights.csv", "summary.json", "provenance.json")]
+        expected += [f"results/anomalies/{dataset}/{name}"
+                     for name in ("scores.csv", "anomalies.csv", "summary.json", "provenance.json")]
+        expected += [f"results/figures/{dataset}/{name}"
+                     for name in ("model.png", "criteria.png", "bayes_weights.png", "provenance.json")]
+    assert sorted(artifacts(small_run)) == sorted(expected)
+    for dataset in DATASETS:
+        png = (small_run / f"results/figures/{dataset}/model.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_every_start_of_the_sweep_is_recorded(small_run):
+    config = small_config()
+    for dataset in DATASETS:
+        for covariance_type in COVARIANCE_TYPES:
+            starts = pd.read_csv(small_run / f"results/fit/{dataset}/{covariance_type}/starts.csv")
+            assert len(starts) == len(config["fit"]["n_components"]) * config["fit"]["seeds"]
+            assert sorted(set(starts["seed"])) == list(range(config["fit"]["seeds"]))
+            assert starts.groupby("n_components")["is_best"].sum().eq(1).all()
+            assert starts["bic"].notna().all() and starts["converged"].all()
+
+
+def test_chosen_model_is_exactly_the_refit_of_its_best_seed(small_run):
+    for dataset in DATASETS:
+        data = load_dataset(small_run / f"results/data/{dataset}/data.csv",
+                            small_run / f"results/data/{dataset}/dataset.json")
+        selection = json.loads((small_run / f"results/select/{dataset}/selection.json").read_text())
+        chosen = selection["chosen"]
+        criteria = pd.read_csv(small_run / f"results/select/{dataset}/criteria.csv")
+        row = criteria[(criteria["covariance_type"] == chosen["covariance_type"])
+                       & (criteria["n_components"] == chosen["n_components"])].iloc[0]
+        refit = GaussianMixture(n_components=chosen["n_components"], covariance_type=chosen["covariance_type"],
+                                random_state=int(row["best_seed"])).fit(data.X)
+        loaded = load_model(small_run / f"results/select/{dataset}/model.json")
+        np.testing.assert_array_equal(loaded.predict(data.X), refit.predict(data.X))
+        np.testing.assert_array_equal(loaded.predict_proba(data.X), refit.predict_proba(data.X))
+        np.testing.assert_array_equal(loaded.score_samples(data.X), refit.score_samples(data.X))
+        assert loaded.bic(data.X) == row["bic"]
+        assert selection["by_criterion"]["bic"]["bic"] == criteria["bic"].min()
+
+
+def test_pinned_model_is_used_and_unpinned_follows_bic(small_run):
+    moons = json.loads((small_run / "results/select/moons/selection.json").read_text())
+    assert moons["chosen"] == {"covariance_type": "full", "n_components": 3,
+                               "reason": "pinned by datasets.moons.model"}
+    blobs = json.loads((small_run / "results/select/blobs/selection.json").read_text())
+    assert blobs["chosen"]["reason"] == "lowest bic"
+    assert blobs["chosen"]["n_components"] == blobs["by_criterion"]["bic"]["n_components"] == 3
+
+
+def test_anomalies_are_the_lowest_density_points_under_the_chosen_model(small_run):
+    percentile = small_config().get("anomalies", {}).get("percentile", 4)
+    for dataset in DATASETS:
+        model = load_model(small_run / f"results/select/{dataset}/model.json")
+        scores = pd.read_csv(small_run / f"results/anomalies/{dataset}/scores.csv")
+        X = scores[["x0", "x1"]].to_numpy()
+        density = model.score_samples(X)
+        np.testing.assert_array_equal(scores["log_density"], density)
+        expected = density < np.percentile(density, percentile)
+        np.testing.assert_array_equal(scores["is_anomaly"], expected)
+        anomalies = pd.read_csv(small_run / f"results/anomalies/{dataset}/anomalies.csv")
+        assert anomalies["row"].tolist() == np.flatnonzero(expected).tolist()
+        summary = json.loads((small_run / f"results/anomalies/{dataset}/summary.json").read_text())
+        assert summary["n_anomalies"] == expected.sum() == round(len(X) * percentile / 100)
+
+
+def test_manifest_lists_every_artifact_with_its_hash(small_run):
+    manifest = json.loads((small_run / "results/manifest.json").read_text())
+    listed = {entry["path"]: entry for entry in manifest["artifacts"]}
+    on_disk = artifacts(small_run)
+    del on_disk["results/manifest.json"]
+    assert set(listed) == set(on_disk)
+    for path, entry in listed.items():
+        assert entry["sha256"] == sha256(on_disk[path]), path
+        assert entry["bytes"] == on_disk[path].stat().st_size
+        assert entry["step"] == Path(path).parts[1]
+    for name, spec in small_config()["datasets"].items():
+        assert manifest["config"]["datasets"][name].items() >= spec.items()
+    assert manifest["config"]["datasets"]["blobs"]["n_features"] == 2  # filled in from the schema
+    assert manifest["config"]["anomalies"] == {"percentile": 4}  # filled in from the schema
+    assert manifest["versions"]["scikit-learn"] == sklearn.__version__
+    assert len(manifest["code"]["sources_sha256"]) == 64
+
+
+def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
+    record = json.loads((small_run / "results/fit/moons/full/provenance.json").read_text())
+    assert record["step"] == "fit"
+    assert record["wildcards"] == {"dataset": "moons", "covariance_type": "full"}
+    assert record["params"]["n_components"] == small_config()["fit"]["n_components"]
+    assert record["seeds"] == [0, 1, 2]
+    inputs = {entry["path"]: entry["sha256"] for entry in record["inputs"]}
+    assert inputs == {path: sha256(small_run / path)
+                      for path in ("results/data/moons/data.csv", "results/data/moons/dataset.json")}
+    outputs = {entry["path"]: entry["sha256"] for entry in record["outputs"]}
+    assert outputs == {path: sha256(small_run / path)
+                       for path in ("results/fit/moons/full/starts.csv", "results/fit/moons/full/models.json")}
+    assert record["versions"]["scikit-learn"] == sklearn.__version__
+    assert record["versions"]["numpy"] == np.__version__
+    assert set(record["code"]) == {"revision", "sources_sha256"}
+    data = json.loads((small_run / "results/data/moons/provenance.json").read_text())
+    assert data["seeds"] == [42] and data["params"]["generator"] == "moons"
+
+
+def test_two_clean_runs_give_byte_identical_artifacts(small_run, tmp_path):
+    run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 2)
+    first, second = artifacts(small_run), artifacts(tmp_path)
+    assert set(first) == set(second)
+    differing = [path for path in first if first[path].read_bytes() != second[path].read_bytes()]
+    assert differing == []
+    assert len(first) > 40
+
+
+def test_report_is_a_self_contained_html_file(small_run, tmp_path):
+    report = tmp_path / "report.html"
+    run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--report", report)
+    html = report.read_text(errors="replace")
+    assert html.lstrip().lower().startswith("<!doctype html")
+    assert len(html) > 100_000  # figures are embedded, not linked
+    for caption_phrase in ("log-density", "Lower is better", "effective number of components"):
+        assert caption_phrase in html
+
+
+def test_workflow_lint_is_clean(small_run):
+    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--lint", check=False)
+    assert process.returncode == 0, process.stdout + process.stderr
+
+
+def test_nothing_reruns_when_nothing_changed(small_run):
+    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run")
+    assert "Nothing to be done" in process.stdout + process.stderr
+
+
+def test_config_override_reruns_only_the_affected_steps(small_run):
+    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run",
+                            "--config", "anomalies={percentile: 10}")
+    assert planned_jobs(process.stdout) == {
+        "extract_anomalies": 2, "render_figures": 2, "manifest": 1, "all": 1,
+    }
+    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run",
+                            "--config", "datasets={blobs: {seed: 8}}")
+    # One dataset's jobs (moons would double each count), then the manifest.
+    assert planned_jobs(process.stdout) == {
+        "generate_data": 1, "fit_models": len(COVARIANCE_TYPES), "select_model": 1, "prune_weights": 1,
+        "extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1,
+    }
+    assert "output: results/data/blobs/data.csv" in process.stdout
+    assert "output: results/data/moons/data.csv" not in process.stdout
+
+
+def test_bad_config_leaves_earlier_results_intact(small_run, tmp_path):
+    before = {path: (sha256(file), file.stat().st_mtime_ns) for path, file in artifacts(small_run).items()}
+    config = small_config()
+    config["fit"]["seeds"] = -1
+    process = run_snakemake(small_run, "--configfile", write_config(tmp_path / "bad.yaml", config),
+                            "--cores", 1, check=False)
+    assert process.returncode != 0 and "config key 'fit.seeds'" in process.stdout + process.stderr
+    after = {path: (sha256(file), file.stat().st_mtime_ns) for path, file in artifacts(small_run).items()}
+    assert after == before
+
+
+def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
+    config = small_config()
+    config["datasets"] = {"moons": config["datasets"]["moons"]}
+    configfile = write_config(tmp_path / "moons.yaml", config)
+    run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1, "results/data/moons/data.csv")
+    data = tmp_path / "results/data/moons/data.csv"
+    frame = pd.read_csv(data)
+    frame.loc[17, "x1"] = np.nan
+    frame.to_csv(data, index=False)
+    corrupted = data.read_bytes()
+    process = run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1,
+                            "results/fit/moons/full/starts.csv", check=False)
+    assert process.returncode != 0
+    assert ("fit failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
+            "value(s), first at row 17") in process.stdout + process.stderr
+    assert data.read_bytes() == corrupted  # the input is left as it was
+    assert not (tmp_path / "results/fit/moons/full/starts.csv").exists()
+
+
+def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
+    # Without config.yaml in the working directory, --configfile is the whole config and
+    # the schema's defaults fill the rest.
+    config = {"datasets": {"tiny": {"generator": "circles", "n_samples": 40, "noise": 0.1, "seed": 0}},
+              "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": [5, 9]},
+              "bayesian": {"max_components": 3, "n_init": 1}}
+    run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "tiny.yaml", config), "--cores", 2)
+    starts = pd.read_csv(tmp_path / "results/fit/tiny/diag/starts.csv")
+    assert sorted(set(starts["seed"])) == [5, 9]
+    manifest = json.loads((tmp_path / "results/manifest.json").read_text())
+    assert list(manifest["config"]["datasets"]) == ["tiny"]
+    assert manifest["config"]["selection"] == {"criterion": "bic"}
+    assert yaml.safe_load((tmp_path / "tiny.yaml").read_text()) == config

@@ -1,0 +1,39 @@
+"""The repository's own promises: pins agree, CI runs the README's test command."""
+
+import re
+
+import yaml
+
+from conftest import REPO
+
+
+def _pins(path):
+    pins = {}
+    for line in (REPO / path).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_every_direct_dependency_is_pinned_in_the_lock_file():
+    direct, locked = _pins("requirements.in"), _pins("requirements.txt")
+    assert direct and all(locked.get(name) == version for name, version in direct.items())
+    assert len(locked) > len(direct)  # transitive dependencies are pinned too
+
+
+def test_conda_environment_pins_the_same_versions():
+    env = yaml.safe_load((REPO / "workflow/envs/gmm.yaml").read_text())
+    conda = dict(entry.split("=", 1) for entry in env["dependencies"] if isinstance(entry, str))
+    direct = _pins("requirements.in")
+    assert conda.pop("python") == "3.11"
+    conda["matplotlib"] = conda.pop("matplotlib-base")
+    assert conda == {name: version for name, version in direct.items() if name != "snakemake"}
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"^\s*(make \w+)\s*$", readme, flags=re.MULTILINE)
+    assert "make run" in commands and "make test" in commands
+    ci = (REPO / ".ci/run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.MULTILINE)
