@@ -78,7 +78,10 @@ def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):
 def plot_criteria(axes, table, selection):
     """Plot BIC and AIC against k, one line per covariance type, choices marked."""
     for ax, criterion in zip(axes, ("bic", "aic")):
-        for covariance_type, rows in table.groupby("covariance_type", sort=False):
+        for covariance_type in COVARIANCE_COLORS:
+            rows = table[table["covariance_type"] == covariance_type]
+            if rows.empty:
+                continue
             ax.plot(rows["n_components"], rows[criterion], marker="o", markersize=3,
                     color=COVARIANCE_COLORS.get(covariance_type), label=covariance_type)
         best = selection["by_criterion"][criterion]
