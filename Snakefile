@@ -12,6 +12,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     check_config,
     coerce_cli_strings,
     config_errors_reported,
+    normalise_config,
     read_schema,
 )
 
@@ -26,6 +27,7 @@ with config_errors_reported():
     coerce_cli_strings(config, read_schema(f"{workflow.basedir}/{CONFIG_SCHEMA}"))
     validate(config, CONFIG_SCHEMA)
     check_config(config)
+    normalise_config(config)
 
 
 report: "workflow/report/workflow.rst"

@@ -4,13 +4,16 @@ from gmm_pipeline.runner import run_step
 from gmm_pipeline.selection import select_to_files
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
+selection = smk.params.selection
 run_step(
     smk, "select",
     lambda: select_to_files(
+        data_path=smk.input.data, meta_path=smk.input.meta,
         starts_paths=smk.input.starts, models_paths=smk.input.models,
-        criterion=smk.params.criterion, pinned=smk.params.pinned, dataset=smk.wildcards.dataset,
-        criteria_path=smk.output.criteria, selection_path=smk.output.selection,
-        model_path=smk.output.model,
+        folds_paths=smk.input.folds, replicates_paths=smk.input.replicates,
+        criterion=selection["criterion"], pinned=smk.params.pinned,
+        tolerance=selection["optimum_tolerance"], dataset=smk.wildcards.dataset,
+        outputs={name: path for name, path in smk.output.items() if name != "provenance"},
     ),
-    params={"criterion": smk.params.criterion, "pinned": smk.params.pinned},
+    params={"selection": selection, "pinned": smk.params.pinned},
 )

@@ -33,8 +33,11 @@ _DELETE = object()
     ("datasets.moons.noise", -1, r"config key 'datasets\.moons\.noise': -1 is less than the minimum of 0"),
     ("datasets.moons.n_samples", "many", r"config key 'datasets\.moons\.n_samples': 'many' is not of type 'integer'"),
     ("datasets.moons.seed", _DELETE, r"config key 'datasets\.moons': 'seed' is a required property"),
-    ("datasets.blobs.generator", "blob", r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles'\]"),
-    ("selection.criterion", "icl", r"config key 'selection\.criterion': 'icl' is not one of \['bic', 'aic'\]"),
+    ("datasets.blobs.generator", "blob", r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles', 'anisotropic'\]"),
+    ("selection.criterion", "bic_lower", r"config key 'selection\.criterion': 'bic_lower' is not one of \['bic', 'aic', 'icl', 'cv_nll'\]"),
+    ("selection.cross_validation.folds", 1, r"config key 'selection\.cross_validation\.folds': 1 is less than the minimum of 2"),
+    ("selection.stability.bootstrap", -1, r"config key 'selection\.stability\.bootstrap': -1 is less than the minimum of 0"),
+    ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
     ("anomalies.percentile", 100, r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100"),
     ("bayesian.weight_threshold", -0.1, r"config key 'bayesian\.weight_threshold'"),
     # Checks across keys, after the schema.
@@ -44,6 +47,8 @@ _DELETE = object()
      r"datasets\.moons\.model\.covariance_type is 'tied', which is not in fit\.covariance_types"),
     ("datasets.blobs.n_samples", 3,
      r"datasets\.blobs\.n_samples is 3, fewer than the largest component count"),
+    ("datasets.blobs.n_samples", 5,
+     r"datasets\.blobs\.n_samples is 5: with selection\.cross_validation\.folds = 3 a training fold has 3 points"),
 ])
 def test_bad_config_value_is_refused_before_any_job(tmp_path, key, value, expected):
     config = small_config()

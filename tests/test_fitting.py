@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
+from gmm_pipeline.criteria import column
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import START_COLUMNS, fit_start, fit_sweep, n_parameters, resolve_seeds
-
-
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-@pytest.mark.parametrize("k, d", [(1, 1), (3, 2), (5, 4)])
-def test_n_parameters_matches_scikit_learn(covariance_type, k, d):
-    model = GaussianMixture(n_components=k, covariance_type=covariance_type)
-    model.means_ = np.zeros((k, d))
-    assert n_parameters(covariance_type, k, d) == model._n_parameters()
+from gmm_pipeline.fitting import START_COLUMNS, fit_start, fit_sweep, resolve_seeds, sweep_settings
 
 
 def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
@@ -29,6 +22,22 @@ def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_b
         assert best["lower_bound"] == rows["lower_bound"].max()
         assert best["seed"] == rows.loc[rows["lower_bound"] == rows["lower_bound"].max(), "seed"].min()
     assert [m.n_components for m in models] == [1, 2, 3]
+    assert (starts["init_params"] == "random").all()
+    assert (starts["fit_seconds"] > 0).all()
+    assert [m.start_["seed"] for m in models] == starts.loc[starts["is_best"], "seed"].tolist()
+
+
+def test_every_method_gets_its_starts_and_the_best_is_taken_across_methods(three_blobs):
+    X, _ = three_blobs
+    starts, models = fit_sweep(X, covariance_type="full", n_components=[2, 3], seeds=[0, 1, 2],
+                               init_params=["random", "agglomerative"])
+    # 300 rows: the Ward tree uses them all, so the seed cannot change it and one start is enough.
+    assert starts.groupby(["n_components", "init_params"]).size().to_dict() == {
+        (2, "agglomerative"): 1, (2, "random"): 3, (3, "agglomerative"): 1, (3, "random"): 3}
+    for k, rows in starts.groupby("n_components"):
+        best = rows[rows["is_best"]].iloc[0]
+        assert best["lower_bound"] == rows["lower_bound"].max()
+    assert {m.start_["init_params"] for m in models} <= {"random", "agglomerative"}
 
 
 def test_each_start_reruns_alone_from_its_seed(three_blobs):
@@ -37,7 +46,7 @@ def test_each_start_reruns_alone_from_its_seed(three_blobs):
     best = starts[starts["is_best"]].iloc[0]
     alone = GaussianMixture(n_components=3, covariance_type="diag", random_state=int(best["seed"])).fit(X)
     np.testing.assert_array_equal(alone.means_, models[0].means_)
-    assert alone.bic(X) == best["bic"] and alone.aic(X) == best["aic"]
+    assert alone.bic(X) == best[column("bic")] and alone.aic(X) == best[column("aic")]
     assert alone.score(X) == best["log_likelihood"]
 
 
@@ -82,3 +91,11 @@ def test_resolve_seeds():
     assert resolve_seeds([7, 11]) == [7, 11]
     with pytest.raises(PipelineInputError, match="fit.seeds"):
         resolve_seeds(0)
+
+
+def test_sweep_settings_from_the_fit_config():
+    config = {"covariance_types": ["full"], "n_components": [1, 2], "seeds": 4, "init_params": "kmeans",
+              "max_iter": 50, "tol": 1e-4, "reg_covar": 1e-5}
+    settings = sweep_settings(config, n_seeds=2)
+    assert settings["seeds"] == [0, 1] and settings["init_params"] == ["kmeans"]
+    assert settings["max_iter"] == 50 and "covariance_types" not in settings

@@ -9,20 +9,32 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-from sklearn.mixture import GaussianMixture
 
 from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from gmm_pipeline.artifacts import TIMING_COLUMNS
+from gmm_pipeline.criteria import column
 from gmm_pipeline.datasets import load_dataset
+from gmm_pipeline.fitting import fit_sweep
 from gmm_pipeline.model_io import load_model
 
 pytestmark = pytest.mark.workflow
 
 DATASETS = list(small_config()["datasets"])
 COVARIANCE_TYPES = small_config()["fit"]["covariance_types"]
+BIC = column("bic")
 
 
 def sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def recorded_sha256(path):
+    """The hash provenance records give a file: a starts table's is of its rows without the
+    wall-clock fit_seconds column, recomputed here independently with pandas."""
+    if not str(path).endswith("starts.csv"):
+        return sha256(path)
+    table = pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns="fit_seconds")
+    return hashlib.sha256(table.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
 
 
 def artifacts(workdir):
@@ -42,13 +54,17 @@ def test_every_step_writes_its_artifacts(small_run):
         for covariance_type in COVARIANCE_TYPES:
             expected += [f"results/fit/{dataset}/{covariance_type}/{name}"
                          for name in ("starts.csv", "models.json", "provenance.json")]
+            expected += [f"results/select/{dataset}/{kind}/{covariance_type}{suffix}"
+                         for kind in ("cv", "stability") for suffix in (".csv", ".provenance.json")]
         expected += [f"results/select/{dataset}/{name}"
-                     for name in ("criteria.csv", "selection.json", "model.json", "provenance.json")]
+                     for name in ("starts.csv", "criteria.csv", "init_comparison.csv", "stability.csv",
+                                  "selection.json", "model.json", "provenance.json")]
         expected += [f"results/bayes/{dataset}/{name}" for name in ("weights.csv", "summary.json", "provenance.json")]
         expected += [f"results/anomalies/{dataset}/{name}"
                      for name in ("scores.csv", "anomalies.csv", "summary.json", "provenance.json")]
         expected += [f"results/figures/{dataset}/{name}"
-                     for name in ("model.png", "criteria.png", "bayes_weights.png", "provenance.json")]
+                     for name in ("model.png", "criteria.png", "selection_frequency.png", "uncertainty.png",
+                                  "bayes_weights.png", "provenance.json")]
     assert sorted(artifacts(small_run)) == sorted(expected)
     for dataset in DATASETS:
         png = (small_run / f"results/figures/{dataset}/model.png").read_bytes()
@@ -58,15 +74,19 @@ def test_every_step_writes_its_artifacts(small_run):
 def test_every_start_of_the_sweep_is_recorded(small_run):
     config = small_config()
     for dataset in DATASETS:
+        per_dataset = pd.read_csv(small_run / f"results/select/{dataset}/starts.csv")
         for covariance_type in COVARIANCE_TYPES:
             starts = pd.read_csv(small_run / f"results/fit/{dataset}/{covariance_type}/starts.csv")
-            assert len(starts) == len(config["fit"]["n_components"]) * config["fit"]["seeds"]
-            assert sorted(set(starts["seed"])) == list(range(config["fit"]["seeds"]))
+            # Each k: every k-means seed, and one Ward start (deterministic on this little data).
+            assert len(starts) == len(config["fit"]["n_components"]) * (config["fit"]["seeds"] + 1)
+            assert sorted(set(starts.loc[starts["init_params"] == "kmeans", "seed"])) == list(range(config["fit"]["seeds"]))
             assert starts.groupby("n_components")["is_best"].sum().eq(1).all()
-            assert starts["bic"].notna().all() and starts["converged"].all()
+            assert starts[BIC].notna().all() and (starts["fit_seconds"] > 0).all()
+            assert len(per_dataset[per_dataset["covariance_type"] == covariance_type]) == len(starts)
+        assert set(per_dataset["dataset"]) == {dataset}
 
 
-def test_chosen_model_is_exactly_the_refit_of_its_best_seed(small_run):
+def test_chosen_model_is_exactly_the_refit_of_its_best_start(small_run):
     for dataset in DATASETS:
         data = load_dataset(small_run / f"results/data/{dataset}/data.csv",
                             small_run / f"results/data/{dataset}/dataset.json")
@@ -75,20 +95,56 @@ def test_chosen_model_is_exactly_the_refit_of_its_best_seed(small_run):
         criteria = pd.read_csv(small_run / f"results/select/{dataset}/criteria.csv")
         row = criteria[(criteria["covariance_type"] == chosen["covariance_type"])
                        & (criteria["n_components"] == chosen["n_components"])].iloc[0]
-        refit = GaussianMixture(n_components=chosen["n_components"], covariance_type=chosen["covariance_type"],
-                                random_state=int(row["best_seed"])).fit(data.X)
+        _, (refit,) = fit_sweep(data.X, covariance_type=chosen["covariance_type"],
+                                n_components=[chosen["n_components"]], seeds=[int(row["best_seed"])],
+                                init_params=[row["best_init_params"]])
         loaded = load_model(small_run / f"results/select/{dataset}/model.json")
         np.testing.assert_array_equal(loaded.predict(data.X), refit.predict(data.X))
         np.testing.assert_array_equal(loaded.predict_proba(data.X), refit.predict_proba(data.X))
         np.testing.assert_array_equal(loaded.score_samples(data.X), refit.score_samples(data.X))
-        assert loaded.bic(data.X) == row["bic"]
-        assert selection["by_criterion"]["bic"]["bic"] == criteria["bic"].min()
+        assert loaded.bic(data.X) == row[BIC]
+        assert loaded.start_ == {"init_params": row["best_init_params"], "seed": int(row["best_seed"])}
+        assert selection["by_criterion"]["bic"]["value"] == criteria[BIC].min()
+
+
+def test_selection_reports_every_criterion_its_runner_up_stability_and_truth(small_run):
+    stability = small_config()["selection"]["stability"]
+    for dataset in DATASETS:
+        selection = json.loads((small_run / f"results/select/{dataset}/selection.json").read_text())
+        criteria = pd.read_csv(small_run / f"results/select/{dataset}/criteria.csv")
+        assert criteria[[column(name) for name in ("bic", "aic", "icl", "cv_nll")]].notna().all().all()
+        assert (criteria[column("icl")] >= criteria[BIC]).all()
+        for name in ("bic", "aic", "icl", "cv_nll"):
+            entry = selection["by_criterion"][name]
+            assert entry["value"] == criteria[column(name)].min()
+            assert entry["gap_to_runner_up"] >= 0 and entry["runner_up"] is not None
+            assert 0 <= entry["agreement_with_truth"]["adjusted_rand_index"] <= 1
+        frequency = selection["by_criterion"]["bic"]["selection_frequency"]
+        assert set(frequency) == {"bootstrap", "data_seed"} and all(0 <= f <= 1 for f in frequency.values())
+        table = pd.read_csv(small_run / f"results/select/{dataset}/stability.csv")
+        counts = table.groupby(["criterion", "resampling"])["n_chosen"].sum()
+        assert counts.xs("bootstrap", level="resampling").eq(stability["bootstrap"]).all()
+        assert counts.xs("data_seed", level="resampling").eq(stability["data_seeds"]).all()
+        assert set(selection["by_init_params"]) == {"kmeans", "agglomerative"}
+    blobs = json.loads((small_run / "results/select/blobs/selection.json").read_text())
+    assert blobs["chosen"]["agreement_with_truth"]["adjusted_rand_index"] > 0.95  # three clear blobs
+
+
+def test_every_table_header_states_the_sign_convention(small_run):
+    bare = {"bic", "aic", "icl", "cv_nll"}
+    tables = [path for path in artifacts(small_run) if path.endswith(".csv")]
+    assert len(tables) > 10
+    for path in tables:
+        header = set(pd.read_csv(small_run / path, nrows=0).columns)
+        assert not header & bare, path
+    header = pd.read_csv(small_run / "results/select/moons/criteria.csv", nrows=0).columns
+    assert {"bic_lower_is_better", "aic_lower_is_better", "icl_lower_is_better", "cv_nll_lower_is_better"} <= set(header)
 
 
 def test_pinned_model_is_used_and_unpinned_follows_bic(small_run):
     moons = json.loads((small_run / "results/select/moons/selection.json").read_text())
-    assert moons["chosen"] == {"covariance_type": "full", "n_components": 3,
-                               "reason": "pinned by datasets.moons.model"}
+    assert {k: moons["chosen"][k] for k in ("covariance_type", "n_components", "reason")} == {
+        "covariance_type": "full", "n_components": 3, "reason": "pinned by datasets.moons.model"}
     blobs = json.loads((small_run / "results/select/blobs/selection.json").read_text())
     assert blobs["chosen"]["reason"] == "lowest bic"
     assert blobs["chosen"]["n_components"] == blobs["by_criterion"]["bic"]["n_components"] == 3
@@ -117,9 +173,14 @@ def test_manifest_lists_every_artifact_with_its_hash(small_run):
     del on_disk["results/manifest.json"]
     assert set(listed) == set(on_disk)
     for path, entry in listed.items():
+        assert entry["step"] == Path(path).parts[1]
+        if path.endswith("starts.csv"):
+            # Hashed without its wall-clock column, so the hash is the same on every run.
+            assert entry["sha256_excludes_columns"] == ["fit_seconds"]
+            assert entry["sha256"] == recorded_sha256(on_disk[path]), path
+            continue
         assert entry["sha256"] == sha256(on_disk[path]), path
         assert entry["bytes"] == on_disk[path].stat().st_size
-        assert entry["step"] == Path(path).parts[1]
     for name, spec in small_config()["datasets"].items():
         assert manifest["config"]["datasets"][name].items() >= spec.items()
     assert manifest["config"]["datasets"]["blobs"]["n_features"] == 2  # filled in from the schema
@@ -138,7 +199,7 @@ def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
     assert inputs == {path: sha256(small_run / path)
                       for path in ("results/data/moons/data.csv", "results/data/moons/dataset.json")}
     outputs = {entry["path"]: entry["sha256"] for entry in record["outputs"]}
-    assert outputs == {path: sha256(small_run / path)
+    assert outputs == {path: recorded_sha256(small_run / path)
                        for path in ("results/fit/moons/full/starts.csv", "results/fit/moons/full/models.json")}
     assert record["versions"]["scikit-learn"] == sklearn.__version__
     assert record["versions"]["numpy"] == np.__version__
@@ -151,9 +212,15 @@ def test_two_clean_runs_give_byte_identical_artifacts(small_run, tmp_path):
     run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 2)
     first, second = artifacts(small_run), artifacts(tmp_path)
     assert set(first) == set(second)
-    differing = [path for path in first if first[path].read_bytes() != second[path].read_bytes()]
-    assert differing == []
-    assert len(first) > 40
+    assert len(first) > 60
+    # Only the starts tables carry wall-clock time (fit_seconds): every other file, the
+    # provenance records and the manifest included, is identical byte for byte.
+    differing = sorted(path for path in first if first[path].read_bytes() != second[path].read_bytes())
+    timed = sorted(path for path in first if path.endswith("starts.csv"))
+    assert set(differing) <= set(timed)
+    for path in timed:
+        pd.testing.assert_frame_equal(pd.read_csv(first[path]).drop(columns=list(TIMING_COLUMNS)),
+                                      pd.read_csv(second[path]).drop(columns=list(TIMING_COLUMNS)))
 
 
 def test_report_is_a_self_contained_html_file(small_run, tmp_path):
@@ -162,7 +229,8 @@ def test_report_is_a_self_contained_html_file(small_run, tmp_path):
     html = report.read_text(errors="replace")
     assert html.lstrip().lower().startswith("<!doctype html")
     assert len(html) > 100_000  # figures are embedded, not linked
-    for caption_phrase in ("log-density", "Lower is better", "effective number of components"):
+    for caption_phrase in ("log-density", "lower-is-better", "effective number of components",
+                           "selection frequency", "classification uncertainty"):
         assert caption_phrase in html
 
 
@@ -185,9 +253,11 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
     process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run",
                             "--config", "datasets={blobs: {seed: 8}}")
     # One dataset's jobs (moons would double each count), then the manifest.
+    per_type = len(COVARIANCE_TYPES)
     assert planned_jobs(process.stdout) == {
-        "generate_data": 1, "fit_models": len(COVARIANCE_TYPES), "select_model": 1, "prune_weights": 1,
-        "extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1,
+        "generate_data": 1, "fit_models": per_type, "cross_validate": per_type, "assess_stability": per_type,
+        "select_model": 1, "prune_weights": 1, "extract_anomalies": 1, "render_figures": 1,
+        "manifest": 1, "all": 1,
     }
     assert "output: results/data/blobs/data.csv" in process.stdout
     assert "output: results/data/moons/data.csv" not in process.stdout
@@ -234,5 +304,6 @@ def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
     assert sorted(set(starts["seed"])) == [5, 9]
     manifest = json.loads((tmp_path / "results/manifest.json").read_text())
     assert list(manifest["config"]["datasets"]) == ["tiny"]
-    assert manifest["config"]["selection"] == {"criterion": "bic"}
+    assert manifest["config"]["selection"]["criterion"] == "bic"
+    assert manifest["config"]["selection"]["cross_validation"] == {"folds": 5, "seeds": 3, "seed": 0}
     assert yaml.safe_load((tmp_path / "tiny.yaml").read_text()) == config

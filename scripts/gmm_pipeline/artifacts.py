@@ -1,12 +1,18 @@
 """Writing and reading artifacts: atomic, deterministic, hashed."""
 
+import csv
 import hashlib
+import io
+import itertools
 import json
 import os
 import tempfile
 from pathlib import Path
 
 _HASH_CHUNK = 1 << 20
+# Table columns that measure the run (wall-clock time), not the data: the only values that
+# may differ between two runs of the same config.
+TIMING_COLUMNS = ("fit_seconds",)
 
 
 def sha256_file(path):
@@ -62,3 +68,38 @@ def write_csv(path, frame):
     """
     text = frame.to_csv(index=False, lineterminator="\n")
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+
+def timing_columns(path):
+    """The ``TIMING_COLUMNS`` a CSV artifact's header holds (none for other files)."""
+    if Path(path).suffix != ".csv":
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return [column for column in TIMING_COLUMNS if column in header]
+
+
+def content_sha256(path):
+    """SHA-256 of what a file says about the data: its bytes, or for a table with timing
+    columns, its rows without those columns (so the hash is the same on every run).
+
+    Returns
+    -------
+    digest : str
+    excluded : list of str
+        The timing columns left out of the hash (empty for an ordinary file).
+    """
+    excluded = timing_columns(path)
+    if not excluded:
+        return sha256_file(path), []
+    digest = hashlib.sha256()
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        header = next(rows)
+        keep = [index for index, name in enumerate(header) if name not in excluded]
+        for row in itertools.chain([header], rows):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow([row[index] for index in keep])
+            digest.update(buffer.getvalue().encode("utf-8"))
+    return digest.hexdigest(), excluded

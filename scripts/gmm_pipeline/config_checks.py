@@ -50,6 +50,24 @@ def check_config(config):
                 f"count (fit.n_components up to {max_k}, bayesian.max_components "
                 f"{bayesian['max_components']}); expected at least one point per component"
             )
+        folds = config["selection"]["cross_validation"]["folds"]
+        if n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
+            raise PipelineInputError(
+                f"datasets.{name}.n_samples is {n_samples}: with "
+                f"selection.cross_validation.folds = {folds} a training fold has "
+                f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
+                f"component count in fit.n_components ({max_k}); use fewer folds or more data"
+            )
+
+
+def normalise_config(config):
+    """Give keys that accept a shorthand their one canonical form, after validation.
+
+    ``fit.init_params`` may be one method or a list of them; steps always see a list.
+    """
+    init_params = config["fit"]["init_params"]
+    if isinstance(init_params, str):
+        config["fit"]["init_params"] = [init_params]
 
 
 def _numbers(value, key=""):

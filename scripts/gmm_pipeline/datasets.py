@@ -60,7 +60,21 @@ def _blobs(spec):
     )
 
 
-GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs}
+# scikit-learn's k-means example stretches blobs by this map; k-means starts then cut the
+# elongated clusters across.
+ANISOTROPIC_TRANSFORMATION = [[0.6, -0.6], [-0.4, 0.8]]
+
+
+def _anisotropic(spec):
+    transformation = np.asarray(spec.get("transformation", ANISOTROPIC_TRANSFORMATION), dtype=float)
+    X, labels = make_blobs(
+        n_samples=spec["n_samples"], centers=spec.get("centers", 3), n_features=transformation.shape[0],
+        cluster_std=spec.get("cluster_std", 1.0), random_state=spec["seed"],
+    )
+    return X @ transformation, labels
+
+
+GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "anisotropic": _anisotropic}
 
 
 def generate_dataset(spec):
@@ -69,7 +83,7 @@ def generate_dataset(spec):
     Parameters
     ----------
     spec : dict
-        A ``datasets.<name>`` config entry: ``generator`` (moons, circles, blobs), ``seed``
+        A ``datasets.<name>`` config entry: ``generator`` (see ``GENERATORS``), ``seed``
         and the generator's own parameters.
 
     Returns
@@ -86,6 +100,12 @@ def generate_dataset(spec):
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
     frame[LABEL_COLUMN] = labels.astype(np.int64)
     return frame
+
+
+def redraw_features(spec, seed):
+    """The features of a generated dataset drawn again with another seed (stability checks)."""
+    frame = generate_dataset({**spec, "seed": seed})
+    return frame.drop(columns=LABEL_COLUMN).to_numpy(dtype=np.float64)
 
 
 def write_dataset(frame, data_path, meta_path, *, name, source, label_column=LABEL_COLUMN):

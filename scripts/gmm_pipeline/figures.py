@@ -1,4 +1,4 @@
-"""Step 6: figures for the report: model, selection criteria and Bayesian weights."""
+"""Step 6: figures for the report: model, selection criteria, stability, uncertainty, Bayesian weights."""
 
 import io
 
@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import criteria  # noqa: E402
 from .artifacts import read_json, write_bytes_atomic  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
 from .model_io import load_model  # noqa: E402
@@ -60,11 +61,9 @@ def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):
         points, means, axis_names = X, model.means_, ("x0", "x1")
         ax.scatter(points[:, 0], points[:, 1], s=4, c="k", alpha=0.6)
     else:
-        # Principal axes of the data, from its SVD; the model's means go through the same map.
-        centre = X.mean(axis=0)
-        _, _, components = np.linalg.svd(X - centre, full_matrices=False)
-        points, means = (X - centre) @ components[:2].T, (model.means_ - centre) @ components[:2].T
-        axis_names = ("principal component 1", "principal component 2")
+        # Principal axes of the data; the model's means go through the same map.
+        points, project, axis_names = _projection(X)
+        means = project(model.means_)
         ax.scatter(points[:, 0], points[:, 1], s=4, c=model.predict(X), cmap="tab10", alpha=0.6)
 
     ax.scatter(points[is_anomaly, 0], points[is_anomaly, 1], marker="*", s=60, c="r", label="anomalies")
@@ -76,26 +75,107 @@ def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):
 
 
 def plot_criteria(axes, table, selection):
-    """Plot BIC and AIC against k, one line per covariance type, choices marked."""
-    for ax, criterion in zip(axes, ("bic", "aic")):
-        for covariance_type in COVARIANCE_COLORS:
-            rows = table[table["covariance_type"] == covariance_type]
+    """One panel per criterion against k, a line per covariance type, the choices marked.
+
+    The band around each line spans the criterion over the model's starts (best to worst
+    seed); for ``cv_nll`` it is plus or minus one standard deviation over the folds.
+    """
+    chosen = selection["chosen"]
+    for ax, criterion in zip(np.ravel(axes), criteria.CRITERIA):
+        column = criteria.column(criterion)
+        for covariance_type, color in COVARIANCE_COLORS.items():
+            rows = table[(table["covariance_type"] == covariance_type) & table[column].notna()]
             if rows.empty:
                 continue
-            ax.plot(rows["n_components"], rows[criterion], marker="o", markersize=3,
-                    color=COVARIANCE_COLORS.get(covariance_type), label=covariance_type)
-        best = selection["by_criterion"][criterion]
-        ax.scatter([best["n_components"]], [best[criterion]], s=150, facecolors="none",
-                   edgecolors="k", linewidths=2, zorder=5, label=f"lowest {criterion.upper()}")
-        chosen = selection["chosen"]
+            ax.plot(rows["n_components"], rows[column], marker="o", markersize=3, color=color,
+                    label=covariance_type)
+            if criterion == "cv_nll":
+                low = rows[column] - rows["cv_nll_fold_std"]
+                high = rows[column] + rows["cv_nll_fold_std"]
+            else:
+                low, high = rows[column], rows[f"{criterion}_worst_over_starts"]
+            ax.fill_between(rows["n_components"], low, high, color=color, alpha=0.2, linewidth=0)
+        best = selection["by_criterion"].get(criterion)
+        if best is not None:
+            ax.scatter([best["n_components"]], [best["value"]], s=150, facecolors="none",
+                       edgecolors="k", linewidths=2, zorder=5, label=f"lowest {criterion}")
         used = table[(table["covariance_type"] == chosen["covariance_type"])
                      & (table["n_components"] == chosen["n_components"])]
-        ax.scatter(used["n_components"], used[criterion], marker="*", s=180, c="gold",
+        ax.scatter(used["n_components"], used[column], marker="*", s=180, c="gold",
                    edgecolors="k", zorder=6, label="model used downstream")
         ax.set_xlabel("number of components k")
-        ax.set_ylabel(f"{criterion.upper()} (lower is better)")
+        ax.set_ylabel(criteria.describe(criterion), fontsize="small")
         ax.set_xticks(sorted(table["n_components"].unique()))
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small")
+
+
+def plot_selection_frequency(fig, frequencies, covariance_types, n_components):
+    """Heat maps of how often each (covariance type, k) is chosen, per criterion and replicate kind."""
+    kinds = sorted(frequencies["resampling"].unique())
+    if not kinds:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no stability replicates configured\n(selection.stability)",
+                ha="center", va="center")
+        ax.set_axis_off()
+        return
+    ks = sorted(n_components)
+    axes = fig.subplots(len(kinds), len(criteria.START_CRITERIA), squeeze=False)
+    for row, kind in enumerate(kinds):
+        for col, criterion in enumerate(criteria.START_CRITERIA):
+            ax = axes[row, col]
+            grid = np.zeros((len(covariance_types), len(ks)))
+            rows = frequencies[(frequencies["resampling"] == kind) & (frequencies["criterion"] == criterion)]
+            for _, entry in rows.iterrows():
+                grid[covariance_types.index(entry["covariance_type"]), ks.index(entry["n_components"])] = entry["frequency"]
+            image = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues", aspect="auto")
+            for (i, j), value in np.ndenumerate(grid):
+                if value > 0:
+                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize="x-small",
+                            color="w" if value > 0.6 else "k")
+            n_replicates = int(rows["n_replicates"].max()) if len(rows) else 0
+            ax.set_title(f"{criterion.upper()}, {kind.replace('_', ' ')} ({n_replicates} replicates)",
+                         fontsize="small")
+            ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+            ax.set_yticks(range(len(covariance_types)), covariance_types)
+            ax.set_xlabel("number of components k")
+    fig.colorbar(image, ax=axes, label="selection frequency")
+
+
+def _projection(X):
+    """Two plotting axes for ``X``: itself when 2-D, else its first two principal components.
+
+    Returns the projected points, the function that projects other points the same way,
+    and the axis names.
+    """
+    if X.shape[1] == 2:
+        return X, lambda Y: Y, ("x0", "x1")
+    centre = X.mean(axis=0)
+    _, _, components = np.linalg.svd(X - centre, full_matrices=False)
+    project = lambda Y: (Y - centre) @ components[:2].T  # noqa: E731
+    return project(X), project, ("principal component 1", "principal component 2")
+
+
+def plot_uncertainty(ax, model, X):
+    """Classification uncertainty, 1 minus the largest ``predict_proba``, of every point.
+
+    Points are coloured and sized by their uncertainty (mclust's uncertainty plot); data
+    with more than two features is shown on its first two principal components.
+    """
+    uncertainty = 1.0 - model.predict_proba(X).max(axis=1)
+    if X.shape[1] == 1:
+        ax.scatter(X[:, 0], uncertainty, s=6, c=uncertainty, cmap="magma_r", vmin=0)
+        ax.set_xlabel("x0")
+        ax.set_ylabel("uncertainty (1 - max predict_proba)")
+        return uncertainty
+    points, _, axis_names = _projection(X)
+    order = np.argsort(uncertainty)  # most uncertain on top
+    sizes = 4 + 80 * uncertainty[order] / max(uncertainty.max(), 1e-12)
+    scatter = ax.scatter(points[order, 0], points[order, 1], s=sizes, c=uncertainty[order],
+                         cmap="magma_r", vmin=0)
+    ax.figure.colorbar(scatter, ax=ax, label="uncertainty (1 - max predict_proba)")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    return uncertainty
 
 
 def plot_bayes_weights(ax, weights, threshold):
@@ -111,31 +191,47 @@ def plot_bayes_weights(ax, weights, threshold):
     ax.legend()
 
 
-def render_to_files(*, data_path, meta_path, model_path, scores_path, criteria_path,
-                    selection_path, weights_path, bayes_summary_path, params,
-                    model_figure, criteria_figure, weights_figure):
-    """Render the three figures of one dataset."""
-    dataset = load_dataset(data_path, meta_path)
-    model = load_model(model_path)
-    is_anomaly = pd.read_csv(scores_path)["is_anomaly"].to_numpy(dtype=bool)
-    selection = read_json(selection_path)
+def render_to_files(*, inputs, params, outputs):
+    """Render the figures of one dataset.
+
+    ``inputs`` maps ``data``, ``meta``, ``model``, ``scores``, ``criteria``, ``selection``,
+    ``stability``, ``weights`` and ``bayes_summary`` to paths; ``outputs`` maps ``model``,
+    ``criteria``, ``stability``, ``uncertainty`` and ``weights`` to the PNG paths.
+    """
+    dataset = load_dataset(inputs["data"], inputs["meta"])
+    model = load_model(inputs["model"])
+    is_anomaly = pd.read_csv(inputs["scores"])["is_anomaly"].to_numpy(dtype=bool)
+    selection = read_json(inputs["selection"])
+    table = pd.read_csv(inputs["criteria"])
+    title = f"{dataset.name}: {model.covariance_type} covariance, k = {model.n_components}"
     dpi = params["dpi"]
 
     fig, ax = plt.subplots(figsize=(8, 6))
     plot_model(ax, model, dataset.X, is_anomaly, grid_resolution=params["grid_resolution"])
-    ax.set_title(f"{dataset.name}: {model.covariance_type} covariance, k = {model.n_components}, "
-                 f"{int(is_anomaly.sum())} anomalies")
-    _save(fig, model_figure, dpi)
+    ax.set_title(f"{title}, {int(is_anomaly.sum())} anomalies")
+    _save(fig, outputs["model"], dpi)
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    plot_criteria(axes, pd.read_csv(criteria_path), selection)
-    fig.suptitle(f"{dataset.name}: model selection")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    plot_criteria(axes, table, selection)
+    fig.suptitle(f"{dataset.name}: model selection (every criterion: lower is better)")
     fig.tight_layout()
-    _save(fig, criteria_figure, dpi)
+    _save(fig, outputs["criteria"], dpi)
+
+    fig = plt.figure(figsize=(13, 6), layout="constrained")
+    covariance_types = [c for c in COVARIANCE_COLORS if c in set(table["covariance_type"])]
+    plot_selection_frequency(fig, pd.read_csv(inputs["stability"]), covariance_types,
+                             table["n_components"].unique())
+    fig.suptitle(f"{dataset.name}: how often each model is chosen over replicates")
+    _save(fig, outputs["stability"], dpi)
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    uncertainty = plot_uncertainty(ax, model, dataset.X)
+    ax.set_title(f"{title}: classification uncertainty, mean {uncertainty.mean():.3f}")
+    _save(fig, outputs["uncertainty"], dpi)
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    threshold = read_json(bayes_summary_path)["weight_threshold"]
-    plot_bayes_weights(ax, pd.read_csv(weights_path), threshold)
+    threshold = read_json(inputs["bayes_summary"])["weight_threshold"]
+    plot_bayes_weights(ax, pd.read_csv(inputs["weights"]), threshold)
     fig.suptitle(f"{dataset.name}: BayesianGaussianMixture weights")
     fig.tight_layout()
-    _save(fig, weights_figure, dpi)
+    _save(fig, outputs["weights"], dpi)

@@ -24,7 +24,8 @@ def build_manifest(artifact_paths, config, results_dir="results"):
     -------
     manifest : dict
         ``config``, its SHA-256 (of its canonical JSON), code identity, versions, and one
-        entry per artifact (path, step, SHA-256, bytes), sorted by path.
+        entry per artifact (see :func:`gmm_pipeline.provenance.file_entry`) with its step,
+        sorted by path.
     """
     canonical_config = json.dumps(config, sort_keys=True, separators=(",", ":"))
     entries = file_entries(sorted(map(str, artifact_paths)))

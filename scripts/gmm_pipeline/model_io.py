@@ -49,6 +49,9 @@ def model_to_dict(model):
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
+        # How EM was started (method and seed); scikit-learn's params alone cannot say
+        # so for an agglomerative start.
+        "start": getattr(model, "start_", None),
     }
 
 
@@ -143,6 +146,14 @@ def model_from_dict(record, source="model"):
             raise ModelFormatError(f"{source}: field {name!r} is missing")
         _check_type(record[name], expected, f"{source}: {name}")
 
+    start = record.get("start")
+    if start is not None and not (
+        isinstance(start, dict) and set(start) == {"init_params", "seed"}
+        and isinstance(start["init_params"], str)
+        and isinstance(start["seed"], int) and not isinstance(start["seed"], bool)
+    ):
+        raise ModelFormatError(f"{source}: 'start' must be null or {{\"init_params\": str, \"seed\": int}}")
+
     covariance_type, k = params["covariance_type"], params["n_components"]
     if covariance_type not in COVARIANCE_TYPES:
         raise ModelFormatError(f"{source}: params.covariance_type must be one of {COVARIANCE_TYPES}")
@@ -178,6 +189,8 @@ def model_from_dict(record, source="model"):
     model.n_iter_ = record["n_iter"]
     model.lower_bound_ = float(record["lower_bound"])
     model.n_features_in_ = d
+    if start is not None:
+        model.start_ = dict(start)
     return model
 
 

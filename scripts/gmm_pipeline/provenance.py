@@ -7,7 +7,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from .artifacts import sha256_file, write_json
+from .artifacts import content_sha256, write_json
 
 # The repository root: scripts/gmm_pipeline/provenance.py -> parents[2].
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -75,12 +75,22 @@ def _git_revision():
     return revision + ("-dirty" if dirty else "")
 
 
+def file_entry(path):
+    """Describe one file as ``{"path", "sha256", "bytes"}``.
+
+    A table with wall-clock columns (``artifacts.TIMING_COLUMNS``) is hashed without them
+    and recorded as ``{"path", "sha256", "sha256_excludes_columns"}``: its bytes differ on
+    every run, its data does not, and the records that cite it stay byte-identical.
+    """
+    digest, excluded = content_sha256(path)
+    if excluded:
+        return {"path": str(path), "sha256": digest, "sha256_excludes_columns": excluded}
+    return {"path": str(path), "sha256": digest, "bytes": Path(path).stat().st_size}
+
+
 def file_entries(paths):
-    """List files as ``{"path", "sha256", "bytes"}`` records, in the order given."""
-    return [
-        {"path": str(path), "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
-        for path in paths
-    ]
+    """List files as :func:`file_entry` records, in the order given."""
+    return [file_entry(path) for path in paths]
 
 
 def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, seeds=None):

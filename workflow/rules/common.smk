@@ -1,7 +1,9 @@
 # Names shared by the rule files.
 DATASETS = list(config["datasets"])
 COVARIANCE_TYPES = config["fit"]["covariance_types"]
-
+# The sweep settings a fitting job depends on. Its covariance type is a wildcard, so adding a
+# type to the list must not rerun the jobs of the others.
+FIT_SETTINGS = {key: value for key, value in config["fit"].items() if key != "covariance_types"}
 
 
 def dataset_files(wildcards):
@@ -10,6 +12,11 @@ def dataset_files(wildcards):
         "data": f"results/data/{wildcards.dataset}/data.csv",
         "meta": f"results/data/{wildcards.dataset}/dataset.json",
     }
+
+
+def per_covariance_type(path):
+    """``path`` for each configured covariance type, the dataset left as a wildcard."""
+    return expand(path, dataset="{dataset}", covariance_type=COVARIANCE_TYPES)
 
 
 def run_artifacts(wildcards):
@@ -25,9 +32,8 @@ def run_artifacts(wildcards):
     for dataset in DATASETS:
         for step in per_dataset:
             paths += expand(list(step.output), dataset=dataset)
-        paths += expand(
-            list(rules.fit_models.output),
-            dataset=dataset,
-            covariance_type=COVARIANCE_TYPES,
-        )
+        for step in (rules.fit_models, rules.cross_validate, rules.assess_stability):
+            paths += expand(
+                list(step.output), dataset=dataset, covariance_type=COVARIANCE_TYPES
+            )
     return paths

@@ -1,13 +1,15 @@
 # Step 6: figures, each captioned in the Snakemake report.
 
 
-# Draw the chosen model over the data, the BIC/AIC curves and the Bayesian weights.
+# Draw the chosen model over the data, the selection criteria and their stability, the
+# classification uncertainty and the Bayesian weights.
 rule render_figures:
     input:
         unpack(dataset_files),
         model="results/select/{dataset}/model.json",
         criteria="results/select/{dataset}/criteria.csv",
         selection="results/select/{dataset}/selection.json",
+        stability="results/select/{dataset}/stability.csv",
         scores="results/anomalies/{dataset}/scores.csv",
         weights="results/bayes/{dataset}/weights.csv",
         bayes_summary="results/bayes/{dataset}/summary.json",
@@ -24,7 +26,21 @@ rule render_figures:
             caption="../report/criteria.rst",
             category="Model selection",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "figure": "BIC and AIC"},
+            labels={"dataset": "{dataset}", "figure": "selection criteria"},
+        ),
+        stability=report(
+            "results/figures/{dataset}/selection_frequency.png",
+            caption="../report/selection_frequency.rst",
+            category="Model selection",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "selection frequency"},
+        ),
+        uncertainty=report(
+            "results/figures/{dataset}/uncertainty.png",
+            caption="../report/uncertainty.rst",
+            category="Models",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "classification uncertainty"},
         ),
         weights=report(
             "results/figures/{dataset}/bayes_weights.png",

@@ -10,7 +10,7 @@ rule fit_models:
         models="results/fit/{dataset}/{covariance_type}/models.json",
         provenance="results/fit/{dataset}/{covariance_type}/provenance.json",
     params:
-        fit=lookup(dpath="fit", within=config),
+        fit=FIT_SETTINGS,
     threads: 1
     conda:
         "../envs/gmm.yaml"

@@ -1,24 +1,64 @@
-# Step 3: BIC/AIC model selection.
+# Step 3: model selection by BIC, AIC, ICL and held-out likelihood, with its stability.
 
 
-# Tabulate BIC and AIC over (covariance type, k) and pick the model used downstream.
+# Held-out log-likelihood of every model of one covariance type, by K-fold cross-validation.
+rule cross_validate:
+    input:
+        unpack(dataset_files),
+    output:
+        folds="results/select/{dataset}/cv/{covariance_type}.csv",
+        provenance="results/select/{dataset}/cv/{covariance_type}.provenance.json",
+    params:
+        fit=FIT_SETTINGS,
+        cross_validation=lookup(dpath="selection/cross_validation", within=config),
+    threads: 1
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/cross_validate/{dataset}_{covariance_type}.log",
+    script:
+        "../../scripts/cross_validate.py"
+
+
+# Refit the sweep of one covariance type on bootstrap resamples and on fresh data draws.
+rule assess_stability:
+    input:
+        unpack(dataset_files),
+    output:
+        replicates="results/select/{dataset}/stability/{covariance_type}.csv",
+        provenance="results/select/{dataset}/stability/{covariance_type}.provenance.json",
+    params:
+        fit=FIT_SETTINGS,
+        stability=lookup(dpath="selection/stability", within=config),
+        spec=lookup(dpath="datasets/{dataset}", within=config),
+    threads: 1
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/assess_stability/{dataset}_{covariance_type}.log",
+    script:
+        "../../scripts/assess_stability.py"
+
+
+# Tabulate every criterion over (covariance type, k), choose the model used downstream,
+# and say how clear (runner-up, gap) and how stable (selection frequency) the choice is.
 rule select_model:
     input:
-        starts=expand(
-            "results/fit/{{dataset}}/{covariance_type}/starts.csv",
-            covariance_type=COVARIANCE_TYPES,
-        ),
-        models=expand(
-            "results/fit/{{dataset}}/{covariance_type}/models.json",
-            covariance_type=COVARIANCE_TYPES,
-        ),
+        unpack(dataset_files),
+        starts=per_covariance_type("results/fit/{dataset}/{covariance_type}/starts.csv"),
+        models=per_covariance_type("results/fit/{dataset}/{covariance_type}/models.json"),
+        folds=per_covariance_type(rules.cross_validate.output.folds),
+        replicates=per_covariance_type(rules.assess_stability.output.replicates),
     output:
+        starts="results/select/{dataset}/starts.csv",
         criteria="results/select/{dataset}/criteria.csv",
+        init_comparison="results/select/{dataset}/init_comparison.csv",
+        stability="results/select/{dataset}/stability.csv",
         selection="results/select/{dataset}/selection.json",
         model="results/select/{dataset}/model.json",
         provenance="results/select/{dataset}/provenance.json",
     params:
-        criterion=lookup(dpath="selection/criterion", within=config),
+        selection=lookup(dpath="selection", within=config),
         pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
     conda:
         "../envs/gmm.yaml"

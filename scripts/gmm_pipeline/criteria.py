@@ -1,0 +1,57 @@
+"""Model-selection criteria of a fitted Gaussian mixture, all on one scale: lower is better.
+
+BIC and AIC are scikit-learn's (``-2 log L + penalty``). ICL is BIC plus the classification
+entropy term, in the hard (MAP) form mclust uses:
+
+    ICL = BIC - 2 * sum_i log max_k tau_ik,
+
+with ``tau = predict_proba(X)``; it is never below BIC, and the gap grows with overlapping
+components. The held-out criterion ``cv_nll`` is minus the mean held-out log-likelihood per
+point (see :mod:`gmm_pipeline.crossval`), negated so that it too is lower-is-better.
+"""
+
+import numpy as np
+
+CRITERIA = ("bic", "aic", "icl", "cv_nll")
+# Criteria each start gets on its own data; cv_nll needs refits and is per model.
+START_CRITERIA = ("bic", "aic", "icl")
+SIGN_CONVENTION = "lower is better"
+
+
+def column(criterion):
+    """Table column of ``criterion``: its name with the sign convention, as every table states it."""
+    return f"{criterion}_lower_is_better"
+
+
+def describe(criterion):
+    """Axis and report label of a criterion, with its sign convention."""
+    names = {
+        "bic": "BIC",
+        "aic": "AIC",
+        "icl": "ICL",
+        "cv_nll": "held-out negative log-likelihood per point",
+    }
+    return f"{names[criterion]} ({SIGN_CONVENTION})"
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters of a Gaussian mixture (what BIC and AIC penalise)."""
+    k, d = n_components, n_features
+    covariance = {
+        "full": k * d * (d + 1) // 2,
+        "tied": d * (d + 1) // 2,
+        "diag": k * d,
+        "spherical": k,
+    }[covariance_type]
+    return covariance + k * d + k - 1
+
+
+def classification_entropy_penalty(model, X):
+    """The ICL term ``-2 * sum_i log max_k tau_ik`` (zero when every point is certain)."""
+    largest = model.predict_proba(X).max(axis=1)
+    return float(-2.0 * np.log(largest).sum())
+
+
+def icl(model, X):
+    """Integrated completed likelihood criterion of a fitted model on ``X`` (lower is better)."""
+    return float(model.bic(X)) + classification_entropy_penalty(model, X)

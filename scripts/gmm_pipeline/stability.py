@@ -1,0 +1,121 @@
+"""How stable the model choice is: the sweep refitted on perturbed data.
+
+Two kinds of replicate, each refitting every component count of one covariance type:
+
+* ``bootstrap``: the data resampled with replacement (same size), replicate ``r`` drawn
+  from ``numpy.random.default_rng([seed, r])``;
+* ``data_seed``: a generated dataset drawn afresh with seed ``dataset seed + r + 1``
+  (datasets read from files have no such replicates).
+
+Each replicate's criteria per model go in a tidy table; :func:`selection_frequencies` then
+counts, over the replicates, how often each (covariance type, k) has the lowest criterion.
+"""
+
+import numpy as np
+import pandas as pd
+
+from . import criteria
+from .artifacts import write_csv
+from .datasets import load_dataset, redraw_features
+from .fitting import fit_sweep, sweep_settings
+
+BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
+REPLICATE_COLUMNS = [
+    "dataset", "covariance_type", "resampling", "replicate", "data_seed", "n_components",
+    "lower_bound", "converged", *(criteria.column(name) for name in criteria.START_CRITERIA),
+]
+
+
+def bootstrap_sample(X, *, seed, replicate):
+    """Rows of ``X`` drawn with replacement, reproducible from ``(seed, replicate)``."""
+    rng = np.random.default_rng([seed, replicate])
+    return X[rng.integers(0, len(X), size=len(X))]
+
+
+def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0):
+    """Yield ``(resampling, replicate, data_seed, X_replicate)`` for every replicate.
+
+    ``data_seeds`` replicates need ``spec`` (the dataset's generator entry); without one
+    they are skipped.
+    """
+    for replicate in range(bootstrap):
+        yield BOOTSTRAP, replicate, None, bootstrap_sample(X, seed=seed, replicate=replicate)
+    if spec is None or "generator" not in spec:
+        return
+    for replicate in range(data_seeds):
+        data_seed = spec["seed"] + replicate + 1
+        yield DATA_SEED, replicate, data_seed, redraw_features(spec, data_seed)
+
+
+def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0,
+                       dataset="", **sweep):
+    """Refit the sweep on every replicate; one row per (replicate, component count).
+
+    The row of a k is its best start's (highest lower bound). Component counts whose every
+    start failed on a replicate are left out of that replicate.
+    """
+    rows = []
+    for resampling, replicate, data_seed, X_replicate in replicate_datasets(
+            X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds):
+        starts, _ = fit_sweep(X_replicate, covariance_type=covariance_type, dataset=dataset, **sweep)
+        best = starts[starts["is_best"]]
+        for _, row in best.iterrows():
+            rows.append({
+                "dataset": dataset, "covariance_type": covariance_type, "resampling": resampling,
+                "replicate": replicate, "data_seed": data_seed, "n_components": row["n_components"],
+                "lower_bound": row["lower_bound"], "converged": row["converged"],
+                **{criteria.column(name): row[criteria.column(name)] for name in criteria.START_CRITERIA},
+            })
+    frame = pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
+    frame["data_seed"] = frame["data_seed"].astype("Int64")
+    return frame
+
+
+def selection_frequencies(replicates):
+    """How often each model is chosen by each criterion, per kind of replicate.
+
+    Parameters
+    ----------
+    replicates : DataFrame
+        Concatenated :func:`replicate_criteria` tables of every covariance type of a dataset.
+
+    Returns
+    -------
+    frequencies : DataFrame
+        Columns ``criterion, resampling, covariance_type, n_components, n_chosen,
+        n_replicates, frequency``; one row per model and criterion that was chosen at
+        least once.
+    """
+    columns = ["criterion", "resampling", "covariance_type", "n_components", "n_chosen",
+               "n_replicates", "frequency"]
+    replicates = replicates.reset_index(drop=True)
+    rows = []
+    for resampling, group in replicates.groupby("resampling", sort=True):
+        n_replicates = group["replicate"].nunique()
+        for name in criteria.START_CRITERIA:
+            column = criteria.column(name)
+            winners = group.loc[group.groupby("replicate")[column].idxmin()]
+            counts = winners.groupby(["covariance_type", "n_components"]).size()
+            for (covariance_type, k), n_chosen in counts.items():
+                rows.append({
+                    "criterion": name, "resampling": resampling, "covariance_type": covariance_type,
+                    "n_components": int(k), "n_chosen": int(n_chosen), "n_replicates": n_replicates,
+                    "frequency": n_chosen / n_replicates,
+                })
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["criterion", "resampling", "covariance_type", "n_components"],
+                             kind="stable").reset_index(drop=True)
+
+
+def stability_to_files(*, data_path, meta_path, spec, covariance_type, fit_params,
+                       stability_params, replicates_path):
+    """Refit one dataset's sweep for one covariance type on every replicate; write the table."""
+    dataset = load_dataset(data_path, meta_path)
+    sweep = sweep_settings(fit_params, n_seeds=stability_params["seeds"])
+    table = replicate_criteria(
+        dataset.X, covariance_type=covariance_type, bootstrap=stability_params["bootstrap"],
+        seed=stability_params["seed"], spec=spec, data_seeds=stability_params["data_seeds"],
+        dataset=dataset.name, **sweep,
+    )
+    write_csv(replicates_path, table)
+    return table
