@@ -8,8 +8,8 @@ run_step(
     smk, "anomalies",
     lambda: extract_to_files(
         data_path=smk.input.data, meta_path=smk.input.meta, model_path=smk.input.model,
-        percentile=smk.params.percentile, scores_path=smk.output.scores,
-        anomalies_path=smk.output.anomalies, summary_path=smk.output.summary,
+        params=smk.params.anomalies,
+        outputs={name: path for name, path in smk.output.items() if name != "provenance"},
     ),
-    params={"percentile": smk.params.percentile},
+    params=smk.params.anomalies, seeds=[smk.params.anomalies["seed"]],
 )

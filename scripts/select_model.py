@@ -11,9 +11,9 @@ run_step(
         data_path=smk.input.data, meta_path=smk.input.meta,
         starts_paths=smk.input.starts, models_paths=smk.input.models,
         folds_paths=smk.input.folds, replicates_paths=smk.input.replicates,
-        criterion=selection["criterion"], pinned=smk.params.pinned,
+        criterion=smk.params.criterion, pinned=smk.params.pinned,
         tolerance=selection["optimum_tolerance"], dataset=smk.wildcards.dataset,
         outputs={name: path for name, path in smk.output.items() if name != "provenance"},
     ),
-    params={"selection": selection, "pinned": smk.params.pinned},
+    params={"selection": selection, "criterion": smk.params.criterion, "pinned": smk.params.pinned},
 )

@@ -40,6 +40,12 @@ _DELETE = object()
     ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
     ("anomalies.percentile", 100, r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100"),
     ("bayesian.weight_threshold", -0.1, r"config key 'bayesian\.weight_threshold'"),
+    ("datasets.moons.path", "moons.csv", r"config key 'datasets\.moons': Additional properties are not allowed \('path' was unexpected\)"),
+    ("datasets.moons.bundled", "iris", r"config key 'datasets\.moons': Additional properties are not allowed \('bundled' was unexpected\)"),
+    ("datasets.blobs.generator", _DELETE, r"datasets\.blobs has no source; expected exactly one of generator, bundled, path"),
+    ("datasets.blobs.inject_outliers", {"fraction": 2}, r"config key 'datasets\.blobs\.inject_outliers\.fraction': 2 is greater than the maximum of 1"),
+    ("anomalies.threshold", "log_density", r"anomalies\.threshold is 'log_density' but anomalies\.log_density is not set"),
+    ("anomalies.contamination", 0.9, r"config key 'anomalies\.contamination'"),
     # Checks across keys, after the schema.
     ("datasets.moons.model", {"covariance_type": "full", "n_components": 9},
      r"datasets\.moons\.model\.n_components is 9, which is not in fit\.n_components \[1, 2, 3, 4\]"),

@@ -76,8 +76,7 @@ def test_on_anisotropic_blobs_agglomerative_starts_reach_the_better_optimum_and_
     # scikit-learn's stretched blobs, three clusters, full covariances. With these draws,
     # ten k-means starts all stay where k-means cut the clusters across, and BIC then
     # prefers k = 2; the single Ward start finds the three clusters.
-    frame = generate_dataset({"generator": "anisotropic", "n_samples": 1000, "centers": 3, "seed": seed})
-    X = frame[["x0", "x1"]].to_numpy()
+    X, _, _ = generate_dataset({"generator": "anisotropic", "n_samples": 1000, "centers": 3, "seed": seed})
     starts, _ = fit_sweep(X, covariance_type="full", n_components=[1, 2, 3, 4, 5, 6], seeds=range(10),
                           init_params=["kmeans", "agglomerative"])
     inits = init_comparison(starts)

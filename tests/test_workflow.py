@@ -61,10 +61,11 @@ def test_every_step_writes_its_artifacts(small_run):
                                   "selection.json", "model.json", "provenance.json")]
         expected += [f"results/bayes/{dataset}/{name}" for name in ("weights.csv", "summary.json", "provenance.json")]
         expected += [f"results/anomalies/{dataset}/{name}"
-                     for name in ("scores.csv", "anomalies.csv", "summary.json", "provenance.json")]
+                     for name in ("scores.csv", "anomalies.csv", "detectors.csv", "summary.json", "provenance.json")]
         expected += [f"results/figures/{dataset}/{name}"
                      for name in ("model.png", "criteria.png", "selection_frequency.png", "uncertainty.png",
-                                  "bayes_weights.png", "provenance.json")]
+                                  "anomaly_scores.png", "anomaly_curves.png", "bayes_weights.png",
+                                  "provenance.json")]
     assert sorted(artifacts(small_run)) == sorted(expected)
     for dataset in DATASETS:
         png = (small_run / f"results/figures/{dataset}/model.png").read_bytes()
@@ -184,7 +185,8 @@ def test_manifest_lists_every_artifact_with_its_hash(small_run):
     for name, spec in small_config()["datasets"].items():
         assert manifest["config"]["datasets"][name].items() >= spec.items()
     assert manifest["config"]["datasets"]["blobs"]["n_features"] == 2  # filled in from the schema
-    assert manifest["config"]["anomalies"] == {"percentile": 4}  # filled in from the schema
+    assert manifest["config"]["anomalies"]["percentile"] == 4  # filled in from the schema
+    assert manifest["config"]["anomalies"]["threshold"] == "percentile"
     assert manifest["versions"]["scikit-learn"] == sklearn.__version__
     assert len(manifest["code"]["sources_sha256"]) == 64
 
@@ -255,7 +257,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
     # One dataset's jobs (moons would double each count), then the manifest.
     per_type = len(COVARIANCE_TYPES)
     assert planned_jobs(process.stdout) == {
-        "generate_data": 1, "fit_models": per_type, "cross_validate": per_type, "assess_stability": per_type,
+        "prepare_data": 1, "fit_models": per_type, "cross_validate": per_type, "assess_stability": per_type,
         "select_model": 1, "prune_weights": 1, "extract_anomalies": 1, "render_figures": 1,
         "manifest": 1, "all": 1,
     }

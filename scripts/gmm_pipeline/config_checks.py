@@ -7,12 +7,14 @@ line naming the key.
 
 import contextlib
 import math
+from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import PipelineInputError
 
+SOURCE_KEYS = ("generator", "bundled", "path")
 # JSON-schema type names of the values yaml.safe_load can give for a scalar.
 _JSON_TYPES = {bool: {"boolean"}, int: {"integer", "number"}, float: {"number"}, type(None): {"null"}}
 
@@ -31,6 +33,23 @@ def check_config(config):
     fit, bayesian = config["fit"], config["bayesian"]
     max_k = max(fit["n_components"])
     for name, spec in config["datasets"].items():
+        sources = [key for key in SOURCE_KEYS if key in spec]
+        if len(sources) != 1:
+            raise PipelineInputError(
+                f"datasets.{name} has {'no source' if not sources else 'sources ' + ', '.join(sources)}; "
+                f"expected exactly one of {', '.join(SOURCE_KEYS)}"
+            )
+        if "path" in spec and not Path(spec["path"]).is_file():
+            # Checked here, not left to the job: with earlier results present, Snakemake would
+            # otherwise skip the dataset silently instead of saying the file is gone.
+            raise PipelineInputError(
+                f"datasets.{name}.path is {spec['path']!r}, which is not a file "
+                f"(relative paths start from the working directory {Path.cwd()})"
+            )
+        if spec.get("outlier_labels") is not None and "path" in spec and "label_column" not in spec:
+            raise PipelineInputError(
+                f"datasets.{name}.outlier_labels needs datasets.{name}.label_column: the column the labels are in"
+            )
         pinned = spec.get("model")
         if pinned:
             if pinned["covariance_type"] not in fit["covariance_types"]:
@@ -58,6 +77,14 @@ def check_config(config):
                 f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
                 f"component count in fit.n_components ({max_k}); use fewer folds or more data"
             )
+
+
+    anomalies = config["anomalies"]
+    if anomalies["threshold"] == "log_density" and anomalies["log_density"] is None:
+        raise PipelineInputError(
+            "anomalies.threshold is 'log_density' but anomalies.log_density is not set; "
+            "expected the log-density value below which points are anomalies"
+        )
 
 
 def normalise_config(config):

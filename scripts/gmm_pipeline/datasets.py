@@ -1,4 +1,10 @@
-"""Step 1: make a dataset (features plus true labels) and read it back, validated."""
+"""Step 1: a dataset from its source (generator, bundled or user file), prepared and
+written with its description; and read back, validated.
+
+Preparing a dataset, in order: take the rows from the source; optionally inject uniform
+outliers (flagged); optionally z-score the features, recording the scaler so new rows can
+be scored the same way (:class:`Preprocessing`).
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +15,12 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 
 from .artifacts import read_json, write_csv, write_json
 from .errors import PipelineInputError
+from .sources import load_bundled, load_file
 
 LABEL_COLUMN = "label"
+OUTLIER_COLUMN = "is_outlier"
+SOURCE_ROW_COLUMN = "source_row"
+RESERVED_COLUMNS = (LABEL_COLUMN, OUTLIER_COLUMN, SOURCE_ROW_COLUMN)
 DATASET_FORMAT = "gmm-pipeline.dataset"
 DATASET_FORMAT_VERSION = 1
 
@@ -24,21 +34,59 @@ class Dataset:
     name : str
         The dataset's name in the config.
     X : ndarray of shape (n_samples, n_features)
-        Feature matrix, float64, all values finite.
+        Feature matrix, float64, all values finite (standardized if the entry asks).
     labels : ndarray of shape (n_samples,) or None
         True class labels, where the source has them.
     features : list of str
         Column names of ``X``.
+    is_outlier : ndarray of bool or None
+        Ground truth for anomaly scoring, where it exists (injected outliers, or the
+        classes named in ``outlier_labels``).
     """
 
     name: str
     X: np.ndarray
     labels: np.ndarray | None
     features: list
+    is_outlier: np.ndarray | None = None
 
     @property
     def n_samples(self):
         return self.X.shape[0]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What was done to a source's features before fitting, to be done to new rows too.
+
+    Attributes
+    ----------
+    features : list of str
+        Feature columns, in model order.
+    mean, scale : ndarray or None
+        The z-score scaler (``(x - mean) / scale``); None if the entry did not standardize.
+    """
+
+    features: list
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+
+    @classmethod
+    def from_description(cls, meta_path):
+        """The preprocessing recorded in a ``dataset.json``."""
+        meta = read_json(meta_path)
+        scaler = meta.get("standardization")
+        if scaler is None:
+            return cls(meta["features"], None, None)
+        return cls(meta["features"], np.asarray(scaler["mean"]), np.asarray(scaler["scale"]))
+
+    def transform(self, frame):
+        """Model-ready features of new rows (a DataFrame with the source's column names)."""
+        missing = [column for column in self.features if column not in frame]
+        if missing:
+            raise PipelineInputError(f"new rows lack feature column(s) {missing}; expected {self.features}")
+        X = frame[self.features].to_numpy(dtype=np.float64)
+        return X if self.mean is None else (X - self.mean) / self.scale
 
 
 def _moons(spec):
@@ -80,58 +128,144 @@ GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "anisotropi
 def generate_dataset(spec):
     """Draw a synthetic dataset from its config entry.
 
-    Parameters
-    ----------
-    spec : dict
-        A ``datasets.<name>`` config entry: ``generator`` (see ``GENERATORS``), ``seed``
-        and the generator's own parameters.
-
     Returns
     -------
-    frame : DataFrame of shape (n_samples, n_features + 1)
-        Feature columns ``x0, x1, ...`` followed by the integer ``label`` column.
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of int
+    features : list of str
+        ``x0, x1, ...``
     """
     generator = spec.get("generator")
     if generator not in GENERATORS:
-        raise PipelineInputError(
-            f"generator {generator!r} is unknown; expected one of {sorted(GENERATORS)}"
-        )
+        raise PipelineInputError(f"generator {generator!r} is unknown; expected one of {sorted(GENERATORS)}")
     X, labels = GENERATORS[generator](spec)
-    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
-    frame[LABEL_COLUMN] = labels.astype(np.int64)
-    return frame
+    return X, labels.astype(np.int64), [f"x{j}" for j in range(X.shape[1])]
+
+
+def inject_outliers(X, *, fraction, box_scale=1.5, seed=0):
+    """Points drawn uniformly from the data's bounding box enlarged ``box_scale`` times.
+
+    Returns the ``round(fraction * n_samples)`` new points (at least one).
+    """
+    n = max(1, int(round(fraction * len(X))))
+    low, high = X.min(axis=0), X.max(axis=0)
+    centre, half = (low + high) / 2, (high - low) / 2 * box_scale
+    return np.random.default_rng(seed).uniform(centre - half, centre + half, size=(n, X.shape[1]))
+
+
+def load_source(spec, *, min_rows=1):
+    """Rows, labels, feature names and source row numbers of a dataset entry's source."""
+    if "generator" in spec:
+        X, labels, features = generate_dataset(spec)
+        return X, labels, features, np.arange(len(X))
+    if "bundled" in spec:
+        return load_bundled(spec)
+    X, labels, features = load_file(spec, min_rows=min_rows)
+    return X, labels, features, np.arange(len(X))
+
+
+def prepare_dataset(spec, *, min_rows=1):
+    """A dataset entry's rows, ready to fit.
+
+    Parameters
+    ----------
+    spec : dict
+        A ``datasets.<name>`` config entry: one source (``generator``, ``bundled`` or
+        ``path``) and the optional ``inject_outliers``, ``outlier_labels`` and
+        ``standardize``.
+    min_rows : int
+        Fewest rows a file may have (the largest component count).
+
+    Returns
+    -------
+    frame : DataFrame
+        Feature columns, then ``label`` (if any), ``is_outlier`` (if there is ground truth)
+        and ``source_row`` (row in the source; -1 for an injected point).
+    description : dict
+        ``features``, ``label_column``, ``outlier_column``, ``standardization`` and
+        ``n_injected_outliers`` for ``dataset.json``.
+    """
+    X, labels, features, source_rows = load_source(spec, min_rows=min_rows)
+    clash = [f for f in features if f in RESERVED_COLUMNS]
+    if clash:
+        raise PipelineInputError(f"feature column(s) {clash} clash with the columns the pipeline adds "
+                                 f"{list(RESERVED_COLUMNS)}; rename them in the file")
+    truth = None
+    if spec.get("outlier_labels") is not None:
+        if labels is None:
+            raise PipelineInputError("outlier_labels needs labels: name a label_column, or use a generator or bundled source")
+        truth = np.isin(labels, spec["outlier_labels"])
+    injected = spec.get("inject_outliers")
+    n_injected = 0
+    if injected:
+        extra = inject_outliers(X, fraction=injected["fraction"], box_scale=injected.get("box_scale", 1.5),
+                                seed=injected.get("seed", 0))
+        n_injected = len(extra)
+        truth = np.zeros(len(X), dtype=bool) if truth is None else truth
+        truth = np.concatenate([truth, np.ones(n_injected, dtype=bool)])
+        X = np.vstack([X, extra])
+        source_rows = np.concatenate([source_rows, np.full(n_injected, -1)])
+        if labels is not None:
+            # Injected points belong to no class: -1 among numeric labels, "outlier" among names.
+            numeric = np.issubdtype(np.asarray(labels).dtype, np.number)
+            marker = -1 if numeric else "outlier"
+            labels = pd.concat([pd.Series(labels), pd.Series([marker] * n_injected)], ignore_index=True).to_numpy()
+    standardization = None
+    if spec.get("standardize"):
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        X = (X - mean) / scale
+        standardization = {"mean": mean.tolist(), "scale": scale.tolist()}
+
+    frame = pd.DataFrame(X, columns=features)
+    if labels is not None:
+        frame[LABEL_COLUMN] = labels
+    if truth is not None:
+        frame[OUTLIER_COLUMN] = truth
+    frame[SOURCE_ROW_COLUMN] = source_rows.astype(np.int64)
+    description = {
+        "features": features,
+        "label_column": LABEL_COLUMN if labels is not None else None,
+        "outlier_column": OUTLIER_COLUMN if truth is not None else None,
+        "standardization": standardization,
+        "n_injected_outliers": n_injected,
+    }
+    return frame, description
+
+
+def source_seeds(spec):
+    """Every seed a dataset entry uses: its generator's or subsample's, and its outliers'."""
+    seeds = [spec["seed"]] if "seed" in spec else []
+    if spec.get("inject_outliers"):
+        seeds.append(spec["inject_outliers"].get("seed", 0))
+    return seeds
 
 
 def redraw_features(spec, seed):
-    """The features of a generated dataset drawn again with another seed (stability checks)."""
-    frame = generate_dataset({**spec, "seed": seed})
-    return frame.drop(columns=LABEL_COLUMN).to_numpy(dtype=np.float64)
+    """The features of a generated dataset drawn again with another seed (stability checks),
+    prepared like the original (outliers injected, standardized)."""
+    frame, description = prepare_dataset({**spec, "seed": seed})
+    return frame[description["features"]].to_numpy(dtype=np.float64)
 
 
-def write_dataset(frame, data_path, meta_path, *, name, source, label_column=LABEL_COLUMN):
-    """Write a dataset as CSV plus a JSON description of its columns."""
-    features = [column for column in frame.columns if column != label_column]
+def write_dataset(frame, description, data_path, meta_path, *, name, source):
+    """Write a prepared dataset as CSV plus its JSON description."""
     write_csv(data_path, frame)
-    write_json(
-        meta_path,
-        {
-            "format": DATASET_FORMAT,
-            "format_version": DATASET_FORMAT_VERSION,
-            "name": name,
-            "source": source,
-            "features": features,
-            "label_column": label_column if label_column in frame.columns else None,
-            "n_samples": int(len(frame)),
-            "n_features": len(features),
-        },
-    )
+    write_json(meta_path, {
+        "format": DATASET_FORMAT,
+        "format_version": DATASET_FORMAT_VERSION,
+        "name": name,
+        "source": source,
+        **description,
+        "n_samples": int(len(frame)),
+        "n_features": len(description["features"]),
+    })
 
 
-def generate_to_files(spec, *, name, data_path, meta_path):
-    """Generate the dataset ``name`` from ``spec`` and write it; return the frame."""
-    frame = generate_dataset(spec)
+def prepare_to_files(spec, *, name, data_path, meta_path, min_rows=1):
+    """Prepare the dataset ``name`` from its entry ``spec`` and write it; return the frame."""
+    frame, description = prepare_dataset(spec, min_rows=min_rows)
     source = {key: value for key, value in spec.items() if key != "model"}
-    write_dataset(frame, data_path, meta_path, name=name, source=source)
+    write_dataset(frame, description, data_path, meta_path, name=name, source=source)
     return frame
 
 
@@ -160,7 +294,9 @@ def load_dataset(data_path, meta_path):
         raise PipelineInputError(f"{data_path}: cannot read CSV: {err}") from err
 
     features, label_column = meta["features"], meta.get("label_column")
-    missing = [c for c in features + ([label_column] if label_column else []) if c not in frame]
+    outlier_column = meta.get("outlier_column")
+    described = features + [c for c in (label_column, outlier_column) if c]
+    missing = [c for c in described if c not in frame]
     if missing:
         raise PipelineInputError(
             f"{data_path}: column(s) {missing} described in {meta_path.name} are absent; "
@@ -185,4 +321,5 @@ def load_dataset(data_path, meta_path):
         X=frame[features].to_numpy(dtype=np.float64),
         labels=frame[label_column].to_numpy() if label_column else None,
         features=features,
+        is_outlier=frame[outlier_column].to_numpy(dtype=bool) if outlier_column else None,
     )

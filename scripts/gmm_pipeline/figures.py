@@ -9,6 +9,12 @@ matplotlib.use("Agg")  # headless: jobs run without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from . import criteria  # noqa: E402
 from .artifacts import read_json, write_bytes_atomic  # noqa: E402
@@ -178,6 +184,53 @@ def plot_uncertainty(ax, model, X):
     return uncertainty
 
 
+def plot_score_histogram(ax, scores, threshold):
+    """Histogram of the log-densities, the threshold marked, true anomalies apart where known."""
+    bins = np.histogram_bin_edges(scores["log_density"], bins=50)
+    if "is_outlier" in scores:
+        truth = scores["is_outlier"].to_numpy(dtype=bool)
+        ax.hist(scores.loc[~truth, "log_density"], bins=bins, color="tab:blue", alpha=0.7, label="normal (truth)")
+        ax.hist(scores.loc[truth, "log_density"], bins=bins, color="tab:red", alpha=0.7, label="anomaly (truth)")
+    else:
+        ax.hist(scores["log_density"], bins=bins, color="tab:blue", alpha=0.7, label="all points")
+    ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3g}")
+    ax.set_xlabel("log-density under the model (score_samples; lower is more anomalous)")
+    ax.set_ylabel("points")
+    ax.legend(fontsize="small")
+
+
+DETECTOR_COLUMNS = {"gmm": "log_density", "isolation_forest": "isolation_forest_score",
+                    "local_outlier_factor": "local_outlier_factor_score"}
+
+
+def plot_detector_curves(axes, scores):
+    """ROC and precision-recall curves of every detector's score against the truth."""
+    if "is_outlier" not in scores:
+        for ax in axes:
+            ax.text(0.5, 0.5, "no ground truth:\nno injected outliers or outlier_labels",
+                    ha="center", va="center")
+            ax.set_axis_off()
+        return
+    truth = scores["is_outlier"].to_numpy(dtype=bool)
+    for name, column in DETECTOR_COLUMNS.items():
+        # The mixture's score is minus the log-density; the others are stored as scores.
+        score = -scores[column].to_numpy() if name == "gmm" else scores[column].to_numpy()
+        fpr, tpr, _ = roc_curve(truth, score)
+        precision, recall, _ = precision_recall_curve(truth, score)
+        axes[0].plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, score):.3f})")
+        axes[1].plot(recall, precision, label=f"{name} (AP {average_precision_score(truth, score):.3f})")
+    axes[0].plot([0, 1], [0, 1], color="0.6", linestyle=":")
+    axes[0].set_xlabel("false positive rate")
+    axes[0].set_ylabel("true positive rate")
+    axes[0].set_title("ROC")
+    axes[1].axhline(truth.mean(), color="0.6", linestyle=":", label=f"chance ({truth.mean():.3f})")
+    axes[1].set_xlabel("recall")
+    axes[1].set_ylabel("precision")
+    axes[1].set_title("precision-recall")
+    for ax in axes:
+        ax.legend(fontsize="small")
+
+
 def plot_bayes_weights(ax, weights, threshold):
     """Bar chart of the Bayesian mixture's weights, largest first, kept ones coloured."""
     ordered = weights.sort_values("rank")
@@ -194,13 +247,16 @@ def plot_bayes_weights(ax, weights, threshold):
 def render_to_files(*, inputs, params, outputs):
     """Render the figures of one dataset.
 
-    ``inputs`` maps ``data``, ``meta``, ``model``, ``scores``, ``criteria``, ``selection``,
-    ``stability``, ``weights`` and ``bayes_summary`` to paths; ``outputs`` maps ``model``,
-    ``criteria``, ``stability``, ``uncertainty`` and ``weights`` to the PNG paths.
+    ``inputs`` maps ``data``, ``meta``, ``model``, ``scores``, ``anomaly_summary``,
+    ``criteria``, ``selection``, ``stability``, ``weights`` and ``bayes_summary`` to paths;
+    ``outputs`` maps ``model``, ``criteria``, ``stability``, ``uncertainty``,
+    ``anomaly_scores``, ``anomaly_curves`` and ``weights`` to the PNG paths.
     """
     dataset = load_dataset(inputs["data"], inputs["meta"])
     model = load_model(inputs["model"])
-    is_anomaly = pd.read_csv(inputs["scores"])["is_anomaly"].to_numpy(dtype=bool)
+    scores = pd.read_csv(inputs["scores"])
+    is_anomaly = scores["is_anomaly"].to_numpy(dtype=bool)
+    anomaly_summary = read_json(inputs["anomaly_summary"])
     selection = read_json(inputs["selection"])
     table = pd.read_csv(inputs["criteria"])
     title = f"{dataset.name}: {model.covariance_type} covariance, k = {model.n_components}"
@@ -228,6 +284,19 @@ def render_to_files(*, inputs, params, outputs):
     uncertainty = plot_uncertainty(ax, model, dataset.X)
     ax.set_title(f"{title}: classification uncertainty, mean {uncertainty.mean():.3f}")
     _save(fig, outputs["uncertainty"], dpi)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_score_histogram(ax, scores, anomaly_summary["log_density_threshold"])
+    ax.set_title(f"{dataset.name}: {int(is_anomaly.sum())} anomalies, threshold by {anomaly_summary['threshold_rule']}",
+                 fontsize="medium")
+    fig.tight_layout()
+    _save(fig, outputs["anomaly_scores"], dpi)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    plot_detector_curves(axes, scores)
+    fig.suptitle(f"{dataset.name}: anomaly detectors against the truth")
+    fig.tight_layout()
+    _save(fig, outputs["anomaly_curves"], dpi)
 
     fig, ax = plt.subplots(figsize=(7, 4))
     threshold = read_json(inputs["bayes_summary"])["weight_threshold"]

@@ -1,7 +1,8 @@
-# Step 5: anomaly extraction.
+# Step 5: anomaly extraction, scored against ground truth where it exists.
 
 
-# Score every point under the chosen model; flag those below the density percentile.
+# Score every point under the chosen model; flag those below the log-density threshold;
+# compare with IsolationForest and LocalOutlierFactor on the same points.
 rule extract_anomalies:
     input:
         unpack(dataset_files),
@@ -9,10 +10,17 @@ rule extract_anomalies:
     output:
         scores="results/anomalies/{dataset}/scores.csv",
         anomalies="results/anomalies/{dataset}/anomalies.csv",
+        detectors=report(
+            "results/anomalies/{dataset}/detectors.csv",
+            caption="../report/detectors.rst",
+            category="Anomalies",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "detector comparison (table)"},
+        ),
         summary="results/anomalies/{dataset}/summary.json",
         provenance="results/anomalies/{dataset}/provenance.json",
     params:
-        percentile=lookup(dpath="anomalies/percentile", within=config),
+        anomalies=lookup(dpath="anomalies", within=config),
     conda:
         "../envs/gmm.yaml"
     log:

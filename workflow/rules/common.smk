@@ -4,6 +4,19 @@ COVARIANCE_TYPES = config["fit"]["covariance_types"]
 # The sweep settings a fitting job depends on. Its covariance type is a wildcard, so adding a
 # type to the list must not rerun the jobs of the others.
 FIT_SETTINGS = {key: value for key, value in config["fit"].items() if key != "covariance_types"}
+# Fewest rows a dataset may have: one per component of the largest model.
+MIN_ROWS = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
+
+
+def source_files(wildcards):
+    """A file dataset's own file and its check report; nothing for other sources."""
+    spec = config["datasets"][wildcards.dataset]
+    if "path" not in spec:
+        return {}
+    return {
+        "source": spec["path"],
+        "check": f"results/data/{wildcards.dataset}/input_check.json",
+    }
 
 
 def dataset_files(wildcards):
@@ -22,7 +35,7 @@ def per_covariance_type(path):
 def run_artifacts(wildcards):
     """Every artifact of the run: each step's outputs for each dataset."""
     per_dataset = [
-        rules.generate_data,
+        rules.prepare_data,
         rules.select_model,
         rules.prune_weights,
         rules.extract_anomalies,
@@ -30,6 +43,8 @@ def run_artifacts(wildcards):
     ]
     paths = []
     for dataset in DATASETS:
+        if "path" in config["datasets"][dataset]:
+            paths += expand(list(rules.check_input.output), dataset=dataset)
         for step in per_dataset:
             paths += expand(list(step.output), dataset=dataset)
         for step in (rules.fit_models, rules.cross_validate, rules.assess_stability):

@@ -1,17 +1,40 @@
 # Step 1: datasets.
 
 
-# Draw each configured dataset (features and true labels) from its seeded generator.
-rule generate_data:
+# Check a user's file before anything is made from it. A bad file fails this job alone, so
+# the dataset and everything made from an earlier, good file stay as they were.
+rule check_input:
+    input:
+        source=lookup(dpath="datasets/{dataset}/path", within=config),
+    output:
+        report="results/data/{dataset}/input_check.json",
+        provenance="results/data/{dataset}/input_check.provenance.json",
+    params:
+        spec=lookup(dpath="datasets/{dataset}", within=config),
+        min_rows=MIN_ROWS,
+    conda:
+        "../envs/gmm.yaml"
+    log:
+        "results/logs/check_input/{dataset}.log",
+    script:
+        "../../scripts/check_input.py"
+
+
+# Make each configured dataset from its source (generator, scikit-learn bundle or checked
+# file), with injected outliers and standardization where the entry asks.
+rule prepare_data:
+    input:
+        unpack(source_files),
     output:
         data="results/data/{dataset}/data.csv",
         meta="results/data/{dataset}/dataset.json",
         provenance="results/data/{dataset}/provenance.json",
     params:
         spec=lookup(dpath="datasets/{dataset}", within=config),
+        min_rows=MIN_ROWS,
     conda:
         "../envs/gmm.yaml"
     log:
-        "results/logs/generate_data/{dataset}.log",
+        "results/logs/prepare_data/{dataset}.log",
     script:
-        "../../scripts/generate_data.py"
+        "../../scripts/prepare_data.py"

@@ -11,6 +11,7 @@ rule render_figures:
         selection="results/select/{dataset}/selection.json",
         stability="results/select/{dataset}/stability.csv",
         scores="results/anomalies/{dataset}/scores.csv",
+        anomaly_summary="results/anomalies/{dataset}/summary.json",
         weights="results/bayes/{dataset}/weights.csv",
         bayes_summary="results/bayes/{dataset}/summary.json",
     output:
@@ -41,6 +42,20 @@ rule render_figures:
             category="Models",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "classification uncertainty"},
+        ),
+        anomaly_scores=report(
+            "results/figures/{dataset}/anomaly_scores.png",
+            caption="../report/anomaly_scores.rst",
+            category="Anomalies",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "log-density histogram"},
+        ),
+        anomaly_curves=report(
+            "results/figures/{dataset}/anomaly_curves.png",
+            caption="../report/anomaly_curves.rst",
+            category="Anomalies",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "ROC and precision-recall"},
         ),
         weights=report(
             "results/figures/{dataset}/bayes_weights.png",

@@ -59,6 +59,11 @@ rule select_model:
         provenance="results/select/{dataset}/provenance.json",
     params:
         selection=lookup(dpath="selection", within=config),
+        criterion=lookup(
+            dpath="datasets/{dataset}/criterion",
+            within=config,
+            default=config["selection"]["criterion"],
+        ),
         pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
     conda:
         "../envs/gmm.yaml"
