@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run report test lint lock clean
+.PHONY: run report test lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -28,6 +28,14 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed
 	$(BIN)/snakemake --lint
+
+# Orchestration cost against the single-process floor, DAG size, EM throughput (minutes).
+benchmark: $(VENV)/.installed
+	$(BIN)/python scripts/benchmark.py
+
+# The same, plus 1,000,000 x 2 and 200,000 x 20 rows through every step (longer).
+benchmark-large: $(VENV)/.installed
+	$(BIN)/python scripts/benchmark.py --large
 
 # Re-resolve the pins from requirements*.in in a throwaway environment.
 lock:

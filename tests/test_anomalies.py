@@ -11,6 +11,7 @@ from gmm_pipeline.anomalies import (
     density_anomalies,
     detector_scores,
     flag_highest,
+    local_outlier_factor_scores,
     log_density_threshold,
 )
 
@@ -87,3 +88,14 @@ def test_without_truth_only_the_counts_are_reported(three_blobs):
     scores = detector_scores(model, X)
     table = compare_detectors(scores, flag_highest(scores["gmm"], 9), None)
     assert table["n_flagged"].tolist() == [9, 9, 9] and table["roc_auc"].isna().all()
+
+
+def test_lof_on_large_data_scores_every_row_against_a_sample():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(3000, 2)), [[9.0, 9.0], [-9.0, 8.0]]])
+    exact = local_outlier_factor_scores(X, max_rows=5000)
+    sampled = local_outlier_factor_scores(X, max_rows=1000, seed=1)
+    assert sampled.shape == (3002,)
+    # Both put the two far points on top, and agree on the ranking of the rest.
+    assert set(np.argsort(-sampled)[:2]) == set(np.argsort(-exact)[:2]) == {3000, 3001}
+    assert np.corrcoef(exact, sampled)[0, 1] > 0.8

@@ -35,7 +35,7 @@ _DELETE = object()
     ("datasets.moons.seed", _DELETE, r"config key 'datasets\.moons': 'seed' is a required property"),
     ("datasets.blobs.generator", "blob", r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles', 'anisotropic'\]"),
     ("selection.criterion", "bic_lower", r"config key 'selection\.criterion': 'bic_lower' is not one of \['bic', 'aic', 'icl', 'cv_nll'\]"),
-    ("selection.cross_validation.folds", 1, r"config key 'selection\.cross_validation\.folds': 1 is less than the minimum of 2"),
+    ("selection.cross_validation.folds", 1, r"config key 'selection\.cross_validation\.folds': 1 is not valid.*Expected: number of folds K \(at least 2\), or 0"),
     ("selection.stability.bootstrap", -1, r"config key 'selection\.stability\.bootstrap': -1 is less than the minimum of 0"),
     ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
     ("anomalies.percentile", 100, r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100"),

@@ -309,3 +309,31 @@ def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
     assert manifest["config"]["selection"]["criterion"] == "bic"
     assert manifest["config"]["selection"]["cross_validation"] == {"folds": 5, "seeds": 3, "seed": 0}
     assert yaml.safe_load((tmp_path / "tiny.yaml").read_text()) == config
+
+
+def test_a_sweep_of_20000_fits_plans_jobs_in_proportion_to_datasets_not_fits(tmp_path):
+    config = small_config()
+    config["fit"] = {"covariance_types": ["full", "tied", "diag", "spherical"],
+                     "n_components": list(range(1, 11)), "seeds": 250, "init_params": ["kmeans"]}
+    config["datasets"] = {"moons": config["datasets"]["moons"], "blobs": config["datasets"]["blobs"]}
+    config["datasets"]["moons"].pop("model")
+    # 2 datasets x 4 covariance types x 10 k x 250 seeds = 20,000 fits.
+    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "large.yaml", config), "--dry-run")
+    jobs = planned_jobs(process.stdout)
+    assert jobs["fit_models"] == 2 * 4  # one job per dataset and covariance type, each 2,500 fits
+    assert sum(jobs.values()) < 50
+
+
+def test_cross_validation_and_stability_can_be_switched_off(tmp_path):
+    config = small_config()
+    config["datasets"] = {"blobs": config["datasets"]["blobs"]}
+    config["fit"]["covariance_types"] = ["diag"]
+    config["selection"] = {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}}
+    configfile = write_config(tmp_path / "off.yaml", config)
+    jobs = planned_jobs(run_snakemake(tmp_path, "--configfile", configfile, "--dry-run").stdout)
+    assert "cross_validate" not in jobs and "assess_stability" not in jobs
+    run_snakemake(tmp_path, "--configfile", configfile, "--cores", 2)
+    selection = json.loads((tmp_path / "results/select/blobs/selection.json").read_text())
+    assert selection["by_criterion"]["cv_nll"] is None
+    assert selection["chosen"]["selection_frequency"] is None
+    assert pd.read_csv(tmp_path / "results/select/blobs/criteria.csv")[column("cv_nll")].isna().all()

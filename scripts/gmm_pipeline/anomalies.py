@@ -11,6 +11,7 @@ precision judge the scores themselves, at every threshold.
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
@@ -73,15 +74,33 @@ def log_density_threshold(log_density, *, rule, percentile=4, log_density_value=
     return float(np.percentile(log_density, percentile)), f"percentile {percentile:g}"
 
 
-def detector_scores(model, X, *, seed=0):
+def local_outlier_factor_scores(X, *, max_rows=20_000, seed=0):
+    """LocalOutlierFactor's score of every point (higher is more anomalous).
+
+    Up to ``max_rows`` rows this is the classic LOF of each point among all others. Beyond,
+    LOF is fitted on a seeded sample of ``max_rows`` rows and scores every row against it
+    (novelty mode): its cost grows with ``n x max_rows``, not ``n ** 2``.
+    """
+    n_neighbors = min(20, len(X) - 1)
+    if len(X) <= max_rows:
+        return -LocalOutlierFactor(n_neighbors=n_neighbors).fit(X).negative_outlier_factor_
+    sample = np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False)
+    detector = LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(X[sample])
+    # In batches: each query holds its neighbours' distances and indices in memory.
+    return np.concatenate([-detector.score_samples(X[start:start + max_rows])
+                           for start in range(0, len(X), max_rows)])
+
+
+def detector_scores(model, X, *, seed=0, max_neighbour_rows=20_000):
     """Anomaly score of every point by every detector (higher is more anomalous)."""
-    forest = IsolationForest(random_state=seed).fit(X)
-    neighbours = LocalOutlierFactor(n_neighbors=min(20, len(X) - 1)).fit(X)
-    return {
-        "gmm": -model.score_samples(X),
-        "isolation_forest": -forest.score_samples(X),
-        "local_outlier_factor": -neighbours.negative_outlier_factor_,
-    }
+    # Neighbour searches work in chunks; keep each chunk small so memory stays bounded.
+    with sklearn.config_context(working_memory=64):
+        forest = IsolationForest(random_state=seed).fit(X)
+        return {
+            "gmm": -model.score_samples(X),
+            "isolation_forest": -forest.score_samples(X),
+            "local_outlier_factor": local_outlier_factor_scores(X, max_rows=max_neighbour_rows, seed=seed),
+        }
 
 
 def flag_highest(score, n_flagged):
@@ -122,7 +141,8 @@ def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
     """
     dataset = load_dataset(data_path, meta_path)
     model = load_model(model_path)
-    scores = detector_scores(model, dataset.X, seed=params.get("seed", 0))
+    scores = detector_scores(model, dataset.X, seed=params.get("seed", 0),
+                             max_neighbour_rows=params.get("max_neighbour_rows", 20_000))
     log_density = -scores["gmm"]
     threshold, rule = log_density_threshold(
         log_density, rule=params.get("threshold", "percentile"), percentile=params.get("percentile", 4),

@@ -1,5 +1,6 @@
 """Writing and reading artifacts: atomic, deterministic, hashed."""
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -24,24 +25,31 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` so that readers never see a partial file.
+@contextlib.contextmanager
+def atomic_open(path, mode="wb", **kwargs):
+    """Open ``path`` for writing so that readers never see a partial file.
 
-    The bytes go to a temporary file in the same folder, which is then renamed over
-    ``path``; a crash leaves either the old file or the new one, never half of one.
+    Writes go to a temporary file in the same folder, which is renamed over ``path`` when
+    the block ends; a crash leaves either the old file or the new one, never half of one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path, data):
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path) as handle:
+        handle.write(data)
 
 
 def write_json(path, payload):
@@ -66,8 +74,9 @@ def write_csv(path, frame):
     Floats are written in their shortest round-trip form, so reading the file back gives
     exactly the same numbers.
     """
-    text = frame.to_csv(index=False, lineterminator="\n")
-    write_bytes_atomic(path, text.encode("utf-8"))
+    # Streamed to the file: a million-row table never sits in memory as one string.
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
 
 
 

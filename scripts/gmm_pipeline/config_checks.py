@@ -70,7 +70,7 @@ def check_config(config):
                 f"{bayesian['max_components']}); expected at least one point per component"
             )
         folds = config["selection"]["cross_validation"]["folds"]
-        if n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
+        if folds and n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
             raise PipelineInputError(
                 f"datasets.{name}.n_samples is {n_samples}: with "
                 f"selection.cross_validation.folds = {folds} a training fold has "

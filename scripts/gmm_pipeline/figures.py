@@ -89,6 +89,10 @@ def plot_criteria(axes, table, selection):
     chosen = selection["chosen"]
     for ax, criterion in zip(np.ravel(axes), criteria.CRITERIA):
         column = criteria.column(criterion)
+        if table[column].isna().all():
+            ax.text(0.5, 0.5, f"{criterion}: not computed\n(switched off in the config)", ha="center", va="center")
+            ax.set_axis_off()
+            continue
         for covariance_type, color in COVARIANCE_COLORS.items():
             rows = table[(table["covariance_type"] == covariance_type) & table[column].notna()]
             if rows.empty:
@@ -244,6 +248,17 @@ def plot_bayes_weights(ax, weights, threshold):
     ax.legend()
 
 
+def shown_rows(n_samples, max_points, seed=0):
+    """Rows drawn in scatter plots: all of them, or a seeded sample of ``max_points``.
+
+    A million-point scatter is slow to draw and shows nothing but ink; the density
+    contours and histograms still use every point.
+    """
+    if n_samples <= max_points:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(seed).choice(n_samples, size=max_points, replace=False))
+
+
 def render_to_files(*, inputs, params, outputs):
     """Render the figures of one dataset.
 
@@ -262,9 +277,12 @@ def render_to_files(*, inputs, params, outputs):
     title = f"{dataset.name}: {model.covariance_type} covariance, k = {model.n_components}"
     dpi = params["dpi"]
 
+    shown = shown_rows(dataset.n_samples, params["max_points"])
+    sample_note = "" if len(shown) == dataset.n_samples else f"\n({len(shown):,} of {dataset.n_samples:,} points drawn)"
+
     fig, ax = plt.subplots(figsize=(8, 6))
-    plot_model(ax, model, dataset.X, is_anomaly, grid_resolution=params["grid_resolution"])
-    ax.set_title(f"{title}, {int(is_anomaly.sum())} anomalies")
+    plot_model(ax, model, dataset.X[shown], is_anomaly[shown], grid_resolution=params["grid_resolution"])
+    ax.set_title(f"{title}, {int(is_anomaly.sum())} anomalies{sample_note}")
     _save(fig, outputs["model"], dpi)
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
@@ -281,8 +299,8 @@ def render_to_files(*, inputs, params, outputs):
     _save(fig, outputs["stability"], dpi)
 
     fig, ax = plt.subplots(figsize=(8, 6))
-    uncertainty = plot_uncertainty(ax, model, dataset.X)
-    ax.set_title(f"{title}: classification uncertainty, mean {uncertainty.mean():.3f}")
+    uncertainty = plot_uncertainty(ax, model, dataset.X[shown])
+    ax.set_title(f"{title}: classification uncertainty, mean {uncertainty.mean():.3f}{sample_note}")
     _save(fig, outputs["uncertainty"], dpi)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))

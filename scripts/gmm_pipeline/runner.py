@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import resource
 import sys
 
 from threadpoolctl import threadpool_limits
@@ -41,6 +42,9 @@ def run_step(smk, step, action, *, params, seeds=None):
             print(message, file=log_file)
             print(message, file=sys.stderr)
             sys.exit(1)
+        # Peak memory goes to the log, not the provenance: it differs from run to run.
+        peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        print(f"peak resident memory: {peak / 1024:.1f} MiB", file=log_file)
         outputs = [path for name, path in smk.output.items() if name != "provenance"]
         write_provenance(
             smk.output.provenance, step=step, params=params, wildcards=dict(smk.wildcards.items()),

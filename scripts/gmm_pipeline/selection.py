@@ -24,11 +24,11 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from . import criteria
 from .artifacts import write_csv, write_json
-from .crossval import summarise_folds
+from .crossval import FOLD_COLUMNS, summarise_folds
 from .datasets import load_dataset
 from .errors import PipelineInputError
 from .model_io import load_models, save_model
-from .stability import selection_frequencies
+from .stability import REPLICATE_COLUMNS, selection_frequencies
 
 KEYS = ["covariance_type", "n_components"]
 _START = [criteria.column(name) for name in criteria.START_CRITERIA]
@@ -270,7 +270,10 @@ def agreement_with_truth(model, X, labels):
     }
 
 
-def _read_tables(paths):
+def _read_tables(paths, columns=None):
+    """Concatenate the CSV tables at ``paths``; an empty table with ``columns`` if there are none."""
+    if not paths:
+        return pd.DataFrame(columns=columns)
     return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
 
 
@@ -283,9 +286,9 @@ def select_to_files(*, data_path, meta_path, starts_paths, models_paths, folds_p
     """
     data = load_dataset(data_path, meta_path)
     starts = _read_tables(starts_paths)
-    table = criteria_table(starts, _read_tables(folds_paths), tolerance=tolerance)
+    table = criteria_table(starts, _read_tables(folds_paths, FOLD_COLUMNS), tolerance=tolerance)
     inits = init_comparison(starts, tolerance=tolerance)
-    frequencies = selection_frequencies(_read_tables(replicates_paths))
+    frequencies = selection_frequencies(_read_tables(replicates_paths, REPLICATE_COLUMNS))
     selection = select_model(table, criterion=criterion, pinned=pinned, dataset=dataset,
                              frequencies=frequencies, inits=inits)
 

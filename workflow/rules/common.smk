@@ -4,6 +4,12 @@ COVARIANCE_TYPES = config["fit"]["covariance_types"]
 # The sweep settings a fitting job depends on. Its covariance type is a wildcard, so adding a
 # type to the list must not rerun the jobs of the others.
 FIT_SETTINGS = {key: value for key, value in config["fit"].items() if key != "covariance_types"}
+# Cross-validation and the stability refits can be switched off (0 folds, 0 replicates);
+# then their jobs are not planned at all.
+CROSS_VALIDATION = config["selection"]["cross_validation"]["folds"] > 0
+STABILITY = (
+    config["selection"]["stability"]["bootstrap"] + config["selection"]["stability"]["data_seeds"]
+) > 0
 # Fewest rows a dataset may have: one per component of the largest model.
 MIN_ROWS = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
 
@@ -27,8 +33,11 @@ def dataset_files(wildcards):
     }
 
 
-def per_covariance_type(path):
-    """``path`` for each configured covariance type, the dataset left as a wildcard."""
+def per_covariance_type(path, enabled=True):
+    """``path`` for each configured covariance type, the dataset left as a wildcard (none
+    when the step producing it is switched off)."""
+    if not enabled:
+        return []
     return expand(path, dataset="{dataset}", covariance_type=COVARIANCE_TYPES)
 
 
@@ -47,7 +56,10 @@ def run_artifacts(wildcards):
             paths += expand(list(rules.check_input.output), dataset=dataset)
         for step in per_dataset:
             paths += expand(list(step.output), dataset=dataset)
-        for step in (rules.fit_models, rules.cross_validate, rules.assess_stability):
+        per_type = [rules.fit_models]
+        per_type += [rules.cross_validate] if CROSS_VALIDATION else []
+        per_type += [rules.assess_stability] if STABILITY else []
+        for step in per_type:
             paths += expand(
                 list(step.output), dataset=dataset, covariance_type=COVARIANCE_TYPES
             )

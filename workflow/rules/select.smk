@@ -47,8 +47,8 @@ rule select_model:
         unpack(dataset_files),
         starts=per_covariance_type("results/fit/{dataset}/{covariance_type}/starts.csv"),
         models=per_covariance_type("results/fit/{dataset}/{covariance_type}/models.json"),
-        folds=per_covariance_type(rules.cross_validate.output.folds),
-        replicates=per_covariance_type(rules.assess_stability.output.replicates),
+        folds=per_covariance_type(rules.cross_validate.output.folds, CROSS_VALIDATION),
+        replicates=per_covariance_type(rules.assess_stability.output.replicates, STABILITY),
     output:
         starts="results/select/{dataset}/starts.csv",
         criteria="results/select/{dataset}/criteria.csv",

@@ -1,0 +1,229 @@
+"""Benchmark: what orchestration costs, and how fitting scales with rows.
+
+Usage: ``python scripts/benchmark.py [--config FILE] [--large]`` (or ``make benchmark``).
+
+Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``):
+
+* the pipeline end to end from clean with 1 core and with all cores, against the floor:
+  the same step functions, in DAG order, in one plain Python process;
+* a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
+* rows per second per EM iteration of our fit against scikit-learn's own ``fit``;
+* with ``--large``: the pipeline on 1,000,000 x 2 and 200,000 x 20 rows, with each job's
+  peak memory against the limit of 4 x the data's size + 500 MiB.
+"""
+
+import argparse
+import copy
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
+from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
+from gmm_pipeline.config_checks import check_config, normalise_config  # noqa: E402
+from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
+from gmm_pipeline.datasets import prepare_to_files  # noqa: E402
+from gmm_pipeline.figures import render_to_files  # noqa: E402
+from gmm_pipeline.fitting import fit_start, fit_to_files  # noqa: E402
+from gmm_pipeline.selection import select_to_files  # noqa: E402
+from gmm_pipeline.stability import stability_to_files  # noqa: E402
+
+
+def full_config(path):
+    """The config as the workflow sees it: schema defaults filled in, checked, normalised."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(Path(path).read_text())
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
+    check_config(config)
+    normalise_config(config)
+    return config
+
+
+def run_floor(config, workdir):
+    """Every step of every dataset, in DAG order, in this one process."""
+    fit_settings = {k: v for k, v in config["fit"].items() if k != "covariance_types"}
+    selection = config["selection"]
+    min_rows = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
+    for name, spec in config["datasets"].items():
+        d = Path(workdir) / name
+        data, meta = d / "data.csv", d / "dataset.json"
+        prepare_to_files(spec, name=name, data_path=data, meta_path=meta, min_rows=min_rows)
+        starts, models, folds, replicates = [], [], [], []
+        for cov in config["fit"]["covariance_types"]:
+            starts.append(d / f"starts_{cov}.csv")
+            models.append(d / f"models_{cov}.json")
+            fit_to_files(data_path=data, meta_path=meta, covariance_type=cov, fit_params=fit_settings,
+                         starts_path=starts[-1], models_path=models[-1])
+            if selection["cross_validation"]["folds"]:
+                folds.append(d / f"cv_{cov}.csv")
+                cross_validate_to_files(data_path=data, meta_path=meta, covariance_type=cov, fit_params=fit_settings,
+                                        cv_params=selection["cross_validation"], folds_path=folds[-1])
+            if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
+                replicates.append(d / f"stability_{cov}.csv")
+                stability_to_files(data_path=data, meta_path=meta, spec=spec, covariance_type=cov,
+                                   fit_params=fit_settings, stability_params=selection["stability"],
+                                   replicates_path=replicates[-1])
+        outputs = {key: d / f"{key}.out" for key in
+                   ("starts", "criteria", "init_comparison", "stability", "selection", "model")}
+        select_to_files(data_path=data, meta_path=meta, starts_paths=starts, models_paths=models,
+                        folds_paths=folds, replicates_paths=replicates,
+                        criterion=spec.get("criterion", selection["criterion"]), pinned=spec.get("model"),
+                        tolerance=selection["optimum_tolerance"], dataset=name, outputs=outputs)
+        prune_to_files(data_path=data, meta_path=meta, params=config["bayesian"],
+                       weights_path=d / "weights.csv", summary_path=d / "bayes.json")
+        anomaly_outputs = {key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")}
+        extract_to_files(data_path=data, meta_path=meta, model_path=outputs["model"], params=config["anomalies"],
+                         outputs=anomaly_outputs)
+        render_to_files(
+            inputs={"data": data, "meta": meta, "model": outputs["model"], "scores": anomaly_outputs["scores"],
+                    "anomaly_summary": anomaly_outputs["summary"], "criteria": outputs["criteria"],
+                    "selection": outputs["selection"], "stability": outputs["stability"],
+                    "weights": d / "weights.csv", "bayes_summary": d / "bayes.json"},
+            params=config["figures"],
+            outputs={key: d / f"{key}.png" for key in
+                     ("model", "criteria", "stability", "uncertainty", "anomaly_scores", "anomaly_curves", "weights")},
+        )
+
+
+def snakemake(workdir, configfile, *args):
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), "--replace-workflow-config", "--quiet", "all", *map(str, args)]
+    started = time.perf_counter()
+    process = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"snakemake {' '.join(map(str, args))} failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}")
+    return seconds, process.stdout + process.stderr
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def count_fits(config):
+    seeds = config["fit"]["seeds"]
+    n_seeds = seeds if isinstance(seeds, int) else len(seeds)
+    return (len(config["datasets"]) * len(config["fit"]["covariance_types"]) * len(config["fit"]["n_components"])
+            * n_seeds * len(config["fit"]["init_params"]))
+
+
+def orchestration(configfile):
+    config = full_config(configfile)
+    print(f"sweep: {configfile}, {len(config['datasets'])} datasets, {count_fits(config)} fits; "
+          f"{os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as floor_dir:
+        floor = timed(run_floor, config, floor_dir)
+    results = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        _, planned = snakemake(workdir, configfile, "--dry-run")
+    n_jobs = int(re.search(r"^total\s+(\d+)", planned, flags=re.MULTILINE).group(1))
+    for cores in (1, os.cpu_count()):
+        with tempfile.TemporaryDirectory() as workdir:
+            results[cores], _ = snakemake(workdir, configfile, "--cores", cores)
+            if cores == os.cpu_count():
+                results["no-op"], _ = snakemake(workdir, configfile, "--cores", cores)
+    print(f"  floor, one plain Python process:      {floor:7.1f} s")
+    print(f"  pipeline from clean, 1 core:          {results[1]:7.1f} s   ratio to floor {results[1] / floor:.2f} (target <= 1.5)")
+    print(f"  pipeline from clean, {os.cpu_count()} cores:         {results[os.cpu_count()]:7.1f} s   "
+          f"speed-up over 1 core {results[1] / results[os.cpu_count()]:.2f} (target >= 1.7 on 2 cores)")
+    print(f"  no-op rerun:                          {results['no-op']:7.1f} s   (target < 3)")
+    print(f"  {n_jobs} jobs: orchestration costs {(results[1] - floor) / n_jobs:.2f} s per job on 1 core "
+          f"(a fresh Python process importing scikit-learn)")
+
+
+def large_dag(configfile):
+    """Dry run of a sweep of 20,000 fits: how long the job graph takes and how many jobs."""
+    config = yaml.safe_load(Path(configfile).read_text())
+    config = copy.deepcopy(config)
+    config["fit"]["seeds"] = 100
+    config["datasets"] = {f"{name}_{i}": dict(spec, seed=spec["seed"] + i)
+                          for i in range(5) for name, spec in list(config["datasets"].items())[:1]}
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "large.yaml"
+        path.write_text(yaml.safe_dump(config))
+        seconds, output = snakemake(workdir, path, "--dry-run")
+    jobs = re.search(r"^total\s+(\d+)", output, flags=re.MULTILINE)
+    n_fits = 5 * len(config["fit"]["covariance_types"]) * len(config["fit"]["n_components"]) * 100
+    print(f"  dry run of {n_fits:,} fits: {seconds:.1f} s (target < 15), {jobs.group(1) if jobs else '?'} jobs")
+
+
+def em_throughput():
+    """Rows per second per EM iteration: our recorded start against scikit-learn's own fit."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    # tol=0 runs exactly max_iter iterations, so both sides do the same work; it never "converges".
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    for n_rows, n_features in ((100_000, 2), (1_000_000, 2), (200_000, 20)):
+        X = rng.normal(size=(n_rows, n_features))
+        kwargs = {"n_components": 5, "covariance_type": "full", "max_iter": 20, "tol": 0.0}
+        started = time.perf_counter()
+        model = GaussianMixture(random_state=0, **kwargs).fit(X)
+        sklearn_rate = n_rows * model.n_iter_ / (time.perf_counter() - started)
+        started = time.perf_counter()
+        _, row = fit_start(X, seed=0, **kwargs)
+        ours_rate = n_rows * row["n_iter"] / (time.perf_counter() - started)
+        print(f"  {n_rows:>9,} x {n_features:<2}: ours {ours_rate / 1e6:6.2f} M rows/s/iteration, "
+              f"scikit-learn {sklearn_rate / 1e6:6.2f} (ratio {ours_rate / sklearn_rate:.2f}; ours adds BIC, AIC, ICL)")
+
+
+def large_data(configfile):
+    """The pipeline on large data: wall time and every job's peak memory against its limit."""
+    config = full_config(configfile)
+    with tempfile.TemporaryDirectory() as workdir:
+        seconds, _ = snakemake(workdir, configfile, "--cores", os.cpu_count())
+        print(f"  {configfile}: every step, {seconds:.0f} s on {os.cpu_count()} cores")
+        for name in config["datasets"]:
+            meta = yaml.safe_load((Path(workdir) / f"results/data/{name}/dataset.json").read_text())
+            data_mib = meta["n_samples"] * meta["n_features"] * 8 / 2**20
+            limit = 4 * data_mib + 500
+            peaks = {}
+            for log in sorted(Path(workdir, "results/logs").rglob(f"*{name}*.log")):
+                match = re.search(r"peak resident memory: ([\d.]+) MiB", log.read_text())
+                if match:
+                    peaks[log.parent.name] = max(peaks.get(log.parent.name, 0.0), float(match.group(1)))
+            worst = max(peaks, key=peaks.get)
+            print(f"  {name}: {meta['n_samples']:,} x {meta['n_features']} ({data_mib:.0f} MiB); "
+                  f"peak memory per step (MiB): " + ", ".join(f"{step} {peak:.0f}" for step, peak in peaks.items()))
+            print(f"    largest: {worst} {peaks[worst]:.0f} MiB, limit 4 x data + 500 = {limit:.0f} MiB: "
+                  f"{'within' if peaks[worst] < limit else 'OVER'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=REPO / "workflow/benchmark/sweep.yaml")
+    parser.add_argument("--large", action="store_true", help="also run the large-data cases (minutes)")
+    parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
+    args = parser.parse_args()
+    if args.large_only:
+        print("large data")
+        large_data(REPO / "workflow/benchmark/large.yaml")
+        return
+    print("orchestration")
+    orchestration(args.config)
+    large_dag(args.config)
+    print("EM throughput")
+    em_throughput()
+    if args.large:
+        print("large data")
+        large_data(REPO / "workflow/benchmark/large.yaml")
+
+
+if __name__ == "__main__":
+    main()
