@@ -109,3 +109,24 @@ def test_truncated_and_binary_files_are_refused(tmp_path, data):
     (tmp_path / "model.json").write_bytes(b"\x80\x04\x95\x00\x00\x00cos\nsystem\n.")
     with pytest.raises(ModelFormatError, match="cannot read model file"):
         load_model(tmp_path / "model.json")
+
+
+class _Payload:
+    """Unpickling this would create a file: proof of code execution if it ever ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_with_a_payload_is_refused_and_never_runs(tmp_path):
+    import pickle
+
+    marker = tmp_path / "executed"
+    (tmp_path / "model.json").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(ModelFormatError, match="cannot read model file"):
+        load_model(tmp_path / "model.json")
+    assert not marker.exists()
+    assert pickle.loads(pickle.dumps(_Payload(marker))) and marker.exists()  # the payload is real

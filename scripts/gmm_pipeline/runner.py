@@ -4,11 +4,24 @@ import contextlib
 import logging
 import resource
 import sys
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 from .errors import PipelineInputError
 from .provenance import write_provenance
+
+
+def remove_stale_temporaries(outputs):
+    """Delete the half-written temporaries a killed earlier attempt left beside ``outputs``.
+
+    Artifacts are written to ``.<name>.<random>.tmp`` and renamed when complete
+    (:func:`gmm_pipeline.artifacts.atomic_open`); a process killed outright cannot clean up.
+    """
+    for output in outputs:
+        output = Path(output)
+        for stale in output.parent.glob(f".{output.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def run_step(smk, step, action, *, params, seeds=None):
@@ -31,6 +44,7 @@ def run_step(smk, step, action, *, params, seeds=None):
     to the job's ``threads`` so parallel jobs do not oversubscribe the cores. A
     :class:`PipelineInputError` ends the job with its message alone, no traceback.
     """
+    remove_stale_temporaries(smk.output)
     with open(smk.log[0], "w", encoding="utf-8") as log_file, \
             contextlib.redirect_stdout(log_file), threadpool_limits(limits=smk.threads):
         logging.basicConfig(stream=log_file, level=logging.INFO, force=True,

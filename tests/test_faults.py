@@ -1,0 +1,82 @@
+"""Faults on real runs: a run killed mid-fit resumes to the same artifacts; two runs at once
+in one directory do not mix, and the second says why it did not run."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, run_snakemake
+from gmm_pipeline.artifacts import TIMING_COLUMNS
+
+pytestmark = pytest.mark.workflow
+
+
+def _start(workdir, *args):
+    command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+               "--configfile", str(SMALL_CONFIG), *map(str, args)]
+    # A session of its own, so the whole process group (snakemake and its jobs) can be killed.
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _results(workdir):
+    results = workdir / "results"
+    return {str(p.relative_to(workdir)): p for p in sorted(results.rglob("*"))
+            if p.is_file() and "logs" not in p.relative_to(results).parts}
+
+
+def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path):
+    process = _start(tmp_path, "--cores", 1)
+    fit_logs = tmp_path / "results/logs/fit_models"
+
+    def fitting():
+        # A fit job has logged a finished component count but not yet written its tables.
+        for log in fit_logs.glob("*.log") if fit_logs.is_dir() else []:
+            dataset, covariance_type = log.stem.rsplit("_", 1)
+            if "best start" in log.read_text() and \
+                    not (tmp_path / f"results/fit/{dataset}/{covariance_type}/starts.csv").exists():
+                return True
+        return False
+
+    _wait_for(fitting)
+    os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up: the hardest stop
+    process.wait()
+    assert not (tmp_path / "results/manifest.json").exists()
+    # What a user does after a crash: release the stale lock, then run again.
+    run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--unlock")
+    run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 2, "--rerun-incomplete")
+    resumed, clean = _results(tmp_path), _results(small_run)
+    assert set(resumed) == set(clean)  # nothing missing, no stray temporaries left behind
+    for path in clean:
+        if path.endswith("starts.csv"):
+            pd.testing.assert_frame_equal(pd.read_csv(resumed[path]).drop(columns=list(TIMING_COLUMNS)),
+                                          pd.read_csv(clean[path]).drop(columns=list(TIMING_COLUMNS)))
+        else:
+            assert resumed[path].read_bytes() == clean[path].read_bytes(), path
+
+
+def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(tmp_path):
+    first = _start(tmp_path, "--cores", 1)
+    locks = tmp_path / ".snakemake/locks"
+    _wait_for(lambda: locks.is_dir() and any(locks.iterdir()))
+    second = run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1, check=False)
+    output, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, output[-3000:]
+    assert second.returncode != 0
+    assert "Directory cannot be locked" in second.stdout + second.stderr
+    manifest = json.loads((tmp_path / "results/manifest.json").read_text())
+    assert {entry["path"] for entry in manifest["artifacts"]} == set(_results(tmp_path)) - {"results/manifest.json"}
