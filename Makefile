@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run report test lint benchmark benchmark-large lock clean
+.PHONY: run report test test-cluster lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -25,6 +25,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# Start a real single-node SLURM cluster on this machine (needs root; installs slurm-wlm and
+# munge) and run the workflow through it.
+test-cluster: $(VENV)/.installed-test
+	bash tests/cluster/start_slurm.sh
+	$(BIN)/python -m pytest -m cluster
 
 lint: $(VENV)/.installed
 	$(BIN)/snakemake --lint

@@ -140,3 +140,13 @@ def test_outlier_labels_make_the_truth_and_need_labels(tmp_path):
     pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 3.0]}).to_csv(path, index=False)
     with pytest.raises(PipelineInputError, match="outlier_labels needs labels"):
         prepare_dataset({"path": str(path), "outlier_labels": [1]})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "binary"])
+def test_a_truncated_or_binary_data_file_is_refused_clearly(written, damage):
+    data_path, meta_path = written
+    whole = data_path.read_bytes()
+    data_path.write_bytes(whole[: len(whole) // 2 + 7] if damage == "truncated" else b"\x80\x04\x95\x00\xff\xfe" * 50)
+    with pytest.raises(PipelineInputError) as info:
+        load_dataset(data_path, meta_path)
+    assert str(data_path) in str(info.value)

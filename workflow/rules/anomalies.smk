@@ -21,6 +21,10 @@ rule extract_anomalies:
         provenance="results/anomalies/{dataset}/provenance.json",
     params:
         anomalies=lookup(dpath="anomalies", within=config),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../envs/gmm.yaml"
     log:

@@ -12,6 +12,9 @@ rule prune_weights:
     params:
         bayesian=lookup(dpath="bayesian", within=config),
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     conda:
         "../envs/gmm.yaml"
     log:

@@ -12,6 +12,10 @@ rule check_input:
     params:
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../envs/gmm.yaml"
     log:
@@ -32,6 +36,10 @@ rule prepare_data:
     params:
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../envs/gmm.yaml"
     log:

@@ -67,6 +67,10 @@ rule render_figures:
         provenance="results/figures/{dataset}/provenance.json",
     params:
         figures=lookup(dpath="figures", within=config),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../envs/gmm.yaml"
     log:

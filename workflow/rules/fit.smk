@@ -12,6 +12,9 @@ rule fit_models:
     params:
         fit=FIT_SETTINGS,
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     conda:
         "../envs/gmm.yaml"
     log:

@@ -7,6 +7,10 @@ rule manifest:
         run_artifacts,
     output:
         manifest="results/manifest.json",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../envs/gmm.yaml"
     log:

@@ -12,6 +12,9 @@ rule cross_validate:
         fit=FIT_SETTINGS,
         cross_validation=lookup(dpath="selection/cross_validation", within=config),
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     conda:
         "../envs/gmm.yaml"
     log:
@@ -32,6 +35,9 @@ rule assess_stability:
         stability=lookup(dpath="selection/stability", within=config),
         spec=lookup(dpath="datasets/{dataset}", within=config),
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=240,
     conda:
         "../envs/gmm.yaml"
     log:
@@ -65,6 +71,10 @@ rule select_model:
             default=config["selection"]["criterion"],
         ),
         pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../envs/gmm.yaml"
     log:
