@@ -13,7 +13,6 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
 """
 
 import argparse
-import copy
 import os
 import re
 import subprocess
@@ -149,7 +148,6 @@ def orchestration(configfile):
 def large_dag(configfile):
     """Dry run of a sweep of 20,000 fits: how long the job graph takes and how many jobs."""
     config = yaml.safe_load(Path(configfile).read_text())
-    config = copy.deepcopy(config)
     config["fit"]["seeds"] = 100
     config["datasets"] = {f"{name}_{i}": dict(spec, seed=spec["seed"] + i)
                           for i in range(5) for name, spec in list(config["datasets"].items())[:1]}
