@@ -202,8 +202,9 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
     for k in sorted(n_components):
         best_model, best_row = None, None
         for method, seed, starts_by_k in planned:
+            start = starts_by_k[k] if starts_by_k is not None else None
             model, row = fit_start(X, n_components=k, covariance_type=covariance_type, seed=seed,
-                                   init_params=method, start=starts_by_k and starts_by_k[k],
+                                   init_params=method, start=start,
                                    max_iter=max_iter, tol=tol, reg_covar=reg_covar)
             row["is_best"] = False
             rows.append(row)
