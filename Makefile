@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run report test test-cluster lint benchmark benchmark-large lock clean
+.PHONY: run report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -19,6 +19,13 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# Only for SLURM: the executor plugin probes the cluster each time snakemake starts.
+$(VENV)/.installed-slurm: $(VENV)/.installed requirements-slurm.txt
+	$(BIN)/python -m pip install --quiet -r requirements-slurm.txt
+	touch $@
+
+setup-slurm: $(VENV)/.installed-slurm
+
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
@@ -28,7 +35,7 @@ test: $(VENV)/.installed-test
 
 # Start a real single-node SLURM cluster on this machine (needs root; installs slurm-wlm and
 # munge) and run the workflow through it.
-test-cluster: $(VENV)/.installed-test
+test-cluster: $(VENV)/.installed-test $(VENV)/.installed-slurm
 	bash tests/cluster/start_slurm.sh
 	$(BIN)/python -m pytest -m cluster
 
@@ -52,6 +59,9 @@ lock:
 	.lock-venv/bin/python -m pip install --quiet -r requirements-test.in
 	.lock-venv/bin/python -m pip freeze --exclude pip --exclude setuptools \
 	  | grep -vxFf requirements.txt > requirements-test.txt
+	.lock-venv/bin/python -m pip install --quiet -r requirements-slurm.in
+	.lock-venv/bin/python -m pip freeze --exclude pip --exclude setuptools \
+	  | grep -vxFf requirements.txt | grep -vxFf requirements-test.txt > requirements-slurm.txt
 	rm -rf .lock-venv
 
 clean:
