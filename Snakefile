@@ -15,6 +15,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     normalise_config,
     read_schema,
 )
+from gmm_pipeline.worker import start_worker  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -31,6 +32,13 @@ with config_errors_reported():
 
 
 report: "workflow/report/workflow.rst"
+
+
+# Jobs run in a warm worker that has scikit-learn imported (scripts/gmm_pipeline/worker.py).
+# Start it while Snakemake plans the jobs rather than when the first job asks for it.
+onstart:
+    if workflow.local_exec:
+        start_worker()
 
 
 include: "workflow/rules/common.smk"

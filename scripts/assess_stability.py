@@ -1,18 +1,5 @@
-"""Snakemake entry for rule assess_stability: see gmm_pipeline.stability."""
+"""Snakemake entry for rule assess_stability: see gmm_pipeline.steps.assess_stability and gmm_pipeline.stability."""
 
-from gmm_pipeline.fitting import sweep_settings
-from gmm_pipeline.runner import run_step
-from gmm_pipeline.stability import stability_to_files
+from gmm_pipeline.worker import run_job
 
-smk = snakemake  # noqa: F821 (injected by Snakemake)
-stability = smk.params.stability
-run_step(
-    smk, "stability",
-    lambda: stability_to_files(
-        data_path=smk.input.data, meta_path=smk.input.meta, spec=smk.params.spec,
-        covariance_type=smk.wildcards.covariance_type, fit_params=smk.params.fit,
-        stability_params=stability, replicates_path=smk.output.replicates,
-    ),
-    params={"fit": smk.params.fit, "stability": stability, "dataset": smk.params.spec},
-    seeds=[stability["seed"], *sweep_settings(smk.params.fit, n_seeds=stability["seeds"])["seeds"]],
-)
+run_job(snakemake, "assess_stability")  # noqa: F821 (snakemake is injected by Snakemake)

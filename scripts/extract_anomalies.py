@@ -1,15 +1,5 @@
-"""Snakemake entry for rule extract_anomalies: see gmm_pipeline.anomalies."""
+"""Snakemake entry for rule extract_anomalies: see gmm_pipeline.steps.extract_anomalies and gmm_pipeline.anomalies."""
 
-from gmm_pipeline.anomalies import extract_to_files
-from gmm_pipeline.runner import run_step
+from gmm_pipeline.worker import run_job
 
-smk = snakemake  # noqa: F821 (injected by Snakemake)
-run_step(
-    smk, "anomalies",
-    lambda: extract_to_files(
-        data_path=smk.input.data, meta_path=smk.input.meta, model_path=smk.input.model,
-        params=smk.params.anomalies,
-        outputs={name: path for name, path in smk.output.items() if name != "provenance"},
-    ),
-    params=smk.params.anomalies, seeds=[smk.params.anomalies["seed"]],
-)
+run_job(snakemake, "extract_anomalies")  # noqa: F821 (snakemake is injected by Snakemake)

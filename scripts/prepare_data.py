@@ -1,15 +1,5 @@
-"""Snakemake entry for rule prepare_data: see gmm_pipeline.datasets."""
+"""Snakemake entry for rule prepare_data: see gmm_pipeline.steps.prepare_data and gmm_pipeline.datasets."""
 
-from gmm_pipeline.datasets import prepare_to_files, source_seeds
-from gmm_pipeline.runner import run_step
+from gmm_pipeline.worker import run_job
 
-smk = snakemake  # noqa: F821 (injected by Snakemake)
-spec = smk.params.spec
-run_step(
-    smk, "data",
-    lambda: prepare_to_files(
-        spec, name=smk.wildcards.dataset, data_path=smk.output.data, meta_path=smk.output.meta,
-        min_rows=smk.params.min_rows,
-    ),
-    params=spec, seeds=source_seeds(spec),
-)
+run_job(snakemake, "prepare_data")  # noqa: F821 (snakemake is injected by Snakemake)

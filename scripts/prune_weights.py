@@ -1,14 +1,5 @@
-"""Snakemake entry for rule prune_weights: see gmm_pipeline.bayesian."""
+"""Snakemake entry for rule prune_weights: see gmm_pipeline.steps.prune_weights and gmm_pipeline.bayesian."""
 
-from gmm_pipeline.bayesian import prune_to_files
-from gmm_pipeline.runner import run_step
+from gmm_pipeline.worker import run_job
 
-smk = snakemake  # noqa: F821 (injected by Snakemake)
-run_step(
-    smk, "bayes",
-    lambda: prune_to_files(
-        data_path=smk.input.data, meta_path=smk.input.meta, params=smk.params.bayesian,
-        weights_path=smk.output.weights, summary_path=smk.output.summary,
-    ),
-    params=smk.params.bayesian, seeds=[smk.params.bayesian["seed"]],
-)
+run_job(snakemake, "prune_weights")  # noqa: F821 (snakemake is injected by Snakemake)

@@ -1,7 +1,5 @@
-"""Snakemake entry for rule manifest: see gmm_pipeline.manifest."""
+"""Snakemake entry for rule manifest: see gmm_pipeline.steps.write_manifest and gmm_pipeline.manifest."""
 
-from gmm_pipeline.manifest import write_manifest
+from gmm_pipeline.worker import run_job
 
-smk = snakemake  # noqa: F821 (injected by Snakemake)
-with open(smk.log[0], "w", encoding="utf-8"):
-    write_manifest(smk.output.manifest, list(smk.input), smk.config)
+run_job(snakemake, "write_manifest")  # noqa: F821 (snakemake is injected by Snakemake)

@@ -1,5 +1,6 @@
 """Shared helpers: run the real workflow in a temporary directory, small fixtures."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,14 @@ SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def run_snakemake(workdir, *args, check=True, timeout=900):
-    """Run the workflow with ``workdir`` as working directory; return the finished process."""
+def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
+    """Run the workflow with ``workdir`` as working directory; return the finished process.
+
+    ``env`` adds environment variables to this process's own.
+    """
     command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
-    process = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    process = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                             env=dict(os.environ, **(env or {})))
     if check and process.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(map(str, args))} exited {process.returncode}\n"

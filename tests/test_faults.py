@@ -3,6 +3,7 @@ in one directory do not mix, and the second says why it did not run."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -39,9 +40,18 @@ def _results(workdir):
             if p.is_file() and "logs" not in p.relative_to(results).parts}
 
 
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path):
     process = _start(tmp_path, "--cores", 1)
     fit_logs = tmp_path / "results/logs/fit_models"
+    fitting_logs = []
 
     def fitting():
         # A fit job has logged a finished component count but not yet written its tables.
@@ -49,12 +59,18 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
             dataset, covariance_type = log.stem.rsplit("_", 1)
             if "best start" in log.read_text() and \
                     not (tmp_path / f"results/fit/{dataset}/{covariance_type}/starts.csv").exists():
+                fitting_logs.append(log)
                 return True
         return False
 
     _wait_for(fitting)
     os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up: the hardest stop
     process.wait()
+    # The fit ran in a child of the warm worker, outside the killed process group: it must
+    # notice that its job's process is gone and stop, not go on writing.
+    child = re.search(r"running in: warm worker \d+, child (\d+)", fitting_logs[0].read_text())
+    assert child, fitting_logs[0].read_text()
+    _wait_for(lambda: not _alive(int(child.group(1))), timeout=10)
     assert not (tmp_path / "results/manifest.json").exists()
     # What a user does after a crash: release the stale lock, then run again.
     run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--unlock")

@@ -32,6 +32,9 @@ def package_versions():
 def _blas_versions():
     # Results can differ in the last bits between BLAS builds, so the BLAS is recorded too.
     # numpy and scipy may each bundle one, listed in load order: sort for a stable record.
+    # threadpoolctl sees only loaded libraries, so load both whatever the step imported.
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_info
 
     return sorted({

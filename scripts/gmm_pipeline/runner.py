@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from .errors import PipelineInputError
 from .provenance import write_provenance
+from .worker import process_description
 
 
 def remove_stale_temporaries(outputs):
@@ -29,8 +30,8 @@ def run_step(smk, step, action, *, params, seeds=None):
 
     Parameters
     ----------
-    smk : snakemake.script.Snakemake
-        The ``snakemake`` object Snakemake hands a ``script:``.
+    smk : gmm_pipeline.jobs.Job
+        The job, as Snakemake handed it to the rule's ``script:``.
     step : str
         Step name written into the provenance record.
     action : callable
@@ -49,6 +50,7 @@ def run_step(smk, step, action, *, params, seeds=None):
             contextlib.redirect_stdout(log_file), threadpool_limits(limits=smk.threads):
         logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
                             format="%(levelname)s %(name)s: %(message)s")
+        print(f"running in: {process_description()}", file=log_file)
         try:
             action()
         except PipelineInputError as err:

@@ -1,0 +1,394 @@
+"""The warm worker: run jobs in a process that has scikit-learn imported already.
+
+A fresh Python process spends about 1.3 s importing scikit-learn, scipy, pandas and
+matplotlib before a step does any work, while many steps take a fraction of that. So a
+local run starts a worker process (from the Snakefile's ``onstart``, or else from the first
+job that finds none) that imports them once and then waits on a Unix socket; each job's
+own process (the ``script:`` Snakemake starts) connects, hands over its
+job as JSON with its stdin, stdout and stderr, and waits. The worker forks a child for each
+job, which runs the step exactly as the job's own process would, writes to the job's own
+output streams, and sends back the exit status. The job's process exits with that status,
+so Snakemake sees an ordinary job.
+
+Safety:
+
+* The socket lives in a folder only this user can enter, and the worker serves only
+  connections from this user (checked with ``SO_PEERCRED``). Jobs travel as JSON, never
+  as pickles.
+* A worker serves one Python executable, one state of its installed packages and one
+  version of this package (the key of its socket includes the site-packages folders'
+  modification times and a hash of the package's source): edited code or an upgraded
+  library starts a new worker.
+* The worker itself never computes, and loads its BLAS and OpenMP libraries with one
+  thread: its children fork from a process with no thread pool running. Each child holds
+  its libraries to its job's ``threads``, as a job in its own process does.
+* If the job's process dies (Snakemake cancelled it, or was killed), the child notices
+  the closed socket and kills itself, so no orphan keeps writing.
+* The worker exits after :data:`IDLE_SECONDS` without a job.
+
+Jobs run in their own process instead when ``GMM_PIPELINE_WORKER=off``, on a SLURM node
+(each job is its own allocation there), on platforms other than Linux (fork is unsafe with
+macOS system libraries), or when the worker cannot start; the results are the same.
+"""
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from .jobs import job_from_json, job_to_json
+
+# How long a worker waits for a job before it exits (it is read by the worker at its start).
+IDLE_SECONDS = float(os.environ.get("GMM_PIPELINE_WORKER_IDLE_SECONDS", 120))
+STARTUP_SECONDS = 60
+LOCK_WAIT_SECONDS = 2
+# Imported by the worker before it takes its first job: what nearly every step needs.
+PRELOAD = (
+    "sklearn.mixture", "sklearn.ensemble", "sklearn.neighbors", "sklearn.metrics", "sklearn.model_selection",
+    "sklearn.datasets", "scipy.cluster.hierarchy", "pandas", "threadpoolctl", "gmm_pipeline.steps",
+    "gmm_pipeline.anomalies", "gmm_pipeline.bayesian", "gmm_pipeline.crossval", "gmm_pipeline.datasets",
+    "gmm_pipeline.fitting", "gmm_pipeline.manifest", "gmm_pipeline.selection", "gmm_pipeline.sources",
+    "gmm_pipeline.stability",
+)
+# Imported while no job is waiting: what only the last steps or some datasets need, so the
+# first jobs need not wait for it (a child forked earlier imports what it lacks itself).
+PRELOAD_WHEN_IDLE = ("matplotlib.pyplot", "gmm_pipeline.figures", "pyarrow.parquet")
+PACKAGE_DIR = Path(__file__).resolve().parent
+_worker_pid = None  # set in a child forked by the worker
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS",
+                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_GREETING = b"G"
+_KEY_LENGTH = 20
+_EXIT_STATUS = struct.Struct("!i")
+_LENGTH = struct.Struct("!Q")
+
+
+def run_job(smk, step):
+    """Run rule ``step`` for the job Snakemake handed a ``script:`` (``smk``); exit with its status.
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The ``snakemake`` object.
+    step : str
+        Name of the function in :data:`gmm_pipeline.steps.STEPS` that runs the rule.
+    """
+    request = job_to_json(smk, step, os.getcwd())
+    status = None
+    if worker_enabled():
+        status = run_in_worker(request)
+    if status is None:
+        status = run_request(request)
+    sys.exit(status)
+
+
+def process_description():
+    """Where the current job runs, for its log."""
+    if _worker_pid is None:
+        return f"own process {os.getpid()}"
+    return f"warm worker {_worker_pid}, child {os.getpid()}"
+
+
+def worker_enabled():
+    """Whether jobs may go to the warm worker here (see the module docstring)."""
+    setting = os.environ.get("GMM_PIPELINE_WORKER", "on").lower()
+    return (setting not in {"off", "0", "no", "false"} and sys.platform == "linux"
+            and "SLURM_JOB_ID" not in os.environ and hasattr(socket, "send_fds"))
+
+
+def run_request(request):
+    """Run the JSON job ``request`` in this process; its exit status."""
+    from .steps import STEPS
+
+    job = job_from_json(request)
+    try:
+        STEPS[job.step](job)
+    except SystemExit as exit_:
+        return _status_of(exit_.code)
+    return 0
+
+
+def _status_of(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+# --- the job's side ---------------------------------------------------------------------
+
+
+def worker_key():
+    """Identifies the worker that may run this process's jobs: same user, Python, installed
+    packages and code."""
+    digest = hashlib.sha256()
+    digest.update(f"{os.getuid()}\0{sys.executable}\0{PACKAGE_DIR}\0".encode())
+    # Installing or upgrading a package changes its site-packages folder, and so the key: a
+    # worker never runs jobs with libraries older than those installed.
+    for folder in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
+        with contextlib.suppress(OSError):
+            digest.update(f"{folder}\0{os.stat(folder).st_mtime_ns}\0".encode())
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:_KEY_LENGTH]
+
+
+def worker_folder():
+    """A folder for worker sockets that only this user can use, or None if there is none."""
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
+    folder = base / f"gmm-pipeline-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        status = folder.lstat()
+    except OSError:
+        return None
+    private = (status.st_uid == os.getuid() and (status.st_mode & 0o077) == 0
+               and not folder.is_symlink() and folder.is_dir())
+    # A Unix socket's path may have at most 107 bytes on Linux.
+    fits = len(os.fsencode(folder / f"{'0' * _KEY_LENGTH}.sock")) <= 107
+    return folder if private and fits else None
+
+
+def run_in_worker(request):
+    """Run the job in the warm worker, starting one if needed.
+
+    Returns its exit status, or None if no worker could take the job (then nothing of it ran).
+    """
+    folder = worker_folder()
+    if folder is None:
+        return None
+    key = worker_key()
+    socket_path = folder / f"{key}.sock"
+    connection = _connect(socket_path)
+    if connection is None:
+        started = _start_worker(folder, key)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while connection is None and time.monotonic() < deadline:
+            if started.poll() not in (None, 0):  # it failed; 0 means another worker holds the lock
+                return None
+            time.sleep(0.02)
+            connection = _connect(socket_path)
+        if connection is None:
+            return None
+    with connection:
+        return _hand_over(connection, request)
+
+
+def start_worker():
+    """Start a worker for this Python and code, unless one runs already; do not wait for it.
+
+    The Snakefile calls this when a local run starts, so the worker imports scikit-learn
+    while Snakemake plans the jobs. A second worker for the same key exits at once.
+    """
+    folder = worker_folder() if worker_enabled() else None
+    if folder is not None:
+        _start_worker(folder, worker_key())
+
+
+def _connect(socket_path):
+    """A connection to the worker whose child is ready for a job, or None."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.settimeout(STARTUP_SECONDS)
+        connection.connect(str(socket_path))
+        # The greeting comes from the child forked for this connection. Without it the
+        # worker was closing as we connected: nothing ran, so the caller may try again.
+        if connection.recv(1) != _GREETING:
+            connection.close()
+            return None
+        connection.settimeout(None)
+        return connection
+    except OSError:
+        connection.close()
+        return None
+
+
+def _start_worker(folder, key):
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(PACKAGE_DIR.parent), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # One thread for every BLAS and OpenMP library the worker loads, so that no thread pool
+    # exists when it forks; each child then sets its job's own count (threadpoolctl).
+    environment.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    log = open(folder / f"{key}.log", "ab")
+    with log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gmm_pipeline.worker", str(folder), key],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=environment,
+            cwd=folder, start_new_session=True, close_fds=True,
+        )
+
+
+def _hand_over(connection, request):
+    # The child takes this process's environment too, as if it were this process.
+    payload = json.dumps({"job": request, "environment": dict(os.environ)}).encode()
+    socket.send_fds(connection, [_LENGTH.pack(len(payload))], _standard_streams())
+    connection.sendall(payload)
+    reply = _receive_exactly(connection, _EXIT_STATUS.size)
+    if reply is None:
+        print("gmm-pipeline: the worker process running this job died before it finished "
+              "(killed, or out of memory?); rerun it, or set GMM_PIPELINE_WORKER=off to run "
+              "each job in its own process.", file=sys.stderr)
+        return 1
+    return _EXIT_STATUS.unpack(reply)[0]
+
+
+def _standard_streams():
+    """This process's stdin, stdout and stderr, with /dev/null standing in for a closed one."""
+    streams = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            streams.append(fd)
+        except OSError:
+            streams.append(os.open(os.devnull, os.O_RDWR))
+    return streams
+
+
+def _receive_exactly(connection, size):
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+# --- the worker's side ------------------------------------------------------------------
+
+
+def serve(folder, key):
+    """Import the step modules, then fork a child per job until idle for IDLE_SECONDS."""
+    import fcntl
+    import importlib
+
+    folder = Path(folder)
+    lock = open(folder / f"{key}.lock", "w")
+    # Wait briefly: a worker that went idle may still hold the lock while it exits. One that
+    # holds it longer is starting or serving, and this one is not needed.
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+    for module in PRELOAD:
+        importlib.import_module(module)
+    # Recorded once: the versions of the libraries this worker loaded and its children use.
+    importlib.import_module("gmm_pipeline.provenance").package_versions()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Keep the garbage collector off the imported objects: in a child it would touch every
+    # one of them, copying their shared pages (the reason CPython has gc.freeze).
+    gc.collect()
+    gc.freeze()
+    socket_path = folder / f"{key}.sock"
+    socket_path.unlink(missing_ok=True)  # left by a worker that was killed
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    os.chmod(socket_path, 0o600)
+    listener.listen(64)
+    # Children are reaped by the kernel; a child restores the default for its own use.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    pending = list(PRELOAD_WHEN_IDLE)
+    try:
+        while True:
+            # While modules are pending, only look for a waiting job; else wait for one.
+            listener.settimeout(0 if pending else IDLE_SECONDS)
+            try:
+                connection, _ = listener.accept()
+            except (BlockingIOError, TimeoutError):
+                if not pending:
+                    break
+                importlib.import_module(pending.pop(0))
+                if not pending:
+                    gc.collect()
+                    gc.freeze()
+                continue
+            if _peer_uid(connection) != os.getuid():
+                connection.close()
+                continue
+            if os.fork() == 0:
+                listener.close()
+                lock.close()
+                _run_child(connection)  # never returns
+            connection.close()
+    finally:
+        socket_path.unlink(missing_ok=True)
+        listener.close()
+
+
+def _peer_uid(connection):
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
+def _run_child(connection):
+    """In the child forked for one job: take the job, run it, send back its exit status."""
+    global _worker_pid
+    _worker_pid = os.getppid()
+    status = 1
+    try:
+        connection.setblocking(True)
+        for signal_number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, signal.SIG_DFL)
+        connection.sendall(_GREETING)
+        header, fds, _, _ = socket.recv_fds(connection, _LENGTH.size, 3)
+        if len(header) != _LENGTH.size or len(fds) != 3:
+            os._exit(1)
+        payload = _receive_exactly(connection, _LENGTH.unpack(header)[0])
+        if payload is None:
+            os._exit(1)
+        hand_over = json.loads(payload)
+        for target, fd in enumerate(fds):
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
+        os.environ.clear()
+        os.environ.update(hand_over["environment"])
+        os.chdir(job_from_json(hand_over["job"]).cwd)
+        done = threading.Event()
+        threading.Thread(target=_die_with_caller, args=(connection, done), daemon=True).start()
+        try:
+            status = run_request(hand_over["job"])
+        except BaseException:  # everything, so the job's process gets a status and a traceback
+            traceback.print_exc()
+            status = 1
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        done.set()
+        connection.sendall(_EXIT_STATUS.pack(status))
+    finally:
+        os._exit(status)
+
+
+def _die_with_caller(connection, done):
+    """Kill this child when the job's process goes away before the job is done."""
+    with contextlib.suppress(OSError):
+        connection.recv(1)
+    if not done.is_set():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    # Serve from the imported module, not this __main__ copy, so there is one _worker_pid.
+    from gmm_pipeline.worker import serve as serve_imported
+
+    serve_imported(*sys.argv[1:3])

@@ -1,0 +1,168 @@
+"""The warm worker and the job round trip it relies on, on real processes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from snakemake.iocontainers import Namedlist
+
+from gmm_pipeline import worker
+from gmm_pipeline.jobs import job_from_json, job_to_json
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+class FakeSnakemake:
+    """The attributes of Snakemake's ``snakemake`` object that jobs.py reads, built from
+    Snakemake's own Namedlist."""
+
+    def __init__(self, tmp_path, bad_csv):
+        self.rule = "check_input"
+        self.threads = 1
+        self.config = {"datasets": {"mine": {"path": str(bad_csv)}}, "threshold": float("inf")}
+        self.input = Namedlist()
+        self.output = Namedlist(fromdict={"report": str(tmp_path / "check.json"),
+                                          "provenance": str(tmp_path / "provenance.json")})
+        self.params = Namedlist(fromdict={"spec": {"path": str(bad_csv)}, "min_rows": 3})
+        self.wildcards = Namedlist(fromdict={"dataset": "mine"})
+        self.log = Namedlist([str(tmp_path / "check.log")])
+
+
+@pytest.fixture
+def bad_csv(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("x,y\n1,2\n3,oops\n4,5\n")
+    return path
+
+
+def test_a_job_survives_the_json_round_trip(tmp_path, bad_csv):
+    smk = FakeSnakemake(tmp_path, bad_csv)
+    job = job_from_json(job_to_json(smk, "check_input", tmp_path))
+    assert job.output.report == smk.output.report and list(job.output) == list(smk.output)
+    assert dict(job.output.items()) == dict(smk.output.items())
+    assert job.params.spec == {"path": str(bad_csv)} and job.params.min_rows == 3
+    assert job.wildcards.dataset == "mine" and job.log[0] == smk.log[0]
+    assert job.config == smk.config and job.cwd == str(tmp_path) and job.step == "check_input"
+    with pytest.raises(AttributeError, match="no item named 'missing'"):
+        job.output.missing
+
+
+def test_a_job_with_a_value_json_cannot_carry_is_refused_by_name(tmp_path, bad_csv):
+    smk = FakeSnakemake(tmp_path, bad_csv)
+    smk.params = Namedlist(fromdict={"spec": object()})
+    with pytest.raises(TypeError, match="params cannot be passed as JSON"):
+        job_to_json(smk, "check_input", tmp_path)
+
+
+def _run_through_worker(tmp_path, runtime_dir, request, **environment):
+    """Hand ``request`` to the worker from a process of its own, as a Snakemake job would."""
+    code = ("import sys; from gmm_pipeline import worker; "
+            "status = worker.run_in_worker(sys.stdin.read()); print('status', status)")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
+    return subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+
+
+def _running_in(log):
+    return next(line for line in log.read_text().splitlines() if line.startswith("running in:"))
+
+
+@pytest.fixture
+def runtime_dir():
+    """A fresh folder for worker sockets, short enough for a socket path."""
+    path = Path(tempfile.mkdtemp(prefix="gmm-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_worker_runs_jobs_in_forked_children_and_relays_their_errors(tmp_path, bad_csv, runtime_dir):
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    first = _run_through_worker(tmp_path, runtime_dir, request)
+    # The step's own error reaches the job's stderr, and its status the job's process.
+    assert "status 1" in first.stdout, first.stderr
+    assert "mine.csv" in first.stderr and "'y'" in first.stderr
+    assert not (tmp_path / "check.json").exists()
+    first_process = _running_in(tmp_path / "check.log")
+    second = _run_through_worker(tmp_path, runtime_dir, request)
+    assert "status 1" in second.stdout, second.stderr
+    second_process = _running_in(tmp_path / "check.log")
+    # Both ran in children of one worker, which outlives them; each child was its own process.
+    worker_pid = first_process.split()[4].rstrip(",")
+    assert first_process.startswith(f"running in: warm worker {worker_pid}, child ")
+    assert second_process.startswith(f"running in: warm worker {worker_pid}, child ")
+    assert first_process != second_process
+    assert worker._worker_pid is None  # this process never was a worker child
+    # A good file now: the same worker writes the report and provenance in the job's folder.
+    bad_csv.write_text("x,y\n1,2\n3,4\n4,5\n")
+    good = _run_through_worker(tmp_path, runtime_dir, request)
+    assert "status 0" in good.stdout, good.stderr
+    assert json.loads((tmp_path / "check.json").read_text())["n_rows"] == 3
+    assert _running_in(tmp_path / "check.log").startswith(f"running in: warm worker {worker_pid}, child ")
+    os.kill(int(worker_pid), 15)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_csv, runtime_dir):
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    _run_through_worker(tmp_path, runtime_dir, request, GMM_PIPELINE_WORKER_IDLE_SECONDS="1")
+    first = int(_running_in(tmp_path / "check.log").split()[4].rstrip(","))
+    deadline = time.monotonic() + 30
+    while _alive(first) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(first)
+    assert not list(runtime_dir.rglob("*.sock"))  # it removed its socket
+    again = _run_through_worker(tmp_path, runtime_dir, request, GMM_PIPELINE_WORKER_IDLE_SECONDS="1")
+    assert "status 1" in again.stdout, again.stderr
+    second = int(_running_in(tmp_path / "check.log").split()[4].rstrip(","))
+    assert second != first
+
+
+def test_no_worker_is_used_from_a_folder_other_users_can_enter(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    folder = tmp_path / f"gmm-pipeline-{os.getuid()}"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    assert worker.worker_folder() is None
+    assert worker.run_in_worker("{}") is None  # the caller then runs the job itself
+    folder.chmod(0o700)
+    assert worker.worker_folder() == folder
+    # A folder whose socket path would be too long for Linux is not used either.
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    assert worker.worker_folder() is None
+
+
+def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
+    copy = tmp_path / "gmm_pipeline"
+    shutil.copytree(worker.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(worker, "PACKAGE_DIR", copy)
+    before = worker.worker_key()
+    assert worker.worker_key() == before
+    (copy / "fitting.py").write_text((copy / "fitting.py").read_text() + "\n# edited\n")
+    assert worker.worker_key() != before
+
+
+@pytest.mark.parametrize("setting, enabled", [("off", False), ("0", False), ("on", True)])
+def test_the_worker_can_be_switched_off(monkeypatch, setting, enabled):
+    monkeypatch.setenv("GMM_PIPELINE_WORKER", setting)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert worker.worker_enabled() is (enabled and sys.platform == "linux")
+
+
+def test_jobs_on_a_slurm_node_run_in_their_own_process(monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    assert not worker.worker_enabled()
