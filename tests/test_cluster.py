@@ -50,6 +50,15 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
     assert all("JobState=COMPLETED" in line for line in completed)
     assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 7
 
+    # On a SLURM node each job is its own allocation: it runs in its own process there, and
+    # in the warm worker locally, with the same results.
+    def running_in(workdir):
+        return {re.search(r"^running in: (warm worker|own process)", log.read_text(), re.MULTILINE).group(1)
+                for log in (workdir / "results/logs").rglob("*.log")}
+
+    assert running_in(on_cluster) == {"own process"}
+    assert running_in(local) == {"warm worker"}
+
     remote, here = _results(on_cluster), _results(local)
     assert set(remote) == set(here)
     for path in here:
