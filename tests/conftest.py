@@ -32,6 +32,15 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     return process
 
 
+def process_alive(pid):
+    """Whether a process with this pid exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def planned_jobs(dry_run_stdout):
     """Jobs per rule from the "Job stats" table that ``snakemake --dry-run`` prints."""
     counts, in_table = {}, False

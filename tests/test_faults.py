@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, run_snakemake
+from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, process_alive, run_snakemake
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
 pytestmark = pytest.mark.workflow
@@ -40,14 +40,6 @@ def _results(workdir):
             if p.is_file() and "logs" not in p.relative_to(results).parts}
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path):
     process = _start(tmp_path, "--cores", 1)
     fit_logs = tmp_path / "results/logs/fit_models"
@@ -70,7 +62,7 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
     # notice that its job's process is gone and stop, not go on writing.
     child = re.search(r"running in: warm worker \d+, child (\d+)", fitting_logs[0].read_text())
     assert child, fitting_logs[0].read_text()
-    _wait_for(lambda: not _alive(int(child.group(1))), timeout=10)
+    _wait_for(lambda: not process_alive(int(child.group(1))), timeout=10)
     assert not (tmp_path / "results/manifest.json").exists()
     # What a user does after a crash: release the stale lock, then run again.
     run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--unlock")

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from snakemake.iocontainers import Namedlist
 
+from conftest import process_alive
 from gmm_pipeline import worker
 from gmm_pipeline.jobs import job_from_json, job_to_json
 
@@ -78,6 +80,13 @@ def runtime_dir():
     """A fresh folder for worker sockets, short enough for a socket path."""
     path = Path(tempfile.mkdtemp(prefix="gmm-", dir="/tmp"))
     yield path
+    # Stop the workers serving from it (their command line names the folder).
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(path).encode() in cmdline.read_bytes():
+                os.kill(int(cmdline.parent.name), signal.SIGTERM)
+        except (OSError, ProcessLookupError):
+            pass
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -104,15 +113,19 @@ def test_the_worker_runs_jobs_in_forked_children_and_relays_their_errors(tmp_pat
     assert "status 0" in good.stdout, good.stderr
     assert json.loads((tmp_path / "check.json").read_text())["n_rows"] == 3
     assert _running_in(tmp_path / "check.log").startswith(f"running in: warm worker {worker_pid}, child ")
-    os.kill(int(worker_pid), 15)
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_job_in_the_worker_gets_its_own_thread_count(tmp_path, bad_csv, runtime_dir, threads):
+    # The worker loads its libraries with one thread; a job asking for two must get two.
+    bad_csv.write_text("x,y\n1,2\n3,4\n4,5\n")
+    smk = FakeSnakemake(tmp_path, bad_csv)
+    smk.threads = threads
+    result = _run_through_worker(tmp_path, runtime_dir, job_to_json(smk, "check_input", tmp_path))
+    assert "status 0" in result.stdout, result.stderr
+    log = (tmp_path / "check.log").read_text()
+    assert "running in: warm worker" in log
+    assert f"threads: blas {threads}, openmp {threads}\n" in log
 
 
 def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_csv, runtime_dir):
@@ -120,9 +133,9 @@ def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_cs
     _run_through_worker(tmp_path, runtime_dir, request, GMM_PIPELINE_WORKER_IDLE_SECONDS="1")
     first = int(_running_in(tmp_path / "check.log").split()[4].rstrip(","))
     deadline = time.monotonic() + 30
-    while _alive(first) and time.monotonic() < deadline:
+    while process_alive(first) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(first)
+    assert not process_alive(first)
     assert not list(runtime_dir.rglob("*.sock"))  # it removed its socket
     again = _run_through_worker(tmp_path, runtime_dir, request, GMM_PIPELINE_WORKER_IDLE_SECONDS="1")
     assert "status 1" in again.stdout, again.stderr

@@ -6,7 +6,7 @@ import resource
 import sys
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from .errors import PipelineInputError
 from .provenance import write_provenance
@@ -23,6 +23,14 @@ def remove_stale_temporaries(outputs):
         output = Path(output)
         for stale in output.parent.glob(f".{output.name}.*.tmp"):
             stale.unlink(missing_ok=True)
+
+
+def thread_counts():
+    """The thread count of each kind of BLAS/OpenMP library loaded, e.g. ``blas 1, openmp 1``."""
+    counts = {}
+    for pool in threadpool_info():
+        counts[pool["user_api"]] = max(counts.get(pool["user_api"], 0), pool["num_threads"])
+    return ", ".join(f"{api} {n}" for api, n in sorted(counts.items())) or "no BLAS or OpenMP loaded"
 
 
 def run_step(smk, step, action, *, params, seeds=None):
@@ -51,6 +59,7 @@ def run_step(smk, step, action, *, params, seeds=None):
         logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
                             format="%(levelname)s %(name)s: %(message)s")
         print(f"running in: {process_description()}", file=log_file)
+        print(f"threads: {thread_counts()}", file=log_file)
         try:
             action()
         except PipelineInputError as err:
