@@ -7,9 +7,9 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
 * the pipeline end to end from clean with 1 core and with all cores, against the floor:
   the same step functions, in DAG order, in one plain Python process, timed from its start
   to its exit like the pipeline. The floor and the 1-core run are held to CPU 0 (and one
-  BLAS thread), so "1 core" means one CPU. The 1-core
-  run is also timed with each job in its own process (``GMM_PIPELINE_WORKER=off``), to show
-  what the warm worker (``gmm_pipeline.worker``) saves;
+  BLAS thread), so "1 core" means one CPU. The 1-core run is also timed with each job in
+  its own process (``GMM_PIPELINE_WORKER=off``), to show what the warm worker
+  (``gmm_pipeline.worker``) saves;
 * a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
 * rows per second per EM iteration of our fit against scikit-learn's own ``fit``;
 * with ``--large``: the pipeline on 1,000,000 x 2 and 200,000 x 20 rows, with each job's

@@ -79,8 +79,8 @@ def run_job(smk, step):
 
     Parameters
     ----------
-    smk : snakemake.script.Snakemake
-        The ``snakemake`` object.
+    smk : snakemake.iocontainers.Snakemake
+        The ``snakemake`` object of the job's ``script:``.
     step : str
         Name of the function in :data:`gmm_pipeline.steps.STEPS` that runs the rule.
     """
