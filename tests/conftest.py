@@ -1,6 +1,7 @@
 """Shared helpers: run the real workflow in a temporary directory, small fixtures."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,12 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
             f"--- stdout ---\n{process.stdout[-5000:]}\n--- stderr ---\n{process.stderr[-5000:]}"
         )
     return process
+
+
+def job_processes(workdir):
+    """How the jobs of a run in ``workdir`` say they ran: in the warm worker or their own process."""
+    return {re.search(r"^running in: (warm worker|own process)", log.read_text(), flags=re.MULTILINE).group(1)
+            for log in (Path(workdir) / "results/logs").rglob("*.log")}
 
 
 def process_alive(pid):

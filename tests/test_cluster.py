@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake, write_config
+from conftest import REPO, job_processes, run_snakemake, write_config
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
@@ -52,12 +52,8 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
 
     # On a SLURM node each job is its own allocation: it runs in its own process there, and
     # in the warm worker locally, with the same results.
-    def running_in(workdir):
-        return {re.search(r"^running in: (warm worker|own process)", log.read_text(), re.MULTILINE).group(1)
-                for log in (workdir / "results/logs").rglob("*.log")}
-
-    assert running_in(on_cluster) == {"own process"}
-    assert running_in(local) == {"warm worker"}
+    assert job_processes(on_cluster) == {"own process"}
+    assert job_processes(local) == {"warm worker"}
 
     remote, here = _results(on_cluster), _results(local)
     assert set(remote) == set(here)

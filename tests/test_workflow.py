@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import sklearn
 import yaml
 
-from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from conftest import SMALL_CONFIG, job_processes, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 from gmm_pipeline.criteria import column
 from gmm_pipeline.datasets import load_dataset
@@ -211,17 +210,11 @@ def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
     assert data["seeds"] == [42] and data["params"]["generator"] == "moons"
 
 
-def _job_processes(workdir):
-    """How each job of a run says it ran: in the warm worker or in its own process."""
-    return {re.search(r"^running in: (warm worker|own process)", log.read_text(), flags=re.MULTILINE).group(1)
-            for log in (workdir / "results/logs").rglob("*.log")}
-
-
 def test_two_clean_runs_give_byte_identical_artifacts(small_run, tmp_path):
     # The second run has every job in its own process: the warm worker must not change a byte.
     run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 2, env={"GMM_PIPELINE_WORKER": "off"})
-    assert _job_processes(small_run) == {"warm worker"}
-    assert _job_processes(tmp_path) == {"own process"}
+    assert job_processes(small_run) == {"warm worker"}
+    assert job_processes(tmp_path) == {"own process"}
     first, second = artifacts(small_run), artifacts(tmp_path)
     assert set(first) == set(second)
     assert len(first) > 60

@@ -89,7 +89,7 @@ def run_job(smk, step):
     if worker_enabled():
         status = run_in_worker(request)
     if status is None:
-        status = run_request(request)
+        status = run_here(job_from_json(request))
     sys.exit(status)
 
 
@@ -107,11 +107,10 @@ def worker_enabled():
             and "SLURM_JOB_ID" not in os.environ and hasattr(socket, "send_fds"))
 
 
-def run_request(request):
-    """Run the JSON job ``request`` in this process; its exit status."""
+def run_here(job):
+    """Run ``job`` (a :class:`~gmm_pipeline.jobs.Job`) in this process; its exit status."""
     from .steps import STEPS
 
-    job = job_from_json(request)
     try:
         STEPS[job.step](job)
     except SystemExit as exit_:
@@ -362,11 +361,12 @@ def _run_child(connection):
                 os.close(fd)
         os.environ.clear()
         os.environ.update(hand_over["environment"])
-        os.chdir(job_from_json(hand_over["job"]).cwd)
+        job = job_from_json(hand_over["job"])
+        os.chdir(job.cwd)
         done = threading.Event()
         threading.Thread(target=_die_with_caller, args=(connection, done), daemon=True).start()
         try:
-            status = run_request(hand_over["job"])
+            status = run_here(job)
         except BaseException:  # everything, so the job's process gets a status and a traceback
             traceback.print_exc()
             status = 1
