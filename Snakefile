@@ -15,6 +15,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     normalise_config,
     read_schema,
 )
+from gmm_pipeline.prompt_exit import cancel_rescheduling_timers  # noqa: E402
 from gmm_pipeline.worker import start_worker  # noqa: E402
 
 
@@ -39,6 +40,15 @@ report: "workflow/report/workflow.rst"
 onstart:
     if workflow.local_exec:
         start_worker()
+
+
+# Exit when the run is over, not a second later (scripts/gmm_pipeline/prompt_exit.py).
+onsuccess:
+    cancel_rescheduling_timers()
+
+
+onerror:
+    cancel_rescheduling_timers()
 
 
 include: "workflow/rules/common.smk"
