@@ -16,6 +16,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     read_schema,
 )
 from gmm_pipeline.prompt_exit import cancel_rescheduling_timers  # noqa: E402
+from gmm_pipeline.provenance import share_code_identity  # noqa: E402
 from gmm_pipeline.worker import start_worker  # noqa: E402
 
 
@@ -36,8 +37,10 @@ report: "workflow/report/workflow.rst"
 
 
 # Jobs run in a warm worker that has scikit-learn imported (scripts/gmm_pipeline/worker.py).
-# Start it while Snakemake plans the jobs rather than when the first job asks for it.
+# Start it while Snakemake plans the jobs rather than when the first job asks for it. The
+# code identity every provenance record cites is taken once here, not in every job.
 onstart:
+    share_code_identity()
     if workflow.local_exec:
         start_worker()
 

@@ -2,6 +2,8 @@
 
 import functools
 import hashlib
+import json
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -14,6 +16,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "snakemake")
 _CODE_GLOBS = ("Snakefile", "workflow/**/*", "scripts/**/*.py")
+# Carries the code identity from the Snakemake process to the jobs of its run.
+CODE_IDENTITY_VARIABLE = "GMM_PIPELINE_CODE_IDENTITY"
 
 
 @functools.cache
@@ -44,13 +48,44 @@ def _blas_versions():
     })
 
 
-@functools.cache
 def code_identity():
     """Identify the code that ran: git revision (when available) and a hash of the sources.
 
     The hash covers the Snakefile, ``workflow/`` and ``scripts/``, so a copy of the code
-    without git history is still identified.
+    without git history is still identified. Inside a run, the identity Snakemake's own
+    process recorded when the run started (:func:`share_code_identity`) is used, so every
+    job of the run names the same code; elsewhere it is computed here.
     """
+    shared = _shared_code_identity()
+    return shared if shared is not None else _computed_code_identity()
+
+
+def share_code_identity():
+    """Record the code identity once for the whole run, for the jobs it starts.
+
+    Called from the Snakefile's ``onstart``: two ``git`` calls and a hash of the sources
+    then happen once per run instead of once per job. Jobs inherit it through the
+    environment; a job that does not (a cluster node that drops the environment, say)
+    computes it itself.
+    """
+    os.environ[CODE_IDENTITY_VARIABLE] = json.dumps(_computed_code_identity())
+
+
+def _shared_code_identity():
+    try:
+        shared = json.loads(os.environ.get(CODE_IDENTITY_VARIABLE, ""))
+    except ValueError:
+        return None
+    # Only a record of exactly the expected form is trusted.
+    if (isinstance(shared, dict) and set(shared) == {"revision", "sources_sha256"}
+            and isinstance(shared["revision"], (str, type(None)))
+            and isinstance(shared["sources_sha256"], str) and len(shared["sources_sha256"]) == 64):
+        return shared
+    return None
+
+
+@functools.cache
+def _computed_code_identity():
     digest = hashlib.sha256()
     files = sorted(
         {p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()}
