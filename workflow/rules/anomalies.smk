@@ -22,6 +22,7 @@ rule extract_anomalies:
     params:
         anomalies=lookup(dpath="anomalies", within=config),
     threads: 1
+    priority: PRIORITY["anomalies"]
     resources:
         mem_mb=2000,
         runtime=30,

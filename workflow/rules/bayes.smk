@@ -12,6 +12,7 @@ rule prune_weights:
     params:
         bayesian=lookup(dpath="bayesian", within=config),
     threads: 1
+    priority: PRIORITY["sweep"]
     resources:
         mem_mb=2000,
         runtime=60,

@@ -10,6 +10,11 @@ CROSS_VALIDATION = config["selection"]["cross_validation"]["folds"] > 0
 STABILITY = (
     config["selection"]["stability"]["bootstrap"] + config["selection"]["stability"]["data_seeds"]
 ) > 0
+# Which ready job runs first: the one with more of the workflow waiting behind it. So every
+# dataset gets its data first, and a dataset whose fits are done goes on to selection,
+# anomalies and figures before more figures of others: on several cores, no dataset's
+# chain of last steps is left to run alone at the end. Figures and the manifest keep 0.
+PRIORITY = {"data": 4, "sweep": 3, "select": 2, "anomalies": 1}
 # Fewest rows a dataset may have: one per component of the largest model.
 MIN_ROWS = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
 

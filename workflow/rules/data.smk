@@ -13,6 +13,7 @@ rule check_input:
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -37,6 +38,7 @@ rule prepare_data:
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=2000,
         runtime=30,

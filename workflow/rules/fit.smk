@@ -12,6 +12,7 @@ rule fit_models:
     params:
         fit=FIT_SETTINGS,
     threads: 1
+    priority: PRIORITY["sweep"]
     resources:
         mem_mb=2000,
         runtime=120,

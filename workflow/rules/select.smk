@@ -12,6 +12,7 @@ rule cross_validate:
         fit=FIT_SETTINGS,
         cross_validation=lookup(dpath="selection/cross_validation", within=config),
     threads: 1
+    priority: PRIORITY["sweep"]
     resources:
         mem_mb=2000,
         runtime=120,
@@ -35,6 +36,7 @@ rule assess_stability:
         stability=lookup(dpath="selection/stability", within=config),
         spec=lookup(dpath="datasets/{dataset}", within=config),
     threads: 1
+    priority: PRIORITY["sweep"]
     resources:
         mem_mb=2000,
         runtime=240,
@@ -72,6 +74,7 @@ rule select_model:
         ),
         pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
     threads: 1
+    priority: PRIORITY["select"]
     resources:
         mem_mb=2000,
         runtime=30,
