@@ -1,10 +1,12 @@
 """Benchmark: what orchestration costs, and how fitting scales with rows.
 
-Usage: ``python scripts/benchmark.py [--config FILE] [--large]`` (or ``make benchmark``).
+Usage: ``python scripts/benchmark.py [--config FILE] [--repeats N] [--large]`` (or
+``make benchmark``).
 
 Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``):
 
-* the pipeline end to end from clean with 1 core and with all cores, against the floor:
+* the pipeline end to end from clean with 1 core and with all cores, against the floor
+  (each the median of ``--repeats`` runs, 3 by default, as one run varies by a few percent):
   the same step functions, in DAG order, in one plain Python process, timed from its start
   to its exit like the pipeline. The floor and the 1-core run are held to CPU 0 (and one
   BLAS thread), so "1 core" means one CPU. The 1-core run is also timed with each job in
@@ -160,35 +162,51 @@ def count_fits(config):
             * n_seeds * len(config["fit"]["init_params"]))
 
 
-def orchestration(configfile):
+def median_run(repeats, measure):
+    """Run ``measure()`` (which returns seconds, or a tuple starting with them) ``repeats``
+    times; return the median run and the sorted seconds of all runs."""
+    runs = sorted((measure() for _ in range(repeats)), key=lambda run: run[0] if isinstance(run, tuple) else run)
+    seconds = [run[0] if isinstance(run, tuple) else run for run in runs]
+    return runs[len(runs) // 2], seconds
+
+
+def spread(seconds):
+    return f"median of {len(seconds)}, {seconds[0]:.1f} to {seconds[-1]:.1f}" if len(seconds) > 1 else "one run"
+
+
+def orchestration(configfile, repeats):
     config = full_config(configfile)
+    cores = os.cpu_count()
     print(f"sweep: {configfile}, {len(config['datasets'])} datasets, {count_fits(config)} fits; "
-          f"{os.cpu_count()} cores")
-    floor, floor_work = floor_process(config)
-    results = {}
+          f"{cores} cores; timed runs repeated {repeats} times, medians shown")
+    (floor, floor_work), floor_runs = median_run(repeats, lambda: floor_process(config))
     with tempfile.TemporaryDirectory() as workdir:
         _, planned = snakemake(workdir, configfile, "--dry-run")
     n_jobs = int(re.search(r"^total\s+(\d+)", planned, flags=re.MULTILINE).group(1))
+
+    def from_clean(cores_used, **options):
+        with tempfile.TemporaryDirectory() as workdir:
+            return snakemake(workdir, configfile, "--cores", cores_used, **options)[0]
+
+    # Each job in its own process: one run, it only shows what the worker saves.
+    own_processes = from_clean(1, one_cpu=True, worker=False)
+    one_core, one_core_runs = median_run(repeats, lambda: from_clean(1, one_cpu=True))
+    all_cores, all_cores_runs = median_run(repeats, lambda: from_clean(cores))
     with tempfile.TemporaryDirectory() as workdir:
-        results["own processes"], _ = snakemake(workdir, configfile, "--cores", 1, one_cpu=True, worker=False)
-    with tempfile.TemporaryDirectory() as workdir:
-        results[1], _ = snakemake(workdir, configfile, "--cores", 1, one_cpu=True)
-    with tempfile.TemporaryDirectory() as workdir:
-        results["all"], _ = snakemake(workdir, configfile, "--cores", os.cpu_count())
-        results["no-op"], _ = snakemake(workdir, configfile, "--cores", os.cpu_count())
-    cores = os.cpu_count()
-    print(f"  floor, one plain Python process on 1 CPU:   {floor:7.1f} s   "
-          f"(start to exit; {floor_work:.1f} s of it in the steps, the rest Python and imports)")
-    print(f"  pipeline from clean, 1 core (CPU 0 only):   {results[1]:7.1f} s   "
-          f"ratio to floor {results[1] / floor:.2f} (target <= 1.5)")
-    print(f"    the same, each job in its own process:    {results['own processes']:7.1f} s   "
-          f"ratio to floor {results['own processes'] / floor:.2f} (GMM_PIPELINE_WORKER=off)")
-    print(f"  pipeline from clean, {cores} cores:               {results['all']:7.1f} s   "
-          f"speed-up over 1 core {results[1] / results['all']:.2f} (target >= 1.7 on 2 cores)")
-    print(f"  no-op rerun:                                {results['no-op']:7.1f} s   (target < 3)")
-    print(f"  pipeline 1 core against the floor's steps alone: ratio {results[1] / floor_work:.2f}")
-    print(f"  {n_jobs} jobs: orchestration costs {(results[1] - floor) / n_jobs:.2f} s per job with the warm "
-          f"worker, {(results['own processes'] - floor) / n_jobs:.2f} s with a fresh process per job")
+        snakemake(workdir, configfile, "--cores", cores)
+        no_op, _ = snakemake(workdir, configfile, "--cores", cores)
+    print(f"  floor, one plain Python process on 1 CPU:   {floor:7.1f} s   ({spread(floor_runs)}; start to "
+          f"exit, {floor_work:.1f} s of it in the steps, the rest Python and imports)")
+    print(f"  pipeline from clean, 1 core (CPU 0 only):   {one_core:7.1f} s   ratio to floor {one_core / floor:.2f} "
+          f"(target <= 1.5; {spread(one_core_runs)})")
+    print(f"    the same, each job in its own process:    {own_processes:7.1f} s   ratio to floor "
+          f"{own_processes / floor:.2f} (GMM_PIPELINE_WORKER=off; one run)")
+    print(f"  pipeline from clean, {cores} cores:               {all_cores:7.1f} s   speed-up over 1 core "
+          f"{one_core / all_cores:.2f} (target >= 1.7 on 2 cores; {spread(all_cores_runs)})")
+    print(f"  no-op rerun:                                {no_op:7.1f} s   (target < 3)")
+    print(f"  pipeline 1 core against the floor's steps alone: ratio {one_core / floor_work:.2f}")
+    print(f"  {n_jobs} jobs: orchestration costs {(one_core - floor) / n_jobs:.2f} s per job with the warm "
+          f"worker, {(own_processes - floor) / n_jobs:.2f} s with a fresh process per job")
 
 
 def large_dag(configfile):
@@ -252,6 +270,8 @@ def large_data(configfile):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=REPO / "workflow/benchmark/sweep.yaml")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of the floor and of each pipeline timing; the median is shown (default 3)")
     parser.add_argument("--large", action="store_true", help="also run the large-data cases (minutes)")
     parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)
@@ -264,7 +284,9 @@ def main():
         large_data(REPO / "workflow/benchmark/large.yaml")
         return
     print("orchestration")
-    orchestration(args.config)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    orchestration(args.config, args.repeats)
     large_dag(args.config)
     print("EM throughput")
     em_throughput()
