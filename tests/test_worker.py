@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,55 @@ def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     assert worker.worker_key() == before
     (copy / "fitting.py").write_text((copy / "fitting.py").read_text() + "\n# edited\n")
     assert worker.worker_key() != before
+
+
+def test_an_installed_or_upgraded_library_gets_a_worker_of_its_own(tmp_path, monkeypatch):
+    site_packages = tmp_path / "site-packages"
+    (site_packages / "somelib-1.0.dist-info").mkdir(parents=True)
+    os.utime(site_packages, ns=(0, 0))  # long ago, so any change below shows in the key
+    monkeypatch.setattr(worker.sysconfig, "get_path", lambda name: str(site_packages))
+    before = worker.worker_key()
+    assert worker.worker_key() == before
+    # pip upgrades a package by replacing its dist-info folder, and installs one by adding it.
+    (site_packages / "somelib-1.0.dist-info").rename(site_packages / "somelib-1.1.dist-info")
+    upgraded = worker.worker_key()
+    assert upgraded != before
+    os.utime(site_packages, ns=(10**9, 10**9))
+    (site_packages / "otherlib-2.0.dist-info").mkdir()
+    assert worker.worker_key() not in {before, upgraded}
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="connecting as another user needs root")
+def test_the_worker_serves_only_its_own_user(tmp_path, bad_csv, runtime_dir):
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    assert "status 1" in _run_through_worker(tmp_path, runtime_dir, request).stdout
+    worker_pid = _running_in(tmp_path / "check.log").split()[4].rstrip(",")
+    socket_path = next(runtime_dir.rglob("*.sock"))
+    # Open the way to the socket for everyone, as a careless chmod would: the worker's own
+    # check of the caller's uid is then all that stands in the way.
+    for path, mode in ((runtime_dir, 0o755), (socket_path.parent, 0o755), (socket_path, 0o777)):
+        path.chmod(mode)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the other user: connect and report what the worker sends first
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.settimeout(30)
+            connection.connect(str(socket_path))
+            os.write(write_end, b"greeted" if connection.recv(1) else b"closed")
+        except BaseException as error:  # noqa: BLE001 (reported to the test through the pipe)
+            os.write(write_end, repr(error).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"closed"
+    # The worker is unharmed and goes on serving its own user.
+    socket_path.parent.chmod(0o700)
+    assert "status 1" in _run_through_worker(tmp_path, runtime_dir, request).stdout
+    assert _running_in(tmp_path / "check.log").startswith(f"running in: warm worker {worker_pid}, child ")
 
 
 @pytest.mark.parametrize("setting, enabled", [("off", False), ("0", False), ("on", True)])
