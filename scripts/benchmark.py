@@ -12,6 +12,8 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   BLAS thread), so "1 core" means one CPU. The 1-core run is also timed with each job in
   its own process (``GMM_PIPELINE_WORKER=off``), to show what the warm worker
   (``gmm_pipeline.worker``) saves;
+* the floor's steps run as one copy per CPU at once: how much the same work slows down when
+  every CPU is busy, which bounds any speed-up from more cores;
 * a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
 * rows per second per EM iteration of our fit against scikit-learn's own ``fit``;
 * with ``--large``: the pipeline on 1,000,000 x 2 and 200,000 x 20 rows, with each job's
@@ -125,23 +127,30 @@ def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
     return seconds, process.stdout + process.stderr
 
 
-def floor_process(config):
+def floor_process(config, cpus=(0,)):
     """The floor: a plain Python process, on CPU 0 with one BLAS thread, that imports the step
     modules and runs every step of ``config`` (see :func:`run_floor`).
 
-    Returns its wall time from start to exit, and the part of it spent in the steps.
+    Returns its wall time from start to exit, and the part of it spent in the steps. With
+    several ``cpus``, one copy runs on each at the same time, and the slowest is returned:
+    how much the same work slows down when every CPU is busy.
     """
     with tempfile.TemporaryDirectory() as workdir:
         config_path = Path(workdir) / "config.json"
         config_path.write_text(json.dumps(config))
-        command = [sys.executable, __file__, "--floor", str(config_path), workdir]
         started = time.perf_counter()
-        process = subprocess.run(command, capture_output=True, text=True,
-                                 preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+        processes = []
+        for cpu in cpus:
+            (Path(workdir) / f"cpu{cpu}").mkdir()
+            command = [sys.executable, __file__, "--floor", str(config_path), str(Path(workdir) / f"cpu{cpu}")]
+            processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu})))
+        outputs = [process.communicate() for process in processes]
         seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        sys.exit(f"floor failed:\n{process.stderr[-3000:]}")
-    return seconds, float(process.stdout.split()[-1])
+    for process, (_, stderr) in zip(processes, outputs):
+        if process.returncode != 0:
+            sys.exit(f"floor failed:\n{stderr[-3000:]}")
+    return seconds, max(float(stdout.split()[-1]) for stdout, _ in outputs)
 
 
 def floor_steps(config_path, workdir):
@@ -205,6 +214,11 @@ def orchestration(configfile, repeats):
           f"{one_core / all_cores:.2f} (target >= 1.7 on 2 cores; {spread(all_cores_runs)})")
     print(f"  no-op rerun:                                {no_op:7.1f} s   (target < 3)")
     print(f"  pipeline 1 core against the floor's steps alone: ratio {one_core / floor_work:.2f}")
+    if cores > 1:
+        # The ceiling for any speed-up here: the same steps, one copy per CPU at once.
+        _, crowded_work = floor_process(config, cpus=range(cores))
+        print(f"  the floor's steps with every CPU busy (one copy per CPU): {crowded_work:.1f} s, "
+              f"{crowded_work / floor_work:.2f} x their time alone")
     print(f"  {n_jobs} jobs: orchestration costs {(one_core - floor) / n_jobs:.2f} s per job with the warm "
           f"worker, {(own_processes - floor) / n_jobs:.2f} s with a fresh process per job")
 
