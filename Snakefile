@@ -15,7 +15,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     normalise_config,
     read_schema,
 )
-from gmm_pipeline.prompt_exit import cancel_rescheduling_timers  # noqa: E402
+from gmm_pipeline.prompt_exit import exit_promptly  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
 from gmm_pipeline.worker import start_worker  # noqa: E402
 
@@ -47,11 +47,11 @@ onstart:
 
 # Exit when the run is over, not a second later (scripts/gmm_pipeline/prompt_exit.py).
 onsuccess:
-    cancel_rescheduling_timers()
+    exit_promptly()
 
 
 onerror:
-    cancel_rescheduling_timers()
+    exit_promptly()
 
 
 include: "workflow/rules/common.smk"

@@ -1,11 +1,12 @@
 """Snakemake's finished run exits without waiting for its scheduler's last timer."""
 
+import gc
 import threading
 import types
 
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from gmm_pipeline.prompt_exit import cancel_rescheduling_timers
+from gmm_pipeline.prompt_exit import cancel_rescheduling_timers, exit_promptly
 
 
 def test_the_scheduler_timer_is_cancelled_and_no_other():
@@ -26,3 +27,14 @@ def test_the_scheduler_timer_is_cancelled_and_no_other():
     finally:
         ours.cancel()
     assert cancel_rescheduling_timers() == 0
+
+
+def test_exit_promptly_also_spares_the_final_collection():
+    scheduler = types.SimpleNamespace(_open_jobs=threading.Semaphore(0))
+    JobScheduler._schedule_reevalutation(scheduler, 60)
+    try:
+        exit_promptly()
+        assert gc.get_freeze_count() > 0
+        assert cancel_rescheduling_timers() == 0  # exit_promptly cancelled the scheduler's timer
+    finally:
+        gc.unfreeze()  # this test process goes on
