@@ -287,16 +287,18 @@ def serve(folder, key):
             if time.monotonic() > deadline:
                 return
             time.sleep(0.05)
+    # CPython's recipe for a process that forks without exec (see gc.freeze): no collections
+    # in the worker, which would only scan the imported modules' objects (and make the
+    # imports slower), everything frozen right before each fork, collections back on in
+    # each child. A child's collector then never touches, and so never copies, the pages
+    # it shares with the worker.
+    gc.disable()
     for module in PRELOAD:
         importlib.import_module(module)
     # Recorded once: the versions of the libraries this worker loaded and its children use.
     importlib.import_module("gmm_pipeline.provenance").package_versions()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Keep the garbage collector off the imported objects: in a child it would touch every
-    # one of them, copying their shared pages (the reason CPython has gc.freeze).
-    gc.collect()
-    gc.freeze()
     socket_path = folder / f"{key}.sock"
     socket_path.unlink(missing_ok=True)  # left by a worker that was killed
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -316,13 +318,11 @@ def serve(folder, key):
                 if not pending:
                     break
                 importlib.import_module(pending.pop(0))
-                if not pending:
-                    gc.collect()
-                    gc.freeze()
                 continue
             if _peer_uid(connection) != os.getuid():
                 connection.close()
                 continue
+            gc.freeze()
             if os.fork() == 0:
                 listener.close()
                 lock.close()
@@ -342,6 +342,7 @@ def _run_child(connection):
     """In the child forked for one job: take the job, run it, send back its exit status."""
     global _worker_pid
     _worker_pid = os.getppid()
+    gc.enable()
     status = 1
     try:
         connection.setblocking(True)
