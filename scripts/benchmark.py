@@ -174,9 +174,11 @@ def count_fits(config):
 def median_run(repeats, measure):
     """Run ``measure()`` (which returns seconds, or a tuple starting with them) ``repeats``
     times; return the median run and the sorted seconds of all runs."""
-    runs = sorted((measure() for _ in range(repeats)), key=lambda run: run[0] if isinstance(run, tuple) else run)
-    seconds = [run[0] if isinstance(run, tuple) else run for run in runs]
-    return runs[len(runs) // 2], seconds
+    def seconds_of(run):
+        return run[0] if isinstance(run, tuple) else run
+
+    runs = sorted((measure() for _ in range(repeats)), key=seconds_of)
+    return runs[len(runs) // 2], [seconds_of(run) for run in runs]
 
 
 def spread(seconds):
