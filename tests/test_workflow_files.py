@@ -28,8 +28,10 @@ def test_conda_environment_pins_the_same_versions():
     direct = _pins("requirements.in")
     assert conda.pop("python") == "3.11"
     conda["matplotlib"] = conda.pop("matplotlib-base")
-    # Snakemake and its executor plugin run the workflow; the environment runs the jobs.
-    assert conda == {name: version for name, version in direct.items() if not name.startswith("snakemake")}
+    # Snakemake, its executor plugin and its report's Pygments run the workflow; the
+    # environment runs the jobs.
+    assert conda == {name: version for name, version in direct.items()
+                     if not name.startswith("snakemake") and name != "pygments"}
 
 
 def test_ci_runs_the_readme_test_command():
@@ -38,3 +40,11 @@ def test_ci_runs_the_readme_test_command():
     assert "make run" in commands and "make test" in commands
     ci = (REPO / ".ci/run").read_text()
     assert re.search(r"^make test$", ci, flags=re.MULTILINE)
+
+
+def test_ci_runs_the_main_job_before_anything_installs_test_tools():
+    # `make run` on a clean checkout must work alone: every package it needs (the report's
+    # Pygments included) comes from requirements.txt, not from the test requirements.
+    steps = re.findall(r"^make ([\w-]+)$", (REPO / ".ci/run").read_text(), flags=re.MULTILINE)
+    assert steps[0] == "run"
+    assert "pygments" in _pins("requirements.txt") and "pygments" not in _pins("requirements-test.txt")
