@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
+.PHONY: run verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -29,6 +29,10 @@ setup-slurm: $(VENV)/.installed-slurm
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+
+# Check every artifact under results/ against its provenance record and the manifest.
+verify: $(VENV)/.installed
+	$(BIN)/python scripts/verify_results.py --results results
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

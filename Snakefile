@@ -72,8 +72,11 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/manifest.smk"
 
 
-# Everything: every step for every dataset, and the run manifest that lists them.
+# Everything: every step's artifacts for every dataset, and the run manifest that lists
+# them. Each artifact is a target itself: Snakemake does not rebuild a missing file that
+# only an up-to-date file downstream (the manifest) depends on.
 rule all:
     default_target: True
     input:
+        run_artifacts,
         "results/manifest.json",

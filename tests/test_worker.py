@@ -15,6 +15,7 @@ import pytest
 from snakemake.iocontainers import Namedlist
 
 from conftest import process_alive
+from gmm_pipeline.code_version import step_code
 from gmm_pipeline import worker
 from gmm_pipeline.jobs import job_from_json, job_to_json
 
@@ -32,7 +33,8 @@ class FakeSnakemake:
         self.input = Namedlist()
         self.output = Namedlist(fromdict={"report": str(tmp_path / "check.json"),
                                           "provenance": str(tmp_path / "provenance.json")})
-        self.params = Namedlist(fromdict={"spec": {"path": str(bad_csv)}, "min_rows": 3})
+        self.params = Namedlist(fromdict={"spec": {"path": str(bad_csv)}, "min_rows": 3,
+                                          "code": step_code("check_input")})
         self.wildcards = Namedlist(fromdict={"dataset": "mine"})
         self.log = Namedlist([str(tmp_path / "check.log")])
 

@@ -298,6 +298,14 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     corrupted = data.read_bytes()
     process = run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1,
                             "results/fit/moons/full/starts.csv", check=False)
+    # First the edit itself is refused: the file is not what its provenance record says.
+    assert process.returncode != 0
+    assert ("fit failed: results/data/moons/data.csv: its contents differ from what "
+            "results/data/moons/provenance.json recorded") in process.stdout + process.stderr
+    # Without a record to compare with, the data's own check names the column and row.
+    (tmp_path / "results/data/moons/provenance.json").unlink()
+    process = run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1,
+                            "results/fit/moons/full/starts.csv", check=False)
     assert process.returncode != 0
     assert ("fit failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
             "value(s), first at row 17") in process.stdout + process.stderr

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from .artifacts import write_json
-from .provenance import code_identity, file_entries, package_versions
+from .provenance import code_identity, file_entry, package_versions
 
 
 def build_manifest(artifact_paths, config, results_dir="results"):
@@ -13,8 +13,9 @@ def build_manifest(artifact_paths, config, results_dir="results"):
 
     Parameters
     ----------
-    artifact_paths : sequence of path-like
-        Every artifact of the run (data, tables, models, figures, provenance records).
+    artifact_paths : sequence of path-like or dict
+        Every artifact of the run (data, tables, models, figures, provenance records), as
+        paths or as :func:`gmm_pipeline.provenance.file_entry` records already taken.
     config : dict
         The validated config the run used, defaults filled in.
     results_dir : str
@@ -28,7 +29,8 @@ def build_manifest(artifact_paths, config, results_dir="results"):
         sorted by path.
     """
     canonical_config = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    entries = file_entries(sorted(map(str, artifact_paths)))
+    entries = [dict(item) if isinstance(item, dict) else file_entry(item) for item in artifact_paths]
+    entries.sort(key=lambda entry: entry["path"])
     for entry in entries:
         parts = Path(entry["path"]).relative_to(results_dir).parts
         entry["step"] = parts[0] if len(parts) > 1 else None

@@ -131,7 +131,7 @@ def file_entries(paths):
     return [file_entry(path) for path in paths]
 
 
-def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, seeds=None):
+def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, seeds=None, step_code=None):
     """Write the provenance record of one job next to its artifacts.
 
     Parameters
@@ -142,12 +142,18 @@ def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, see
         Pipeline step that made the artifacts, e.g. ``"fit"``.
     params : dict
         The step's parameters, as taken from the config.
-    inputs, outputs : sequence of path-like
-        Files the step read and wrote; both are recorded with their SHA-256.
+    inputs : sequence of path-like or dict
+        Files the step read, as paths or as :func:`file_entry` records taken before the
+        step ran (the job checks its inputs first and hashes each only once).
+    outputs : sequence of path-like
+        Files the step wrote; both are recorded with their SHA-256.
     wildcards : dict, optional
         The job's wildcards (dataset, covariance type, ...).
     seeds : sequence of int, optional
         Every random seed the step used.
+    step_code : dict, optional
+        The code the step ran (:func:`gmm_pipeline.code_version.step_code`), which
+        ``make verify`` compares with the checkout's.
 
     Notes
     -----
@@ -159,9 +165,10 @@ def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, see
         "wildcards": dict(wildcards or {}),
         "params": params,
         "seeds": list(seeds) if seeds is not None else None,
-        "inputs": file_entries(inputs),
+        "inputs": [entry if isinstance(entry, dict) else file_entry(entry) for entry in inputs],
         "outputs": file_entries(outputs),
         "code": code_identity(),
+        "step_code": step_code,
         "versions": package_versions(),
     }
     write_json(path, record)

@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .errors import PipelineInputError
 from .provenance import write_provenance
+from .verify import check_inputs
 from .worker import process_description
 
 
@@ -51,7 +52,10 @@ def run_step(smk, step, action, *, params, seeds=None):
 
     Everything the step logs goes to the job's log file. BLAS and OpenMP threads are held
     to the job's ``threads`` so parallel jobs do not oversubscribe the cores. A
-    :class:`PipelineInputError` ends the job with its message alone, no traceback.
+    :class:`PipelineInputError` ends the job with its message alone, no traceback; so does
+    an input that differs from the provenance record of the job that made it
+    (:func:`gmm_pipeline.verify.check_inputs`), before the step starts. The record names
+    the code the step ran (the rule's ``code`` param, :mod:`gmm_pipeline.code_version`).
     """
     remove_stale_temporaries(smk.output)
     with open(smk.log[0], "w", encoding="utf-8") as log_file, \
@@ -61,6 +65,7 @@ def run_step(smk, step, action, *, params, seeds=None):
         print(f"running in: {process_description()}", file=log_file)
         print(f"threads: {thread_counts()}", file=log_file)
         try:
+            input_entries = check_inputs(smk.input)
             action()
         except PipelineInputError as err:
             message = f"gmm-pipeline: {step} failed: {err}"
@@ -73,6 +78,5 @@ def run_step(smk, step, action, *, params, seeds=None):
         outputs = [path for name, path in smk.output.items() if name != "provenance"]
         write_provenance(
             smk.output.provenance, step=step, params=params, wildcards=dict(smk.wildcards.items()),
-            inputs=list(smk.input), outputs=outputs,
-            seeds=seeds,
+            inputs=input_entries, outputs=outputs, seeds=seeds, step_code=smk.params.code,
         )

@@ -111,11 +111,19 @@ def render_figures(job):
 
 
 def write_manifest(job):
+    from .errors import PipelineInputError
     from .manifest import write_manifest as write
+    from .verify import check_inputs
 
     with open(job.log[0], "w", encoding="utf-8") as log_file:
         print(f"running in: {process_description()}", file=log_file)
-        write(job.output.manifest, list(job.input), job.config)
+        try:
+            entries = check_inputs(list(job.input))
+        except PipelineInputError as err:
+            message = f"gmm-pipeline: manifest failed: {err}"
+            print(message, file=log_file)
+            raise SystemExit(message) from None
+        write(job.output.manifest, entries, job.config)
 
 
 STEPS = {function.__name__: function for function in (

@@ -20,6 +20,7 @@ rule extract_anomalies:
         summary="results/anomalies/{dataset}/summary.json",
         provenance="results/anomalies/{dataset}/provenance.json",
     params:
+        code=step_code("extract_anomalies"),
         anomalies=lookup(dpath="anomalies", within=config),
     threads: 1
     priority: PRIORITY["anomalies"]

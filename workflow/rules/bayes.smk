@@ -10,6 +10,7 @@ rule prune_weights:
         summary="results/bayes/{dataset}/summary.json",
         provenance="results/bayes/{dataset}/provenance.json",
     params:
+        code=step_code("prune_weights"),
         bayesian=lookup(dpath="bayesian", within=config),
     threads: 1
     priority: PRIORITY["sweep"]

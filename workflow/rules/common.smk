@@ -1,4 +1,9 @@
 # Names shared by the rule files.
+import os
+
+from gmm_pipeline.code_version import step_code
+from gmm_pipeline.artifacts import sha256_file
+
 DATASETS = list(config["datasets"])
 COVARIANCE_TYPES = config["fit"]["covariance_types"]
 # The sweep settings a fitting job depends on. Its covariance type is a wildcard, so adding a
@@ -28,6 +33,14 @@ def source_files(wildcards):
         "source": spec["path"],
         "check": f"results/data/{wildcards.dataset}/input_check.json",
     }
+
+
+def source_content(wildcards):
+    """The SHA-256 of a file dataset's bytes, watched by the ``params`` rerun trigger: a
+    replaced file reruns its check even when its modification time is older."""
+    path = config["datasets"][wildcards.dataset]["path"]
+    # A missing file is left to Snakemake, which names it as a missing input.
+    return sha256_file(path) if os.path.isfile(path) else None
 
 
 def dataset_files(wildcards):

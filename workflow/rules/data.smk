@@ -10,6 +10,8 @@ rule check_input:
         report="results/data/{dataset}/input_check.json",
         provenance="results/data/{dataset}/input_check.provenance.json",
     params:
+        code=step_code("check_input"),
+        source_sha256=source_content,
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
     threads: 1
@@ -35,6 +37,7 @@ rule prepare_data:
         meta="results/data/{dataset}/dataset.json",
         provenance="results/data/{dataset}/provenance.json",
     params:
+        code=step_code("prepare_data"),
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
     threads: 1

@@ -66,6 +66,7 @@ rule render_figures:
         ),
         provenance="results/figures/{dataset}/provenance.json",
     params:
+        code=step_code("render_figures"),
         figures=lookup(dpath="figures", within=config),
     threads: 1
     resources:

@@ -10,6 +10,7 @@ rule fit_models:
         models="results/fit/{dataset}/{covariance_type}/models.json",
         provenance="results/fit/{dataset}/{covariance_type}/provenance.json",
     params:
+        code=step_code("fit_models"),
         fit=FIT_SETTINGS,
     threads: 1
     priority: PRIORITY["sweep"]

@@ -7,6 +7,8 @@ rule manifest:
         run_artifacts,
     output:
         manifest="results/manifest.json",
+    params:
+        code=step_code("write_manifest"),
     threads: 1
     resources:
         mem_mb=1000,

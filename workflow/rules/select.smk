@@ -9,6 +9,7 @@ rule cross_validate:
         folds="results/select/{dataset}/cv/{covariance_type}.csv",
         provenance="results/select/{dataset}/cv/{covariance_type}.provenance.json",
     params:
+        code=step_code("cross_validate"),
         fit=FIT_SETTINGS,
         cross_validation=lookup(dpath="selection/cross_validation", within=config),
     threads: 1
@@ -32,6 +33,7 @@ rule assess_stability:
         replicates="results/select/{dataset}/stability/{covariance_type}.csv",
         provenance="results/select/{dataset}/stability/{covariance_type}.provenance.json",
     params:
+        code=step_code("assess_stability"),
         fit=FIT_SETTINGS,
         stability=lookup(dpath="selection/stability", within=config),
         spec=lookup(dpath="datasets/{dataset}", within=config),
@@ -66,6 +68,7 @@ rule select_model:
         model="results/select/{dataset}/model.json",
         provenance="results/select/{dataset}/provenance.json",
     params:
+        code=step_code("select_model"),
         selection=lookup(dpath="selection", within=config),
         criterion=lookup(
             dpath="datasets/{dataset}/criterion",
