@@ -143,7 +143,8 @@ def test_counts_of_converged_and_failed_starts_and_all_failed_models_left_out():
     def start(k, seed, lower_bound, converged=True, is_best=False, error=np.nan):
         return {"dataset": "d", "covariance_type": "full", "n_components": k, "init_params": "kmeans",
                 "seed": seed, "lower_bound": lower_bound, "log_likelihood": lower_bound,
-                "converged": converged, "n_iter": 5, BIC: -lower_bound, AIC: -lower_bound, ICL: -lower_bound,
+                "converged": converged, "n_iter": 5, "final_relative_change": 1e-9,
+                "degenerate": False, "degenerate_reason": "", BIC: -lower_bound, AIC: -lower_bound, ICL: -lower_bound,
                 "n_parameters": 5, "is_best": is_best, "fit_seconds": 0.01, "warnings": np.nan, "error": error}
 
     starts = pd.DataFrame([

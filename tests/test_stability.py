@@ -50,7 +50,7 @@ def test_four_separated_blobs_select_k4_by_bic_in_nearly_all_bootstrap_resamples
 def test_frequencies_count_the_lowest_criterion_of_each_replicate():
     def row(replicate, cov, k, bic):
         return {"dataset": "d", "covariance_type": cov, "resampling": "bootstrap", "replicate": replicate,
-                "data_seed": None, "n_components": k, "lower_bound": -1.0, "converged": True,
+                "data_seed": None, "n_components": k, "lower_bound": -1.0, "converged": True, "degenerate": False,
                 column("bic"): bic, column("aic"): 0.0, column("icl"): bic}
 
     replicates = pd.DataFrame([

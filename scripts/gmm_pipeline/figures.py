@@ -85,7 +85,10 @@ def plot_criteria(axes, table, selection):
 
     The band around each line spans the criterion over the model's starts (best to worst
     seed); for ``cv_nll`` it is plus or minus one standard deviation over the folds.
+    Degenerate models (every start degenerate, excluded from the choice) are drawn as
+    red crosses off the lines.
     """
+    degenerate = table["degenerate"].astype(bool) if "degenerate" in table else pd.Series(False, index=table.index)
     chosen = selection["chosen"]
     for ax, criterion in zip(np.ravel(axes), criteria.CRITERIA):
         column = criteria.column(criterion)
@@ -94,7 +97,7 @@ def plot_criteria(axes, table, selection):
             ax.set_axis_off()
             continue
         for covariance_type, color in COVARIANCE_COLORS.items():
-            rows = table[(table["covariance_type"] == covariance_type) & table[column].notna()]
+            rows = table[(table["covariance_type"] == covariance_type) & table[column].notna() & ~degenerate]
             if rows.empty:
                 continue
             ax.plot(rows["n_components"], rows[column], marker="o", markersize=3, color=color,
@@ -105,6 +108,10 @@ def plot_criteria(axes, table, selection):
             else:
                 low, high = rows[column], rows[f"{criterion}_worst_over_starts"]
             ax.fill_between(rows["n_components"], low, high, color=color, alpha=0.2, linewidth=0)
+        excluded = table[degenerate & table[column].notna()]
+        if len(excluded):
+            ax.scatter(excluded["n_components"], excluded[column], marker="x", s=60, c="red", zorder=5,
+                       label="degenerate (excluded)")
         best = selection["by_criterion"].get(criterion)
         if best is not None:
             ax.scatter([best["n_components"]], [best["value"]], s=150, facecolors="none",

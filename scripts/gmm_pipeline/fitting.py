@@ -1,11 +1,28 @@
 """Step 2: multi-seed GaussianMixture fitting, with every start recorded.
 
 A start is one ``GaussianMixture(n_init=1)`` fit from one initialisation method and one seed,
-so any start can be rerun on its own. Methods are scikit-learn's own ``init_params`` and
-``"agglomerative"`` (see :mod:`gmm_pipeline.initialisation`). The best start of a component
-count (highest lower bound, as scikit-learn's ``n_init`` picks; the first in table order on
-a tie) becomes the model for that count. The same sweep serves the main fit, each
-cross-validation fold and each stability replicate.
+so any start can be rerun on its own. Methods are scikit-learn's own ``init_params``,
+``"agglomerative"`` (Ward, :mod:`gmm_pipeline.initialisation`) and ``"hc_vvv"`` (mclust's
+model-based hierarchical start, :mod:`gmm_pipeline.hierarchical`). The same sweep serves
+the main fit, each cross-validation fold and each stability replicate.
+
+**Convergence.** EM stops as mclust's does: when the relative change of the total
+log-likelihood, ``|L_t - L_(t-1)| / (1 + |L_t|)``, is at most ``tol`` (scikit-learn's own
+rule, an absolute change of the mean per point below ``tol``, stops long before the optimum
+on some data). The estimator is driven through its public ``warm_start``: each stage runs
+scikit-learn's loop with the absolute tolerance that equals the relative rule at the
+current log-likelihood, and continues from where it stopped until the relative rule holds
+or ``max_iter`` iterations are spent. The iterates are exactly those of one uninterrupted
+EM run. A start that spends ``max_iter`` is recorded as not converged.
+
+**Degenerate fits.** A fit is degenerate when a component's covariance sits at the
+regularisation floor (its smallest eigenvalue at most ``eigenvalue_factor * reg_covar``)
+or a component's expected size ``n * weight`` is below ``min_points`` (default: the number
+of features + 1, the fewest points that determine a full covariance). Such fits can have
+an arbitrarily high likelihood and win every criterion; mclust leaves them out. The best
+start of a component count is its highest-lower-bound start that is not degenerate (the
+first in table order on a tie); only when every start is degenerate is the best of them
+kept, marked degenerate, and selection leaves the model out.
 """
 
 import logging
@@ -14,23 +31,31 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from . import criteria
 from .artifacts import write_csv
 from .datasets import load_dataset
 from .errors import PipelineInputError
-from .initialisation import AGGLOMERATIVE, DEFAULT_MAX_SAMPLES, agglomerative_starts, is_deterministic
+from .hierarchical import hierarchical_partitions
+from .initialisation import AGGLOMERATIVE, DEFAULT_MAX_SAMPLES, agglomerative_starts, is_deterministic, partition_parameters
 from .model_io import save_models
 
 log = logging.getLogger(__name__)
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATIVE)
+HC_VVV = "hc_vvv"
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATIVE, HC_VVV)
+# Defaults of the stopping and degeneracy rules (the config's fit section can change them).
+DEFAULT_TOL = 1e-5
+DEFAULT_MAX_ITER = 1000
+DEFAULT_EIGENVALUE_FACTOR = 10.0
 
 # Columns of the starts table, one row per (n_components, init_params, seed).
 START_COLUMNS = [
     "dataset", "covariance_type", "n_components", "init_params", "seed", "lower_bound",
-    "log_likelihood", "converged", "n_iter",
+    "log_likelihood", "converged", "n_iter", "final_relative_change", "degenerate", "degenerate_reason",
+    "min_covariance_eigenvalue", "min_component_points",
     *(criteria.column(name) for name in criteria.START_CRITERIA),
     "n_parameters", "is_best", "fit_seconds", "warnings", "error",
 ]
@@ -59,19 +84,112 @@ def sweep_settings(fit_config, *, n_seeds=None):
     """
     init_params = fit_config.get("init_params", ["kmeans"])
     seeds = resolve_seeds(fit_config["seeds"])
+    degenerate = fit_config.get("degenerate") or {}
     return {
         "n_components": list(fit_config["n_components"]),
         "seeds": seeds[:n_seeds] if n_seeds else seeds,
         "init_params": [init_params] if isinstance(init_params, str) else list(init_params),
-        "max_iter": fit_config.get("max_iter", 100),
-        "tol": fit_config.get("tol", 1e-3),
+        "max_iter": fit_config.get("max_iter", DEFAULT_MAX_ITER),
+        "tol": fit_config.get("tol", DEFAULT_TOL),
         "reg_covar": fit_config.get("reg_covar", 1e-6),
         "agglomerative_max_samples": fit_config.get("agglomerative_max_samples", DEFAULT_MAX_SAMPLES),
+        "eigenvalue_factor": degenerate.get("eigenvalue_factor", DEFAULT_EIGENVALUE_FACTOR),
+        "min_points": degenerate.get("min_points"),
     }
 
 
+def relative_change(lower_bounds, n_samples):
+    """mclust's convergence measure at the last iteration: ``|L_t - L_(t-1)| / (1 + |L_t|)``
+    of the total log-likelihood ``L = n_samples * lower bound`` (NaN before two iterations)."""
+    if len(lower_bounds) < 2:
+        return float("nan")
+    current, previous = n_samples * lower_bounds[-1], n_samples * lower_bounds[-2]
+    return abs(current - previous) / (1.0 + abs(current))
+
+
+def run_em(model, X, *, tol, max_iter):
+    """Run EM on an unfitted ``model`` until mclust's relative rule holds (see module docstring).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        Unfitted; its initialisation parameters are used for the start.
+    X : ndarray of shape (n_samples, n_features)
+    tol : float
+        Largest relative change of the total log-likelihood at which EM stops.
+    max_iter : int
+        Most EM iterations in all.
+
+    Returns
+    -------
+    lower_bounds : list of float
+        The lower bound (mean log-likelihood per point) at every iteration.
+    converged : bool
+        Whether the rule held before ``max_iter`` iterations were spent.
+    """
+    n_samples = len(X)
+    lower_bounds, remaining = [], max_iter
+    # The first stage is one iteration, to learn the scale of the log-likelihood.
+    stage_tol, stage_iter = 0.0, 1
+    model.set_params(warm_start=True)
+    try:
+        while remaining > 0:
+            model.set_params(tol=stage_tol, max_iter=min(stage_iter, remaining))
+            with warnings.catch_warnings():
+                # Every stage but the last stops short on purpose; the caller flags a
+                # start that spends max_iter.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X)
+            lower_bounds.extend(float(bound) for bound in model.lower_bounds_)
+            remaining -= model.n_iter_
+            if relative_change(lower_bounds, n_samples) <= tol:
+                return lower_bounds, True
+            # |L_t - L_(t-1)| <= tol (1 + |L_t|)  <=>  |change per point| <= tol (1/n + |bound|)
+            stage_tol, stage_iter = tol * (1.0 / n_samples + abs(lower_bounds[-1])), remaining
+        return lower_bounds, False
+    finally:
+        model.set_params(warm_start=False, tol=tol, max_iter=max_iter)
+
+
+def degeneracy(model, n_samples, *, reg_covar, eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR, min_points=None):
+    """Whether a fitted model is degenerate (see the module docstring), and why.
+
+    Returns
+    -------
+    reason : str
+        Empty when the fit is not degenerate; else each rule it breaks.
+    min_eigenvalue : float
+        Smallest eigenvalue of any component's covariance.
+    min_points : float
+        Smallest expected component size ``n_samples * weight``.
+    """
+    covariances = np.asarray(model.covariances_)
+    kind = model.covariance_type
+    if kind == "full":
+        eigenvalues = np.linalg.eigvalsh(covariances).min(axis=1)
+    elif kind == "tied":
+        eigenvalues = np.full(model.n_components, np.linalg.eigvalsh(covariances).min())
+    elif kind == "diag":
+        eigenvalues = covariances.min(axis=1)
+    else:
+        eigenvalues = covariances
+    sizes = n_samples * np.asarray(model.weights_)
+    fewest = model.means_.shape[1] + 1 if min_points is None else min_points
+    reasons = []
+    floor = eigenvalue_factor * reg_covar
+    at_floor = np.flatnonzero(eigenvalues <= floor)
+    if len(at_floor):
+        reasons.append(f"component {int(at_floor[0])} covariance at the floor "
+                       f"(smallest eigenvalue {eigenvalues[at_floor[0]]:.3g} <= {eigenvalue_factor:g} x reg_covar)")
+    too_small = np.flatnonzero(sizes < fewest)
+    if len(too_small):
+        reasons.append(f"component {int(too_small[0])} holds {sizes[too_small[0]]:.3g} points (< {fewest:g})")
+    return "; ".join(reasons), float(eigenvalues.min()), float(sizes.min())
+
+
 def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", start=None,
-              max_iter=100, tol=1e-3, reg_covar=1e-6):
+              max_iter=DEFAULT_MAX_ITER, tol=DEFAULT_TOL, reg_covar=1e-6,
+              eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR, min_points=None):
     """Fit one start.
 
     Parameters
@@ -83,20 +201,26 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
         ``random_state`` of this start.
     init_params : str
         Initialisation method recorded for the start. For scikit-learn's methods it is
-        passed on; for ``"agglomerative"`` the parameters come from ``start``.
+        passed on; for ``"agglomerative"`` and ``"hc_vvv"`` the parameters come from ``start``.
     start : dict, optional
         ``weights_init``, ``means_init`` and ``precisions_init`` to start EM from.
-    max_iter, tol, reg_covar
+    max_iter : int
+        Most EM iterations.
+    tol : float
+        Relative change of the total log-likelihood at which EM stops (:func:`run_em`).
+    reg_covar : float
         Passed to :class:`~sklearn.mixture.GaussianMixture`.
+    eigenvalue_factor, min_points
+        The degeneracy rule (:func:`degeneracy`).
 
     Returns
     -------
     model : GaussianMixture or None
         The fitted model, or None if this start failed.
     row : dict
-        The start's record (see ``START_COLUMNS``). Warnings raised while fitting, such as
-        a ConvergenceWarning, are kept in ``row["warnings"]``; a failure's message in
-        ``row["error"]``.
+        The start's record (see ``START_COLUMNS``). Warnings raised while fitting are kept
+        in ``row["warnings"]``, with one of our own for a start that spent ``max_iter``; a
+        failure's message in ``row["error"]``.
     """
     # With explicit starting parameters the estimator's own init only needs to be cheap.
     estimator_init = "random_from_data" if start else init_params
@@ -105,32 +229,34 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
         random_state=seed, max_iter=max_iter, tol=tol, reg_covar=reg_covar,
         init_params=estimator_init, **(start or {}),
     )
-    row = {
-        "covariance_type": covariance_type, "n_components": n_components,
-        "init_params": init_params, "seed": seed,
-        "n_parameters": criteria.n_parameters(covariance_type, n_components, X.shape[1]),
-        "lower_bound": np.nan, "log_likelihood": np.nan, "converged": False, "n_iter": 0,
-        **{criteria.column(name): np.nan for name in criteria.START_CRITERIA},
-        "fit_seconds": np.nan, "warnings": "", "error": "",
-    }
+    row = _start_row(X, n_components, covariance_type, init_params, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         started = time.perf_counter()
         try:
-            model.fit(X)
+            lower_bounds, converged = run_em(model, X, tol=tol, max_iter=max_iter)
         except (ValueError, np.linalg.LinAlgError) as err:
             # A degenerate start (e.g. a collapsed component) must not sink the whole sweep.
             row["error"] = str(err).replace("\n", " ")
             model = None
         row["fit_seconds"] = round(time.perf_counter() - started, 6)
-    row["warnings"] = "; ".join(dict.fromkeys(str(w.message).replace("\n", " ") for w in caught))
+    messages = [str(w.message).replace("\n", " ") for w in caught]
+    if model is not None and not converged:
+        messages.append(f"EM did not converge in max_iter={max_iter} iterations "
+                        f"(last relative change {relative_change(lower_bounds, len(X)):.3g} > tol={tol:g})")
+    row["warnings"] = "; ".join(dict.fromkeys(messages))
     if model is not None:
         model.start_ = {"init_params": init_params, "seed": int(seed)}
+        reason, min_eigenvalue, fewest = degeneracy(model, len(X), reg_covar=reg_covar,
+                                                    eigenvalue_factor=eigenvalue_factor, min_points=min_points)
         row.update({
             "lower_bound": float(model.lower_bound_),
             "log_likelihood": float(model.score(X)),
-            "converged": bool(model.converged_),
-            "n_iter": int(model.n_iter_),
+            "converged": bool(converged),
+            "n_iter": len(lower_bounds),
+            "final_relative_change": relative_change(lower_bounds, len(X)),
+            "degenerate": bool(reason), "degenerate_reason": reason,
+            "min_covariance_eigenvalue": min_eigenvalue, "min_component_points": fewest,
             criteria.column("bic"): float(model.bic(X)),
             criteria.column("aic"): float(model.aic(X)),
             criteria.column("icl"): criteria.icl(model, X),
@@ -138,25 +264,43 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
     return model, row
 
 
+def _hierarchical_starts(X, n_components, covariance_type, *, seed, reg_covar, max_samples):
+    """mclust's start for each k: a cut of the VVV hierarchy, as mixture parameters; a k
+    the hierarchy cannot give (more clusters than distinct rows) maps to its error."""
+    rows, partitions = hierarchical_partitions(X, [k for k in n_components if k <= len(X)],
+                                               seed=seed, max_samples=max_samples)
+    starts = {k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
+              for k, labels in partitions.items()}
+    for k in n_components:
+        starts.setdefault(k, f"the hierarchy has fewer than {k} distinct rows to start from")
+    return starts
+
+
 def _planned_starts(X, *, covariance_type, n_components, seeds, init_params, reg_covar,
                     agglomerative_max_samples):
     """Every (init method, seed) pair to fit, with starting parameters per k where needed."""
+    builders = {AGGLOMERATIVE: agglomerative_starts, HC_VVV: _hierarchical_starts}
     planned = []
     for method in init_params:
-        if method != AGGLOMERATIVE:
+        if method not in builders:
             planned += [(method, seed, None) for seed in seeds]
             continue
-        # On few enough rows the Ward tree ignores the seed: one start says all.
+        # On few enough rows a hierarchy ignores the seed: one start says all.
         method_seeds = seeds[:1] if is_deterministic(len(X), agglomerative_max_samples) else seeds
         for seed in method_seeds:
-            planned.append((method, seed, agglomerative_starts(
-                X, n_components, covariance_type, seed=seed, reg_covar=reg_covar,
-                max_samples=agglomerative_max_samples)))
+            try:
+                starts = builders[method](X, n_components, covariance_type, seed=seed, reg_covar=reg_covar,
+                                          max_samples=agglomerative_max_samples)
+            except ValueError as err:
+                starts = dict.fromkeys(n_components, str(err))
+            planned.append((method, seed, starts))
     return planned
 
 
 def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",), dataset="",
-              max_iter=100, tol=1e-3, reg_covar=1e-6, agglomerative_max_samples=DEFAULT_MAX_SAMPLES):
+              max_iter=DEFAULT_MAX_ITER, tol=DEFAULT_TOL, reg_covar=1e-6,
+              agglomerative_max_samples=DEFAULT_MAX_SAMPLES, eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
+              min_points=None):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
     Parameters
@@ -167,13 +311,18 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
     seeds : sequence of int
     init_params : str or sequence of str
         Initialisation methods (``INIT_METHODS``): scikit-learn's ``"kmeans"``,
-        ``"k-means++"``, ``"random"``, ``"random_from_data"``, and ``"agglomerative"``.
+        ``"k-means++"``, ``"random"``, ``"random_from_data"``, ``"agglomerative"`` and
+        ``"hc_vvv"``.
     dataset : str
         Name written into the table and error messages.
-    max_iter, tol, reg_covar
+    max_iter, tol
+        EM's stopping rule (:func:`run_em`).
+    reg_covar : float
         Passed to :class:`~sklearn.mixture.GaussianMixture`.
     agglomerative_max_samples : int
-        Rows the Ward tree is built on at most.
+        Rows a hierarchy (Ward or VVV) is built on at most.
+    eigenvalue_factor, min_points
+        The degeneracy rule (:func:`degeneracy`).
 
     Returns
     -------
@@ -181,8 +330,9 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
         One row per start, columns ``START_COLUMNS``, ordered by component count, method
         (in the given order) and seed.
     best_models : list of GaussianMixture
-        The best start per component count, in increasing order of ``n_components``;
-        counts whose every start failed are left out (their rows say why).
+        The best start per component count (see the module docstring), in increasing
+        order of ``n_components``; counts whose every start failed are left out (their
+        rows say why).
     """
     init_params = [init_params] if isinstance(init_params, str) else list(init_params)
     unknown = [method for method in init_params if method not in INIT_METHODS]
@@ -200,27 +350,47 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
                               agglomerative_max_samples=agglomerative_max_samples)
     rows, best_models = [], []
     for k in sorted(n_components):
-        best_model, best_row = None, None
+        fitted = []
         for method, seed, starts_by_k in planned:
             start = starts_by_k[k] if starts_by_k is not None else None
-            model, row = fit_start(X, n_components=k, covariance_type=covariance_type, seed=seed,
-                                   init_params=method, start=start,
-                                   max_iter=max_iter, tol=tol, reg_covar=reg_covar)
+            if isinstance(start, str):  # no start of this method for this k
+                model, row = None, _start_row(X, k, covariance_type, method, seed, error=start)
+            else:
+                model, row = fit_start(X, n_components=k, covariance_type=covariance_type, seed=seed,
+                                       init_params=method, start=start, max_iter=max_iter, tol=tol,
+                                       reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor,
+                                       min_points=min_points)
             row["is_best"] = False
             rows.append(row)
-            if model is not None and (best_row is None or row["lower_bound"] > best_row["lower_bound"]):
-                best_model, best_row = model, row
-        if best_model is None:
+            if model is not None:
+                fitted.append((model, row))
+        if not fitted:
             log.warning("dataset %s, %s, k=%d: every start failed", dataset, covariance_type, k)
             continue
+        # The highest lower bound among sound fits; a degenerate one only if all are.
+        sound = [pair for pair in fitted if not pair[1]["degenerate"]] or fitted
+        best_model, best_row = max(sound, key=lambda pair: pair[1]["lower_bound"])
         best_row["is_best"] = True
         best_models.append(best_model)
-        log.info("dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f",
+        log.info("dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
                  dataset, covariance_type, k, best_row["init_params"], best_row["seed"],
-                 best_row["lower_bound"])
+                 best_row["lower_bound"], " (degenerate: every start is)" if best_row["degenerate"] else "")
     starts = pd.DataFrame(rows)
     starts.insert(0, "dataset", dataset)
     return starts[START_COLUMNS], best_models
+
+
+def _start_row(X, k, covariance_type, method, seed, error=""):
+    """The record of a start before it is fitted (or of one that could not be made)."""
+    return {
+        "covariance_type": covariance_type, "n_components": k, "init_params": method, "seed": seed,
+        "n_parameters": criteria.n_parameters(covariance_type, k, X.shape[1]),
+        "lower_bound": np.nan, "log_likelihood": np.nan, "converged": False, "n_iter": 0,
+        "final_relative_change": np.nan, "degenerate": False, "degenerate_reason": "",
+        "min_covariance_eigenvalue": np.nan, "min_component_points": np.nan,
+        **{criteria.column(name): np.nan for name in criteria.START_CRITERIA},
+        "fit_seconds": np.nan, "warnings": "", "error": error,
+    }
 
 
 def fit_to_files(*, data_path, meta_path, covariance_type, fit_params, starts_path, models_path):

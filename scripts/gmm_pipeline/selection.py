@@ -34,8 +34,9 @@ KEYS = ["covariance_type", "n_components"]
 _START = [criteria.column(name) for name in criteria.START_CRITERIA]
 CRITERIA_COLUMNS = [
     *KEYS, "n_parameters", *(criteria.column(name) for name in criteria.CRITERIA), "cv_nll_fold_std",
-    "best_init_params", "best_seed", "lower_bound", "log_likelihood", "converged", "warnings",
-    "n_starts", "n_converged", "n_failed", "n_at_best", "lower_bound_median", "lower_bound_worst",
+    "best_init_params", "best_seed", "lower_bound", "log_likelihood", "converged", "n_iter",
+    "final_relative_change", "degenerate", "degenerate_reason", "warnings",
+    "n_starts", "n_converged", "n_failed", "n_degenerate", "n_at_best", "lower_bound_median", "lower_bound_worst",
     *(f"{name}_{stat}_over_starts" for name in criteria.START_CRITERIA for stat in ("median", "worst")),
 ]
 INIT_COLUMNS = [
@@ -44,8 +45,14 @@ INIT_COLUMNS = [
 ]
 
 
+def _sound(starts):
+    """Starts that were fitted and are not degenerate: the ones spreads and optima count."""
+    return starts[(starts["error"].fillna("") == "") & starts["lower_bound"].notna()
+                  & ~starts["degenerate"].astype(bool)]
+
+
 def _per_model_counts(starts, tolerance):
-    ok = starts[(starts["error"].fillna("") == "") & starts["lower_bound"].notna()]
+    ok = _sound(starts)
     best_bound = ok.groupby(KEYS)["lower_bound"].transform("max")
     grouped = ok.groupby(KEYS)
     spread = pd.DataFrame({
@@ -60,8 +67,11 @@ def _per_model_counts(starts, tolerance):
         n_starts=("seed", "size"),
         n_converged=("converged", "sum"),
         n_failed=("error", lambda errors: int((errors.fillna("") != "").sum())),
+        n_degenerate=("degenerate", "sum"),
     )
-    return counts.join(spread, how="inner")
+    # A model whose every start is degenerate has no spread: its row is kept (and excluded
+    # from the choice) with empty spread columns.
+    return counts.join(spread, how="left")
 
 
 def criteria_table(starts, folds=None, *, tolerance=1e-3):
@@ -83,8 +93,10 @@ def criteria_table(starts, folds=None, *, tolerance=1e-3):
     table : DataFrame
         Columns ``CRITERIA_COLUMNS``, ordered by covariance type then k. Criteria are the
         best start's; ``*_worst_over_starts`` and ``*_median_over_starts`` give their spread
-        over the starts; ``converged`` and ``warnings`` are the best start's. Models whose
-        every start failed are left out.
+        over the starts that are not degenerate; ``converged``, ``n_iter``,
+        ``final_relative_change``, ``degenerate`` and ``warnings`` are the best start's (it
+        is degenerate only when every start is). Models whose every start failed are left
+        out.
     """
     starts = starts.reset_index(drop=True)
     best = starts[starts["is_best"].astype(bool)].set_index(KEYS)
@@ -100,9 +112,12 @@ def criteria_table(starts, folds=None, *, tolerance=1e-3):
         table[cv_column] = np.nan
         table["cv_nll_fold_std"] = np.nan
     table = table.reset_index()
-    for column in ("n_converged", "n_at_best", "n_starts", "n_failed"):
+    table["n_at_best"] = table["n_at_best"].fillna(0)
+    for column in ("n_converged", "n_at_best", "n_starts", "n_failed", "n_degenerate"):
         table[column] = table[column].astype(int)
-    table["warnings"] = ["" if pd.isna(text) else str(text) for text in table["warnings"]]
+    table["degenerate"] = table["degenerate"].astype(bool)
+    for column in ("warnings", "degenerate_reason"):
+        table[column] = ["" if pd.isna(text) else str(text) for text in table[column]]
     return table.sort_values(KEYS, kind="stable").reset_index(drop=True)[CRITERIA_COLUMNS]
 
 
@@ -110,7 +125,7 @@ def init_comparison(starts, *, tolerance=1e-3):
     """Per model and initialisation method: that method's best start, and whether it
     reaches the best optimum found by any method (within ``tolerance``)."""
     starts = starts.reset_index(drop=True)
-    ok = starts[(starts["error"].fillna("") == "") & starts["lower_bound"].notna()]
+    ok = _sound(starts)
     by_method = ok.loc[ok.groupby([*KEYS, "init_params"], sort=False)["lower_bound"].idxmax()]
     counts = starts.groupby([*KEYS, "init_params"]).agg(
         n_starts=("seed", "size"), n_converged=("converged", "sum"))
@@ -127,11 +142,15 @@ def _model(row):
 
 
 def ranked(table, criterion):
-    """Rows of ``table`` with a value of ``criterion``, best (lowest) first; ties keep table order."""
+    """Rows of ``table`` with a value of ``criterion``, best (lowest) first; ties keep table
+    order. Degenerate models (a ``degenerate`` column that is true) take no part."""
     if criterion not in criteria.CRITERIA:
         raise PipelineInputError(f"selection.criterion is {criterion!r}; expected one of {criteria.CRITERIA}")
     column = criteria.column(criterion)
-    return table[table[column].notna()].sort_values(column, kind="stable")
+    eligible = table[column].notna()
+    if "degenerate" in table:
+        eligible &= ~table["degenerate"].astype(bool)
+    return table[eligible].sort_values(column, kind="stable")
 
 
 def choose(table, criterion):
@@ -201,7 +220,8 @@ def select_model(table, *, criterion, pinned=None, dataset="", frequencies=None,
         ``selection_frequency`` per kind of replicate (None for ``cv_nll``, which is not
         refitted on replicates). ``chosen``: the model used downstream, the same fields for
         ``criterion`` and the reason. ``not_converged``: models whose best start did not
-        converge, with the warning. ``by_init_params``: each initialisation method's BIC
+        converge, with the warning. ``excluded_degenerate``: models whose every start is
+        degenerate, with the reason; no criterion chooses them. ``by_init_params``: each initialisation method's BIC
         choice (overall and per covariance type) when only its starts count, and for how
         many models it reached the best optimum.
     """
@@ -236,6 +256,12 @@ def select_model(table, *, criterion, pinned=None, dataset="", frequencies=None,
         "not_converged": [
             _model(row) | {"warnings": row["warnings"]}
             for _, row in table[~table["converged"].astype(bool)].iterrows()
+        ],
+        # As mclust gives singular fits no BIC: every start degenerate, so no criterion
+        # may choose the model.
+        "excluded_degenerate": [
+            _model(row) | {"reason": row["degenerate_reason"]}
+            for _, row in table[table["degenerate"].astype(bool)].iterrows()
         ],
     }
     if inits is not None:

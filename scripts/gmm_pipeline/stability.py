@@ -22,7 +22,7 @@ from .fitting import fit_sweep, sweep_settings
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
 REPLICATE_COLUMNS = [
     "dataset", "covariance_type", "resampling", "replicate", "data_seed", "n_components",
-    "lower_bound", "converged", *(criteria.column(name) for name in criteria.START_CRITERIA),
+    "lower_bound", "converged", "degenerate", *(criteria.column(name) for name in criteria.START_CRITERIA),
 ]
 
 
@@ -51,7 +51,8 @@ def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_s
                        dataset="", **sweep):
     """Refit the sweep on every replicate; one row per (replicate, component count).
 
-    The row of a k is its best start's (highest lower bound). Component counts whose every
+    The row of a k is its best start's (highest lower bound among the starts that are not
+    degenerate). Component counts whose every
     start failed on a replicate are left out of that replicate.
     """
     rows = []
@@ -64,6 +65,7 @@ def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_s
                 "dataset": dataset, "covariance_type": covariance_type, "resampling": resampling,
                 "replicate": replicate, "data_seed": data_seed, "n_components": row["n_components"],
                 "lower_bound": row["lower_bound"], "converged": row["converged"],
+                "degenerate": row["degenerate"],
                 **{criteria.column(name): row[criteria.column(name)] for name in criteria.START_CRITERIA},
             })
     frame = pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
@@ -89,6 +91,8 @@ def selection_frequencies(replicates):
     columns = ["criterion", "resampling", "covariance_type", "n_components", "n_chosen",
                "n_replicates", "frequency"]
     replicates = replicates.reset_index(drop=True)
+    # As in the main selection, a model degenerate on a replicate cannot be its choice.
+    replicates = replicates[~replicates["degenerate"].astype(bool)]
     rows = []
     for resampling, group in replicates.groupby("resampling", sort=True):
         n_replicates = group["replicate"].nunique()
