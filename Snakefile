@@ -2,12 +2,16 @@
 # Rules live in workflow/rules/, step logic in scripts/gmm_pipeline/; see README.md.
 import re
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-sys.path.insert(0, f"{workflow.basedir}/scripts")
+# This repository's folder, also when the workflow runs as a module of another one (then
+# workflow.basedir is the outer workflow's folder).
+REPOSITORY = Path(str(workflow.current_basedir))
+sys.path.insert(0, str(REPOSITORY / "scripts"))
 from gmm_pipeline.config_checks import (  # noqa: E402
     check_config,
     coerce_cli_strings,
@@ -27,7 +31,7 @@ configfile: "config.yaml"
 # values fit together. Either failure stops the run with one line naming the key.
 CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 with config_errors_reported():
-    coerce_cli_strings(config, read_schema(f"{workflow.basedir}/{CONFIG_SCHEMA}"))
+    coerce_cli_strings(config, read_schema(REPOSITORY / CONFIG_SCHEMA))
     validate(config, CONFIG_SCHEMA)
     check_config(config)
     normalise_config(config)

@@ -6,6 +6,8 @@ functions so that a job run in its own process imports only what its step needs;
 worker has imported them all already.
 """
 
+import os
+
 from .runner import run_step
 from .worker import process_description
 
@@ -123,7 +125,9 @@ def write_manifest(job):
             message = f"gmm-pipeline: manifest failed: {err}"
             print(message, file=log_file)
             raise SystemExit(message) from None
-        write(job.output.manifest, entries, job.config)
+        # The results folder is the manifest's own: "results", or "<prefix>/results" when
+        # the workflow runs as a module with a prefix.
+        write(job.output.manifest, entries, job.config, results_dir=os.path.dirname(job.output.manifest))
 
 
 STEPS = {function.__name__: function for function in (
