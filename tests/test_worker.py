@@ -2,9 +2,11 @@
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -65,17 +67,22 @@ def test_a_job_with_a_value_json_cannot_carry_is_refused_by_name(tmp_path, bad_c
         job_to_json(smk, "check_input", tmp_path)
 
 
-def _run_through_worker(tmp_path, runtime_dir, request, **environment):
-    """Hand ``request`` to the worker from a process of its own, as a Snakemake job would."""
+def _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=None, **environment):
+    """Hand ``request`` to the worker from a process of its own, as a Snakemake job would
+    (``preexec_fn`` sets that process's limits)."""
     code = ("import sys; from gmm_pipeline import worker; "
             "status = worker.run_in_worker(sys.stdin.read()); print('status', status)")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
     return subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+                          env=env, cwd=tmp_path, timeout=120, preexec_fn=preexec_fn)
 
 
 def _running_in(log):
-    return next(line for line in log.read_text().splitlines() if line.startswith("running in:"))
+    return _log_line(log, "running in:")
+
+
+def _log_line(log, prefix):
+    return next(line for line in log.read_text().splitlines() if line.startswith(prefix))
 
 
 @pytest.fixture
@@ -129,6 +136,37 @@ def test_a_job_in_the_worker_gets_its_own_thread_count(tmp_path, bad_csv, runtim
     log = (tmp_path / "check.log").read_text()
     assert "running in: warm worker" in log
     assert f"threads: blas {threads}, openmp {threads}\n" in log
+
+
+def test_a_job_in_the_worker_runs_under_its_callers_limits(tmp_path, bad_csv, runtime_dir):
+    bad_csv.write_text("x,y\n1,2\n3,4\n4,5\n")
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    # The first job starts the worker, with this process's ordinary limits.
+    assert "status 0" in _run_through_worker(tmp_path, runtime_dir, request).stdout
+    assert f"nice {os.getpriority(os.PRIO_PROCESS, 0)}," in _log_line(tmp_path / "check.log", "limits:")
+    address_space = 6 * 1024**3
+
+    def limited():  # as `nice -n 10 taskset -c 0` with `ulimit -v` and `umask 027`
+        os.nice(10)
+        os.sched_setaffinity(0, {0})
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        os.umask(0o027)
+
+    result = _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=limited)
+    assert "status 0" in result.stdout, result.stderr
+    # The child that did the work read its own values from /proc and the kernel.
+    assert _running_in(tmp_path / "check.log").startswith("running in: warm worker")
+    assert _log_line(tmp_path / "check.log", "limits:") == (
+        f"limits: nice {os.getpriority(os.PRIO_PROCESS, 0) + 10}, cpus 0, umask 0027, "
+        f"address space {address_space // 1024} KiB")
+    # Its artifacts honour the umask: 0640, not the temporary file's 0600.
+    assert stat.S_IMODE((tmp_path / "check.json").stat().st_mode) == 0o640
+
+
+def test_a_child_that_cannot_take_on_the_limits_runs_nothing():
+    reason = worker._adopt_limits({**worker.process_limits(), "cpus": [4096]})
+    assert reason is not None and "cannot take on the job's limits" in reason
+    assert worker._adopt_limits({}) is not None
 
 
 def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_csv, runtime_dir):

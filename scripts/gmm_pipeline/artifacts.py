@@ -16,6 +16,20 @@ _HASH_CHUNK = 1 << 20
 TIMING_COLUMNS = ("fit_seconds",)
 
 
+def current_umask():
+    """This process's umask, read without changing it (``/proc``), else by setting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def sha256_file(path):
     """Return the hex SHA-256 digest of a file's bytes."""
     digest = hashlib.sha256()
@@ -31,6 +45,8 @@ def atomic_open(path, mode="wb", **kwargs):
 
     Writes go to a temporary file in the same folder, which is renamed over ``path`` when
     the block ends; a crash leaves either the old file or the new one, never half of one.
+    The file gets the permissions the umask gives a new file (the temporary file is
+    created private, 0600, and opened up just before the rename).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +56,7 @@ def atomic_open(path, mode="wb", **kwargs):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

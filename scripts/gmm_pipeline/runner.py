@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from .errors import PipelineInputError
 from .provenance import write_provenance
 from .verify import check_inputs
-from .worker import process_description
+from .worker import process_description, process_limits
 
 
 def remove_stale_temporaries(outputs):
@@ -32,6 +32,14 @@ def thread_counts():
     for pool in threadpool_info():
         counts[pool["user_api"]] = max(counts.get(pool["user_api"], 0), pool["num_threads"])
     return ", ".join(f"{api} {n}" for api, n in sorted(counts.items())) or "no BLAS or OpenMP loaded"
+
+
+def describe_limits(limits):
+    """The limits a job runs under, for its log: nice, CPUs, umask, memory limit."""
+    address_space = limits["rlimits"].get(str(resource.RLIMIT_AS), [resource.RLIM_INFINITY])[0]
+    memory = "unlimited" if address_space == resource.RLIM_INFINITY else f"{address_space // 1024} KiB"
+    return (f"nice {limits['nice']}, cpus {','.join(map(str, limits['cpus']))}, "
+            f"umask {limits['umask']:04o}, address space {memory}")
 
 
 def run_step(smk, step, action, *, params, seeds=None):
@@ -64,6 +72,7 @@ def run_step(smk, step, action, *, params, seeds=None):
                             format="%(levelname)s %(name)s: %(message)s")
         print(f"running in: {process_description()}", file=log_file)
         print(f"threads: {thread_counts()}", file=log_file)
+        print(f"limits: {describe_limits(process_limits())}", file=log_file)
         try:
             input_entries = check_inputs(smk.input)
             action()

@@ -22,6 +22,11 @@ Safety:
 * The worker itself never computes, and loads its BLAS and OpenMP libraries with one
   thread: its children fork from a process with no thread pool running. Each child holds
   its libraries to its job's ``threads``, as a job in its own process does.
+* A child takes on the limits of the job's own process before it runs the job: its nice
+  value, CPU affinity, resource limits (``ulimit``), umask and cgroup. If it cannot (a
+  job with a higher priority or a larger limit than the worker's, a cgroup it may not
+  join), it runs nothing, says why on the job's stderr, and the job runs in its own
+  process instead.
 * If the job's process dies (Snakemake cancelled it, or was killed), the child notices
   the closed socket and kills itself, so no orphan keeps writing.
 * The worker exits after :data:`IDLE_SECONDS` without a job.
@@ -36,6 +41,7 @@ import gc
 import hashlib
 import json
 import os
+import resource
 import signal
 import socket
 import struct
@@ -47,6 +53,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .artifacts import current_umask
 from .jobs import job_from_json, job_to_json
 
 # How long a worker waits for a job before it exits (it is read by the worker at its start).
@@ -71,6 +78,12 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 _GREETING = b"G"
 _KEY_LENGTH = 20
 _EXIT_STATUS = struct.Struct("!i")
+# The reply of a child that could not take on the job's limits and ran nothing.
+_DECLINED = -(2**31)
+# Resource limits a job's process may have been given (ulimit), copied onto its child.
+_RLIMITS = tuple(getattr(resource, name) for name in (
+    "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_RSS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
+    "RLIMIT_NPROC", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_MEMLOCK") if hasattr(resource, name))
 _LENGTH = struct.Struct("!Q")
 
 
@@ -230,9 +243,50 @@ def _start_worker(folder, key):
         )
 
 
+def process_limits():
+    """The limits this process runs under, which a worker child must take on."""
+    return {
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "cpus": sorted(os.sched_getaffinity(0)),
+        "umask": current_umask(),
+        "rlimits": {str(limit): list(resource.getrlimit(limit)) for limit in _RLIMITS},
+        "cgroup": _cgroup(),
+    }
+
+
+def _cgroup():
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as cgroup:
+            return cgroup.read()
+    except OSError:
+        return None
+
+
+def _adopt_limits(limits):
+    """Put this child under the job process's ``limits``; the reason it cannot, or None."""
+    try:
+        if limits["cgroup"] is not None and _cgroup() != limits["cgroup"]:
+            # cgroup v2: one line "0::<path>"; joining it needs write access to its procs.
+            path = limits["cgroup"].strip().rpartition("::")[2]
+            if not limits["cgroup"].startswith("0::") or not path:
+                return "the job runs in another cgroup (v1) that this worker cannot join"
+            with open(f"/sys/fs/cgroup{path}/cgroup.procs", "w", encoding="ascii") as procs:
+                procs.write(str(os.getpid()))
+        if os.getpriority(os.PRIO_PROCESS, 0) != limits["nice"]:
+            os.setpriority(os.PRIO_PROCESS, 0, limits["nice"])
+        os.sched_setaffinity(0, limits["cpus"])
+        for limit, (soft, hard) in limits["rlimits"].items():
+            if list(resource.getrlimit(int(limit))) != [soft, hard]:
+                resource.setrlimit(int(limit), (soft, hard))
+        os.umask(limits["umask"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"cannot take on the job's limits ({err})"
+    return None
+
+
 def _hand_over(connection, request):
-    # The child takes this process's environment too, as if it were this process.
-    payload = json.dumps({"job": request, "environment": dict(os.environ)}).encode()
+    # The child takes this process's environment and limits too, as if it were this process.
+    payload = json.dumps({"job": request, "environment": dict(os.environ), "limits": process_limits()}).encode()
     socket.send_fds(connection, [_LENGTH.pack(len(payload))], _standard_streams())
     connection.sendall(payload)
     reply = _receive_exactly(connection, _EXIT_STATUS.size)
@@ -241,7 +295,8 @@ def _hand_over(connection, request):
               "(killed, or out of memory?); rerun it, or set GMM_PIPELINE_WORKER=off to run "
               "each job in its own process.", file=sys.stderr)
         return 1
-    return _EXIT_STATUS.unpack(reply)[0]
+    status = _EXIT_STATUS.unpack(reply)[0]
+    return None if status == _DECLINED else status
 
 
 def _standard_streams():
@@ -362,6 +417,13 @@ def _run_child(connection):
                 os.close(fd)
         os.environ.clear()
         os.environ.update(hand_over["environment"])
+        declined = _adopt_limits(hand_over.get("limits") or {})
+        if declined is not None:
+            print(f"gmm-pipeline: the warm worker {declined}; the job runs in its own process",
+                  file=sys.stderr, flush=True)
+            status = _DECLINED
+            connection.sendall(_EXIT_STATUS.pack(status))
+            os._exit(0)
         job = job_from_json(hand_over["job"])
         os.chdir(job.cwd)
         done = threading.Event()
