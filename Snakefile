@@ -14,14 +14,15 @@ REPOSITORY = Path(str(workflow.current_basedir))
 sys.path.insert(0, str(REPOSITORY / "scripts"))
 from gmm_pipeline.config_checks import (  # noqa: E402
     check_config,
+    check_config_size,
+    check_strict_types,
     coerce_cli_strings,
     config_errors_reported,
     normalise_config,
     read_schema,
 )
-from gmm_pipeline.prompt_exit import exit_promptly  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
-from gmm_pipeline.worker import start_worker  # noqa: E402
+from gmm_pipeline.worker import mark_local_run, start_worker  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -31,8 +32,11 @@ configfile: "config.yaml"
 # values fit together. Either failure stops the run with one line naming the key.
 CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 with config_errors_reported():
-    coerce_cli_strings(config, read_schema(REPOSITORY / CONFIG_SCHEMA))
+    check_config_size(config)
+    config_schema = read_schema(REPOSITORY / CONFIG_SCHEMA)
+    coerce_cli_strings(config, config_schema)
     validate(config, CONFIG_SCHEMA)
+    check_strict_types(config, config_schema)
     check_config(config)
     normalise_config(config)
 
@@ -40,22 +44,15 @@ with config_errors_reported():
 report: "workflow/report/workflow.rst"
 
 
-# Jobs run in a warm worker that has scikit-learn imported (scripts/gmm_pipeline/worker.py).
-# Start it while Snakemake plans the jobs rather than when the first job asks for it. The
-# code identity every provenance record cites is taken once here, not in every job.
+# Jobs run in a warm worker that has scikit-learn imported (scripts/gmm_pipeline/worker.py),
+# only those this process starts itself (the local executor). Start it while Snakemake
+# plans the jobs rather than when the first job asks for it. The code identity every
+# provenance record cites is taken once here, not in every job.
 onstart:
     share_code_identity()
+    mark_local_run()
     if workflow.local_exec:
         start_worker()
-
-
-# Exit when the run is over, not a second later (scripts/gmm_pipeline/prompt_exit.py).
-onsuccess:
-    exit_promptly()
-
-
-onerror:
-    exit_promptly()
 
 
 include: "workflow/rules/common.smk"

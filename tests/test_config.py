@@ -46,6 +46,12 @@ _DELETE = object()
     ("datasets.blobs.inject_outliers", {"fraction": 2}, r"config key 'datasets\.blobs\.inject_outliers\.fraction': 2 is greater than the maximum of 1"),
     ("anomalies.threshold", "log_density", r"anomalies\.threshold is 'log_density' but anomalies\.log_density is not set"),
     ("anomalies.contamination", 0.9, r"config key 'anomalies\.contamination'"),
+    # Integers written as floats: jsonschema counts 7.0 as an integer, the steps do not.
+    ("datasets.moons.seed", 7.0, r"config key 'datasets\.moons\.seed': 7\.0 is not of type 'integer'"),
+    ("datasets.moons.n_samples", 120.0, r"config key 'datasets\.moons\.n_samples': 120\.0 is not of type 'integer'"),
+    ("fit.n_components", [1, 2, 3.0], r"config key 'fit\.n_components\.2': 3\.0 is not of type 'integer'"),
+    ("figures.grid_resolution", 30.0, r"config key 'figures\.grid_resolution': 30\.0 is not of type 'integer'"),
+    ("fit.max_iter", 100.0, r"config key 'fit\.max_iter': 100\.0 is not of type 'integer'"),
     # Checks across keys, after the schema.
     ("datasets.moons.model", {"covariance_type": "full", "n_components": 9},
      r"datasets\.moons\.model\.n_components is 9, which is not in fit\.n_components \[1, 2, 3, 4\]"),
@@ -65,6 +71,19 @@ def test_bad_config_value_is_refused_before_any_job(tmp_path, key, value, expect
     output = process.stdout + process.stderr
     assert re.search(expected, output), output[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    # 850 bytes of nested anchors: nine levels of ten aliases each, a billion values.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\ndatasets: {moons: {generator: moons, n_samples: 50, seed: 0, noise: *a9}}\n")
+    process = run_snakemake(tmp_path, "--configfile", bomb, "--dry-run", check=False, timeout=60)
+    assert process.returncode != 0
+    assert "the config holds more than 100000 values" in process.stdout + process.stderr
 
 
 def test_missing_datasets_key_is_refused(tmp_path):

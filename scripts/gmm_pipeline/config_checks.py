@@ -1,8 +1,10 @@
 """Config handling beyond the JSON schema itself.
 
 ``check_config`` checks how keys fit together; ``coerce_cli_strings`` reads numbers typed
-on the command line as numbers; ``config_errors_reported`` words any config error as one
-line naming the key.
+on the command line as numbers; ``check_config_size`` refuses a config too large to be one
+a person wrote (YAML aliases that expand without bound); ``check_strict_types`` refuses a
+float where the schema asks for an integer; ``config_errors_reported`` words any config
+error as one line naming the key.
 """
 
 import contextlib
@@ -10,11 +12,15 @@ import math
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import best_match
 
 from .errors import PipelineInputError
 
 SOURCE_KEYS = ("generator", "bundled", "path")
+# More values than any hand-written config holds: a larger one is refused before anything
+# walks it (an 850-byte YAML file of nested aliases expands to billions of values).
+MAX_CONFIG_VALUES = 100_000
 # JSON-schema type names of the values yaml.safe_load can give for a scalar.
 _JSON_TYPES = {bool: {"boolean"}, int: {"integer", "number"}, float: {"number"}, type(None): {"null"}}
 
@@ -95,6 +101,42 @@ def normalise_config(config):
     init_params = config["fit"]["init_params"]
     if isinstance(init_params, str):
         config["fit"]["init_params"] = [init_params]
+
+
+def check_config_size(config, limit=MAX_CONFIG_VALUES):
+    """Refuse a config with more than ``limit`` values, counting every alias expansion.
+
+    Counts without recursion and stops at the limit, so it takes no longer than ``limit``
+    steps whatever the config's expanded size.
+    """
+    pending, seen = [config], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > limit:
+            raise PipelineInputError(
+                f"the config holds more than {limit} values (YAML anchors and aliases that "
+                f"expand without bound?); write the values out or shorten the lists")
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+def _is_integer(checker, instance):
+    # jsonschema counts 7.0 as an integer; the steps pass it to range() and numpy.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_StrictValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
+def check_strict_types(config, schema):
+    """Refuse a float (such as ``7.0``) where ``schema`` asks for an integer, naming the key."""
+    error = best_match(_StrictValidator(schema).iter_errors(config))
+    if error is not None:
+        raise PipelineInputError(schema_error_message(error))
 
 
 def _numbers(value, key=""):

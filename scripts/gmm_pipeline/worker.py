@@ -31,8 +31,11 @@ Safety:
   the closed socket and kills itself, so no orphan keeps writing.
 * The worker exits after :data:`IDLE_SECONDS` without a job.
 
-Jobs run in their own process instead when ``GMM_PIPELINE_WORKER=off``, on a SLURM node
-(each job is its own allocation there), on platforms other than Linux (fork is unsafe with
+Jobs use the worker only when Snakemake's local executor runs them: the Snakefile's
+``onstart`` names Snakemake's own process (:func:`mark_local_run`), and a job uses the
+worker only when it descends from that process on this machine, never when a cluster or
+cloud executor (SLURM, LSF, Kubernetes, Google Batch, ...) started it. Jobs run in their
+own process also when ``GMM_PIPELINE_WORKER=off``, on a SLURM node, on platforms other than Linux (fork is unsafe with
 macOS system libraries), or when the worker cannot start; the results are the same.
 """
 
@@ -73,6 +76,8 @@ PRELOAD = (
 PRELOAD_WHEN_IDLE = ("matplotlib.pyplot", "gmm_pipeline.figures", "pyarrow.parquet")
 PACKAGE_DIR = Path(__file__).resolve().parent
 _worker_pid = None  # set in a child forked by the worker
+# Names Snakemake's own process when it runs jobs with its local executor.
+LOCAL_RUN_VARIABLE = "GMM_PIPELINE_LOCAL_RUN"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS",
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 _GREETING = b"G"
@@ -113,11 +118,39 @@ def process_description():
     return f"warm worker {_worker_pid}, child {os.getpid()}"
 
 
+def mark_local_run():
+    """Record, for the jobs it starts, that this process is Snakemake running them locally.
+
+    Call it from the Snakefile's ``onstart`` (which Snakemake runs in its own process only).
+    """
+    os.environ[LOCAL_RUN_VARIABLE] = str(os.getpid())
+
+
+def started_by_local_snakemake():
+    """Whether this process descends from the Snakemake process that called :func:`mark_local_run`."""
+    value = os.environ.get(LOCAL_RUN_VARIABLE, "")
+    if not value.isdigit():
+        return False
+    ancestor, current = int(value), os.getpid()
+    for _ in range(64):  # a job is a child or grandchild of Snakemake; a cycle cannot occur
+        if current == ancestor:
+            return True
+        if current <= 1:
+            return False
+        try:
+            with open(f"/proc/{current}/stat", encoding="ascii", errors="replace") as stat:
+                current = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
 def worker_enabled():
     """Whether jobs may go to the warm worker here (see the module docstring)."""
     setting = os.environ.get("GMM_PIPELINE_WORKER", "on").lower()
     return (setting not in {"off", "0", "no", "false"} and sys.platform == "linux"
-            and "SLURM_JOB_ID" not in os.environ and hasattr(socket, "send_fds"))
+            and "SLURM_JOB_ID" not in os.environ and hasattr(socket, "send_fds")
+            and started_by_local_snakemake())
 
 
 def run_here(job):
