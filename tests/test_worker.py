@@ -18,7 +18,7 @@ from snakemake.iocontainers import Namedlist
 
 from conftest import process_alive
 from gmm_pipeline.code_version import step_code
-from gmm_pipeline import worker
+from gmm_pipeline import job_process, worker
 from gmm_pipeline.jobs import job_from_json, job_to_json
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -70,7 +70,7 @@ def test_a_job_with_a_value_json_cannot_carry_is_refused_by_name(tmp_path, bad_c
 def _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=None, **environment):
     """Hand ``request`` to the worker from a process of its own, as a Snakemake job would
     (``preexec_fn`` sets that process's limits)."""
-    code = ("import sys; from gmm_pipeline import worker; "
+    code = ("import sys; from gmm_pipeline import job_process, worker; "
             "status = worker.run_in_worker(sys.stdin.read()); print('status', status)")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
     return subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True,
@@ -116,7 +116,7 @@ def test_the_worker_runs_jobs_in_forked_children_and_relays_their_errors(tmp_pat
     assert first_process.startswith(f"running in: warm worker {worker_pid}, child ")
     assert second_process.startswith(f"running in: warm worker {worker_pid}, child ")
     assert first_process != second_process
-    assert worker._worker_pid is None  # this process never was a worker child
+    assert job_process.process_description().startswith("own process")  # this one never was a child
     # A good file now: the same worker writes the report and provenance in the job's folder.
     bad_csv.write_text("x,y\n1,2\n3,4\n4,5\n")
     good = _run_through_worker(tmp_path, runtime_dir, request)
@@ -164,9 +164,9 @@ def test_a_job_in_the_worker_runs_under_its_callers_limits(tmp_path, bad_csv, ru
 
 
 def test_a_child_that_cannot_take_on_the_limits_runs_nothing():
-    reason = worker._adopt_limits({**worker.process_limits(), "cpus": [4096]})
+    reason = job_process.adopt_limits({**job_process.process_limits(), "cpus": [4096]})
     assert reason is not None and "cannot take on the job's limits" in reason
-    assert worker._adopt_limits({}) is not None
+    assert job_process.adopt_limits({}) is not None
 
 
 def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_csv, runtime_dir):

@@ -61,7 +61,8 @@ def _module_logic(module):
 
 
 @functools.cache
-def _module_imports(module):
+def module_imports(module):
+    """The modules of this package that ``module`` imports anywhere in its code."""
     return frozenset(_package_imports(_parse(module)))
 
 
@@ -137,7 +138,7 @@ def step_code(step):
         module = pending.pop()
         if module not in modules and module != STEPS_MODULE:
             modules.add(module)
-            pending |= _module_imports(module)
+            pending |= module_imports(module)
     libraries = _library_versions()
     digest = hashlib.sha256()
     digest.update(f"{STEPS_MODULE}:{step}\0{_logic(entry)}\0".encode())

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from .errors import PipelineInputError
 from .provenance import write_provenance
 from .verify import check_inputs
-from .worker import process_description, process_limits
+from .job_process import process_description, process_limits
 
 
 def remove_stale_temporaries(outputs):

@@ -9,7 +9,7 @@ worker has imported them all already.
 import os
 
 from .runner import run_step
-from .worker import process_description
+from .job_process import process_description
 
 
 def _named_outputs(job):

@@ -44,7 +44,6 @@ import gc
 import hashlib
 import json
 import os
-import resource
 import signal
 import socket
 import struct
@@ -56,7 +55,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .artifacts import current_umask
+from .job_process import adopt_limits, mark_worker_child, process_limits
 from .jobs import job_from_json, job_to_json
 
 # How long a worker waits for a job before it exits (it is read by the worker at its start).
@@ -75,7 +74,6 @@ PRELOAD = (
 # first jobs need not wait for it (a child forked earlier imports what it lacks itself).
 PRELOAD_WHEN_IDLE = ("matplotlib.pyplot", "gmm_pipeline.figures", "pyarrow.parquet")
 PACKAGE_DIR = Path(__file__).resolve().parent
-_worker_pid = None  # set in a child forked by the worker
 # Names Snakemake's own process when it runs jobs with its local executor.
 LOCAL_RUN_VARIABLE = "GMM_PIPELINE_LOCAL_RUN"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS",
@@ -85,10 +83,6 @@ _KEY_LENGTH = 20
 _EXIT_STATUS = struct.Struct("!i")
 # The reply of a child that could not take on the job's limits and ran nothing.
 _DECLINED = -(2**31)
-# Resource limits a job's process may have been given (ulimit), copied onto its child.
-_RLIMITS = tuple(getattr(resource, name) for name in (
-    "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_RSS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
-    "RLIMIT_NPROC", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_MEMLOCK") if hasattr(resource, name))
 _LENGTH = struct.Struct("!Q")
 
 
@@ -109,13 +103,6 @@ def run_job(smk, step):
     if status is None:
         status = run_here(job_from_json(request))
     sys.exit(status)
-
-
-def process_description():
-    """Where the current job runs, for its log."""
-    if _worker_pid is None:
-        return f"own process {os.getpid()}"
-    return f"warm worker {_worker_pid}, child {os.getpid()}"
 
 
 def mark_local_run():
@@ -276,47 +263,6 @@ def _start_worker(folder, key):
         )
 
 
-def process_limits():
-    """The limits this process runs under, which a worker child must take on."""
-    return {
-        "nice": os.getpriority(os.PRIO_PROCESS, 0),
-        "cpus": sorted(os.sched_getaffinity(0)),
-        "umask": current_umask(),
-        "rlimits": {str(limit): list(resource.getrlimit(limit)) for limit in _RLIMITS},
-        "cgroup": _cgroup(),
-    }
-
-
-def _cgroup():
-    try:
-        with open("/proc/self/cgroup", encoding="utf-8") as cgroup:
-            return cgroup.read()
-    except OSError:
-        return None
-
-
-def _adopt_limits(limits):
-    """Put this child under the job process's ``limits``; the reason it cannot, or None."""
-    try:
-        if limits["cgroup"] is not None and _cgroup() != limits["cgroup"]:
-            # cgroup v2: one line "0::<path>"; joining it needs write access to its procs.
-            path = limits["cgroup"].strip().rpartition("::")[2]
-            if not limits["cgroup"].startswith("0::") or not path:
-                return "the job runs in another cgroup (v1) that this worker cannot join"
-            with open(f"/sys/fs/cgroup{path}/cgroup.procs", "w", encoding="ascii") as procs:
-                procs.write(str(os.getpid()))
-        if os.getpriority(os.PRIO_PROCESS, 0) != limits["nice"]:
-            os.setpriority(os.PRIO_PROCESS, 0, limits["nice"])
-        os.sched_setaffinity(0, limits["cpus"])
-        for limit, (soft, hard) in limits["rlimits"].items():
-            if list(resource.getrlimit(int(limit))) != [soft, hard]:
-                resource.setrlimit(int(limit), (soft, hard))
-        os.umask(limits["umask"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"cannot take on the job's limits ({err})"
-    return None
-
-
 def _hand_over(connection, request):
     # The child takes this process's environment and limits too, as if it were this process.
     payload = json.dumps({"job": request, "environment": dict(os.environ), "limits": process_limits()}).encode()
@@ -428,8 +374,7 @@ def _peer_uid(connection):
 
 def _run_child(connection):
     """In the child forked for one job: take the job, run it, send back its exit status."""
-    global _worker_pid
-    _worker_pid = os.getppid()
+    mark_worker_child(os.getppid())
     gc.enable()
     status = 1
     try:
@@ -450,7 +395,7 @@ def _run_child(connection):
                 os.close(fd)
         os.environ.clear()
         os.environ.update(hand_over["environment"])
-        declined = _adopt_limits(hand_over.get("limits") or {})
+        declined = adopt_limits(hand_over.get("limits") or {})
         if declined is not None:
             print(f"gmm-pipeline: the warm worker {declined}; the job runs in its own process",
                   file=sys.stderr, flush=True)
@@ -484,7 +429,7 @@ def _die_with_caller(connection, done):
 
 
 if __name__ == "__main__":
-    # Serve from the imported module, not this __main__ copy, so there is one _worker_pid.
+    # Serve from the imported module, not this __main__ copy, so each module exists once.
     from gmm_pipeline.worker import serve as serve_imported
 
     serve_imported(*sys.argv[1:3])
