@@ -142,6 +142,23 @@ def test_outlier_labels_make_the_truth_and_need_labels(tmp_path):
         prepare_dataset({"path": str(path), "outlier_labels": [1]})
 
 
+def test_outlier_labels_that_match_no_row_are_refused_naming_the_key_and_the_labels():
+    with pytest.raises(PipelineInputError, match=r"datasets\.flowers\.outlier_labels: \['virginia'\] match no "
+                                                 r"row; the labels in the data are \['setosa', 'versicolor', 'virginica'\]"):
+        prepare_dataset({"bundled": "iris", "outlier_labels": ["virginica", "virginia"], "seed": 0}, name="flowers")
+
+
+def test_outlier_labels_match_by_their_text_too(tmp_path):
+    # [1] typed on the command line may arrive as the string "1"; the data's labels are 0/1.
+    path = tmp_path / "flags.csv"
+    pd.DataFrame({"a": [0.0, 1.0, 2.0, 5.0], "b": [1.0, 0.0, 3.0, 9.0], "flag": [0, 0, 0, 1]}).to_csv(path, index=False)
+    for wanted in (1, "1"):
+        frame, _ = prepare_dataset({"path": str(path), "label_column": "flag", "outlier_labels": [wanted]})
+        assert frame["is_outlier"].tolist() == [False, False, False, True]
+    with pytest.raises(PipelineInputError, match=r"outlier_labels: \[7\] match no row; the labels in the data are \['0', '1'\]"):
+        prepare_dataset({"path": str(path), "label_column": "flag", "outlier_labels": [7]})
+
+
 @pytest.mark.parametrize("damage", ["truncated", "binary"])
 def test_a_truncated_or_binary_data_file_is_refused_clearly(written, damage):
     data_path, meta_path = written

@@ -164,7 +164,36 @@ def load_source(spec, *, min_rows=1):
     return X, labels, features, np.arange(len(X))
 
 
-def prepare_dataset(spec, *, min_rows=1):
+def outlier_truth(labels, outlier_labels, key="outlier_labels"):
+    """Which rows carry one of ``outlier_labels``, refusing a label that matches no row.
+
+    A label also matches by its text, so ``[1]`` given on the command line (where it may
+    arrive as the string ``"1"``) finds the integer label 1 of the data, and the other way
+    round.
+
+    Raises
+    ------
+    PipelineInputError
+        Naming each configured label that matches no row, and the labels the data has.
+    """
+    labels = np.asarray(labels, dtype=object)
+    as_text = labels.astype(str)
+    truth = np.zeros(len(labels), dtype=bool)
+    unmatched = []
+    for wanted in outlier_labels:
+        rows = (labels == wanted) | (as_text == str(wanted))
+        if not rows.any():
+            unmatched.append(wanted)
+        truth |= rows
+    if unmatched:
+        present = sorted(set(as_text.tolist()))
+        shown = present[:20] + (["..."] if len(present) > 20 else [])
+        raise PipelineInputError(
+            f"{key}: {unmatched} match no row; the labels in the data are {shown}")
+    return truth
+
+
+def prepare_dataset(spec, *, min_rows=1, name=None):
     """A dataset entry's rows, ready to fit.
 
     Parameters
@@ -175,6 +204,8 @@ def prepare_dataset(spec, *, min_rows=1):
         ``standardize``.
     min_rows : int
         Fewest rows a file may have (the largest component count).
+    name : str, optional
+        The dataset's name, for messages.
 
     Returns
     -------
@@ -194,7 +225,8 @@ def prepare_dataset(spec, *, min_rows=1):
     if spec.get("outlier_labels") is not None:
         if labels is None:
             raise PipelineInputError("outlier_labels needs labels: name a label_column, or use a generator or bundled source")
-        truth = np.isin(labels, spec["outlier_labels"])
+        key = f"datasets.{name}.outlier_labels" if name else "outlier_labels"
+        truth = outlier_truth(labels, spec["outlier_labels"], key=key)
     injected = spec.get("inject_outliers")
     n_injected = 0
     if injected:
@@ -263,7 +295,7 @@ def write_dataset(frame, description, data_path, meta_path, *, name, source):
 
 def prepare_to_files(spec, *, name, data_path, meta_path, min_rows=1):
     """Prepare the dataset ``name`` from its entry ``spec`` and write it; return the frame."""
-    frame, description = prepare_dataset(spec, min_rows=min_rows)
+    frame, description = prepare_dataset(spec, min_rows=min_rows, name=name)
     source = {key: value for key, value in spec.items() if key != "model"}
     write_dataset(frame, description, data_path, meta_path, name=name, source=source)
     return frame
