@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from .artifacts import write_json
-from .provenance import code_identity, file_entry, package_versions
+from .provenance import code_identity, file_entries, package_versions
 
 
 def build_manifest(artifact_paths, config, results_dir="results"):
@@ -29,8 +29,7 @@ def build_manifest(artifact_paths, config, results_dir="results"):
         sorted by path.
     """
     canonical_config = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    entries = [dict(item) if isinstance(item, dict) else file_entry(item) for item in artifact_paths]
-    entries.sort(key=lambda entry: entry["path"])
+    entries = sorted(file_entries(artifact_paths), key=lambda entry: entry["path"])
     for entry in entries:
         parts = Path(entry["path"]).relative_to(results_dir).parts
         entry["step"] = parts[0] if len(parts) > 1 else None

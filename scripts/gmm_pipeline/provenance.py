@@ -126,9 +126,10 @@ def file_entry(path):
     return {"path": str(path), "sha256": digest, "bytes": Path(path).stat().st_size}
 
 
-def file_entries(paths):
-    """List files as :func:`file_entry` records, in the order given."""
-    return [file_entry(path) for path in paths]
+def file_entries(items):
+    """List files as :func:`file_entry` records, in the order given; an item that is such a
+    record already (taken earlier, so the file is hashed once) is kept as it is."""
+    return [dict(item) if isinstance(item, dict) else file_entry(item) for item in items]
 
 
 def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, seeds=None, step_code=None):
@@ -165,7 +166,7 @@ def write_provenance(path, *, step, params, inputs, outputs, wildcards=None, see
         "wildcards": dict(wildcards or {}),
         "params": params,
         "seeds": list(seeds) if seeds is not None else None,
-        "inputs": [entry if isinstance(entry, dict) else file_entry(entry) for entry in inputs],
+        "inputs": file_entries(inputs),
         "outputs": file_entries(outputs),
         "code": code_identity(),
         "step_code": step_code,

@@ -10,11 +10,11 @@ Two users of the same checks:
   that have changed since, made by other code than this checkout's, or listed nowhere.
 """
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .artifacts import read_json
 from .code_version import step_code, step_names
 from .errors import PipelineInputError
 from .provenance import file_entry
@@ -61,7 +61,7 @@ class RecordIndex:
 
 def _read_record(path):
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        record = read_json(path)
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
