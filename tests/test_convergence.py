@@ -157,3 +157,13 @@ def test_cells_are_as_good_as_mclusts_and_the_choices_agree(name, X, fit, every_
     assert chosen["value"] <= bic_value
     assert (icl["covariance_type"], icl["n_components"]) == choices[1]
     assert starts["converged"].mean() > 0.99
+
+
+def test_a_count_above_the_distinct_rows_fails_alone_the_others_start():
+    # Four distinct places: the hierarchy gives k = 1 to 4; only k = 5 has no start.
+    X = np.repeat(np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0], [6.0, 6.0]]), 10, axis=0)
+    starts, _ = fit_sweep(X, covariance_type="spherical", n_components=[1, 2, 3, 4, 5], seeds=[0],
+                          init_params=["hc_vvv"])
+    failed = starts.set_index("n_components")["error"].fillna("")
+    assert (failed.loc[[1, 2, 3, 4]] == "").all()
+    assert "fewer than 5 distinct rows" in failed.loc[5]

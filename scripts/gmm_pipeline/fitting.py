@@ -241,9 +241,10 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
             model = None
         row["fit_seconds"] = round(time.perf_counter() - started, 6)
     messages = [str(w.message).replace("\n", " ") for w in caught]
+    final_change = relative_change(lower_bounds, len(X)) if model is not None else np.nan
     if model is not None and not converged:
         messages.append(f"EM did not converge in max_iter={max_iter} iterations "
-                        f"(last relative change {relative_change(lower_bounds, len(X)):.3g} > tol={tol:g})")
+                        f"(last relative change {final_change:.3g} > tol={tol:g})")
     row["warnings"] = "; ".join(dict.fromkeys(messages))
     if model is not None:
         model.start_ = {"init_params": init_params, "seed": int(seed)}
@@ -254,7 +255,7 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
             "log_likelihood": float(model.score(X)),
             "converged": bool(converged),
             "n_iter": len(lower_bounds),
-            "final_relative_change": relative_change(lower_bounds, len(X)),
+            "final_relative_change": final_change,
             "degenerate": bool(reason), "degenerate_reason": reason,
             "min_covariance_eigenvalue": min_eigenvalue, "min_component_points": fewest,
             criteria.column("bic"): float(model.bic(X)),
@@ -267,8 +268,7 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
 def _hierarchical_starts(X, n_components, covariance_type, *, seed, reg_covar, max_samples):
     """mclust's start for each k: a cut of the VVV hierarchy, as mixture parameters; a k
     the hierarchy cannot give (more clusters than distinct rows) maps to its error."""
-    rows, partitions = hierarchical_partitions(X, [k for k in n_components if k <= len(X)],
-                                               seed=seed, max_samples=max_samples)
+    rows, partitions = hierarchical_partitions(X, n_components, seed=seed, max_samples=max_samples)
     starts = {k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
               for k, labels in partitions.items()}
     for k in n_components:

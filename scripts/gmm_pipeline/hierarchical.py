@@ -27,6 +27,8 @@ of clusters, which moves the last cluster into the slot a merge frees.
 
 import numpy as np
 
+from .initialisation import clustered_rows
+
 ALPHA = 1.0
 BETA = 1.0
 
@@ -163,8 +165,9 @@ class _Clusters:
             cost[np.minimum(others, i), np.maximum(others, i)] = increase
         # Columns whose minimum sat in a changed row, and columns i and j, are recomputed;
         # elsewhere only the new entries of rows i and j can lower a minimum.
-        dirty = {i, j} if j != last else {i}
-        for row in sorted({i, j} if j != last else {i}):
+        changed_rows = [i, j] if j != last else [i]
+        dirty = set(changed_rows)
+        for row in changed_rows:
             columns = np.arange(row + 1, self.count)
             pointed = columns[self.column_arg[columns] == row]
             dirty.update(pointed.tolist())
@@ -194,7 +197,8 @@ def merge_hierarchy(Z, n_clusters, *, alpha=ALPHA, beta=BETA):
     Returns
     -------
     labels : dict of int to ndarray of shape (n_samples,)
-        For each requested count k, each row's cluster (0 to k-1, numbered by first row).
+        For each requested count k, each row's cluster (0 to k-1, numbered by first row);
+        a count above the number of distinct rows has no partition and is left out.
     """
     Z = np.asarray(Z, dtype=float)
     n, p = Z.shape
@@ -204,8 +208,7 @@ def merge_hierarchy(Z, n_clusters, *, alpha=ALPHA, beta=BETA):
     _, first, member = np.unique(Z, axis=0, return_index=True, return_inverse=True)
     member = _numbered_by_first_row(member.ravel())
     m = len(first)
-    if wanted and wanted[0] > m:
-        raise ValueError(f"cannot cut {m} distinct rows into {wanted[0]} clusters")
+    wanted = [k for k in wanted if k <= m]
     sizes = np.bincount(member, minlength=m).astype(float)
     means = np.zeros((m, p))
     np.add.at(means, member, Z)
@@ -244,9 +247,7 @@ def hierarchical_partitions(X, n_components, *, seed=0, max_samples=2000):
     rows : ndarray of int
         The rows of ``X`` that were clustered.
     labels : dict of int to ndarray
-        For each k, the cluster of each of those rows.
+        For each k the hierarchy can give, the cluster of each of those rows.
     """
-    rows = np.arange(len(X))
-    if len(X) > max_samples:
-        rows = np.sort(np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False))
+    rows = clustered_rows(len(X), seed=seed, max_samples=max_samples)
     return rows, merge_hierarchy(svd_transform(X[rows]), n_components)

@@ -26,6 +26,14 @@ def is_deterministic(n_samples, max_samples=DEFAULT_MAX_SAMPLES):
     return n_samples <= max_samples
 
 
+def clustered_rows(n_rows, *, seed=0, max_samples=DEFAULT_MAX_SAMPLES):
+    """The rows a hierarchy is built on: all of them, or a seeded, sorted subsample of
+    ``max_samples`` when there are more (its memory grows with their square)."""
+    if n_rows <= max_samples:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=max_samples, replace=False))
+
+
 def whiten(X):
     """Centre ``X`` and scale its principal axes to unit variance (axes with no variance stay 0)."""
     centred = X - X.mean(axis=0)
@@ -45,9 +53,7 @@ def ward_partitions(X, n_components, *, seed=0, max_samples=DEFAULT_MAX_SAMPLES)
     labels : dict of int to ndarray
         For each k, the cluster (0 to k-1) of each of those rows.
     """
-    rows = np.arange(len(X))
-    if len(X) > max_samples:
-        rows = np.sort(np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False))
+    rows = clustered_rows(len(X), seed=seed, max_samples=max_samples)
     tree = linkage(whiten(X[rows]), method="ward")
     ks = sorted(set(n_components))
     cuts = cut_tree(tree, n_clusters=ks)
