@@ -43,8 +43,12 @@ test-cluster: $(VENV)/.installed-test $(VENV)/.installed-slurm
 	bash tests/cluster/start_slurm.sh
 	$(BIN)/python -m pytest -m cluster
 
-lint: $(VENV)/.installed
+# The workflow's own checks, then the pinned formatters and linter (they come with the tests).
+lint: $(VENV)/.installed-test
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Orchestration cost against the single-process floor, DAG size, EM throughput (minutes).
 benchmark: $(VENV)/.installed

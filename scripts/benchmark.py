@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
+from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
 from gmm_pipeline.config_checks import check_config, normalise_config  # noqa: E402
 from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
 from gmm_pipeline.datasets import prepare_to_files  # noqa: E402
@@ -74,36 +74,95 @@ def run_floor(config, workdir):
         for cov in config["fit"]["covariance_types"]:
             starts.append(d / f"starts_{cov}.csv")
             models.append(d / f"models_{cov}.json")
-            fit_to_files(data_path=data, meta_path=meta, covariance_type=cov, fit_params=fit_settings,
-                         starts_path=starts[-1], models_path=models[-1])
+            fit_to_files(
+                data_path=data,
+                meta_path=meta,
+                covariance_type=cov,
+                fit_params=fit_settings,
+                starts_path=starts[-1],
+                models_path=models[-1],
+            )
             if selection["cross_validation"]["folds"]:
                 folds.append(d / f"cv_{cov}.csv")
-                cross_validate_to_files(data_path=data, meta_path=meta, covariance_type=cov, fit_params=fit_settings,
-                                        cv_params=selection["cross_validation"], folds_path=folds[-1])
+                cross_validate_to_files(
+                    data_path=data,
+                    meta_path=meta,
+                    covariance_type=cov,
+                    fit_params=fit_settings,
+                    cv_params=selection["cross_validation"],
+                    folds_path=folds[-1],
+                )
             if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
                 replicates.append(d / f"stability_{cov}.csv")
-                stability_to_files(data_path=data, meta_path=meta, spec=spec, covariance_type=cov,
-                                   fit_params=fit_settings, stability_params=selection["stability"],
-                                   replicates_path=replicates[-1])
-        outputs = {key: d / f"{key}.out" for key in
-                   ("starts", "criteria", "init_comparison", "stability", "selection", "model")}
-        select_to_files(data_path=data, meta_path=meta, starts_paths=starts, models_paths=models,
-                        folds_paths=folds, replicates_paths=replicates,
-                        criterion=spec.get("criterion", selection["criterion"]), pinned=spec.get("model"),
-                        tolerance=selection["optimum_tolerance"], dataset=name, outputs=outputs)
-        prune_to_files(data_path=data, meta_path=meta, params=config["bayesian"],
-                       weights_path=d / "weights.csv", summary_path=d / "bayes.json")
-        anomaly_outputs = {key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")}
-        extract_to_files(data_path=data, meta_path=meta, model_path=outputs["model"], params=config["anomalies"],
-                         outputs=anomaly_outputs)
+                stability_to_files(
+                    data_path=data,
+                    meta_path=meta,
+                    spec=spec,
+                    covariance_type=cov,
+                    fit_params=fit_settings,
+                    stability_params=selection["stability"],
+                    replicates_path=replicates[-1],
+                )
+        outputs = {
+            key: d / f"{key}.out"
+            for key in ("starts", "criteria", "init_comparison", "stability", "selection", "model")
+        }
+        select_to_files(
+            data_path=data,
+            meta_path=meta,
+            starts_paths=starts,
+            models_paths=models,
+            folds_paths=folds,
+            replicates_paths=replicates,
+            criterion=spec.get("criterion", selection["criterion"]),
+            pinned=spec.get("model"),
+            tolerance=selection["optimum_tolerance"],
+            dataset=name,
+            outputs=outputs,
+        )
+        prune_to_files(
+            data_path=data,
+            meta_path=meta,
+            params=config["bayesian"],
+            weights_path=d / "weights.csv",
+            summary_path=d / "bayes.json",
+        )
+        anomaly_outputs = {
+            key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")
+        }
+        extract_to_files(
+            data_path=data,
+            meta_path=meta,
+            model_path=outputs["model"],
+            params=config["anomalies"],
+            outputs=anomaly_outputs,
+        )
         render_to_files(
-            inputs={"data": data, "meta": meta, "model": outputs["model"], "scores": anomaly_outputs["scores"],
-                    "anomaly_summary": anomaly_outputs["summary"], "criteria": outputs["criteria"],
-                    "selection": outputs["selection"], "stability": outputs["stability"],
-                    "weights": d / "weights.csv", "bayes_summary": d / "bayes.json"},
+            inputs={
+                "data": data,
+                "meta": meta,
+                "model": outputs["model"],
+                "scores": anomaly_outputs["scores"],
+                "anomaly_summary": anomaly_outputs["summary"],
+                "criteria": outputs["criteria"],
+                "selection": outputs["selection"],
+                "stability": outputs["stability"],
+                "weights": d / "weights.csv",
+                "bayes_summary": d / "bayes.json",
+            },
             params=config["figures"],
-            outputs={key: d / f"{key}.png" for key in
-                     ("model", "criteria", "stability", "uncertainty", "anomaly_scores", "anomaly_curves", "weights")},
+            outputs={
+                key: d / f"{key}.png"
+                for key in (
+                    "model",
+                    "criteria",
+                    "stability",
+                    "uncertainty",
+                    "anomaly_scores",
+                    "anomaly_curves",
+                    "weights",
+                )
+            },
         )
 
 
@@ -113,17 +172,35 @@ def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
     Each command gets a fresh folder for the warm worker's socket, so a worker is started
     (and paid for) inside the timing, and none is shared with another measurement.
     """
-    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(configfile), "--replace-workflow-config", "--quiet", "all", *map(str, args)]
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--replace-workflow-config",
+        "--quiet",
+        "all",
+        *map(str, args),
+    ]
     runtime_dir = tempfile.mkdtemp(prefix="gmm-bench-", dir="/tmp")
     env = dict(os.environ, XDG_RUNTIME_DIR=runtime_dir, GMM_PIPELINE_WORKER="on" if worker else "off")
     started = time.perf_counter()
-    process = subprocess.run(command, capture_output=True, text=True, env=env,
-                             preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if one_cpu else None)
+    process = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if one_cpu else None,
+    )
     seconds = time.perf_counter() - started
     shutil.rmtree(runtime_dir, ignore_errors=True)  # its worker exits once idle
     if process.returncode != 0:
-        sys.exit(f"snakemake {' '.join(map(str, args))} failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}")
+        sys.exit(
+            f"snakemake {' '.join(map(str, args))} failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
+        )
     return seconds, process.stdout + process.stderr
 
 
@@ -142,12 +219,25 @@ def floor_process(config, cpus=(0,)):
         processes = []
         for cpu in cpus:
             (Path(workdir) / f"cpu{cpu}").mkdir()
-            command = [sys.executable, __file__, "--floor", str(config_path), str(Path(workdir) / f"cpu{cpu}")]
-            processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                              preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu})))
+            command = [
+                sys.executable,
+                __file__,
+                "--floor",
+                str(config_path),
+                str(Path(workdir) / f"cpu{cpu}"),
+            ]
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
+                )
+            )
         outputs = [process.communicate() for process in processes]
         seconds = time.perf_counter() - started
-    for process, (_, stderr) in zip(processes, outputs):
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
         if process.returncode != 0:
             sys.exit(f"floor failed:\n{stderr[-3000:]}")
     return seconds, max(float(stdout.split()[-1]) for stdout, _ in outputs)
@@ -167,13 +257,19 @@ def floor_steps(config_path, workdir):
 def count_fits(config):
     seeds = config["fit"]["seeds"]
     n_seeds = seeds if isinstance(seeds, int) else len(seeds)
-    return (len(config["datasets"]) * len(config["fit"]["covariance_types"]) * len(config["fit"]["n_components"])
-            * n_seeds * len(config["fit"]["init_params"]))
+    return (
+        len(config["datasets"])
+        * len(config["fit"]["covariance_types"])
+        * len(config["fit"]["n_components"])
+        * n_seeds
+        * len(config["fit"]["init_params"])
+    )
 
 
 def median_run(repeats, measure):
     """Run ``measure()`` (which returns seconds, or a tuple starting with them) ``repeats``
     times; return the median run and the sorted seconds of all runs."""
+
     def seconds_of(run):
         return run[0] if isinstance(run, tuple) else run
 
@@ -182,14 +278,18 @@ def median_run(repeats, measure):
 
 
 def spread(seconds):
-    return f"median of {len(seconds)}, {seconds[0]:.1f} to {seconds[-1]:.1f}" if len(seconds) > 1 else "one run"
+    return (
+        f"median of {len(seconds)}, {seconds[0]:.1f} to {seconds[-1]:.1f}" if len(seconds) > 1 else "one run"
+    )
 
 
 def orchestration(configfile, repeats):
     config = full_config(configfile)
     cores = os.cpu_count()
-    print(f"sweep: {configfile}, {len(config['datasets'])} datasets, {count_fits(config)} fits; "
-          f"{cores} cores; timed runs repeated {repeats} times, medians shown")
+    print(
+        f"sweep: {configfile}, {len(config['datasets'])} datasets, {count_fits(config)} fits; "
+        f"{cores} cores; timed runs repeated {repeats} times, medians shown"
+    )
     (floor, floor_work), floor_runs = median_run(repeats, lambda: floor_process(config))
     with tempfile.TemporaryDirectory() as workdir:
         _, planned = snakemake(workdir, configfile, "--dry-run")
@@ -206,38 +306,55 @@ def orchestration(configfile, repeats):
     with tempfile.TemporaryDirectory() as workdir:
         snakemake(workdir, configfile, "--cores", cores)
         no_op, _ = snakemake(workdir, configfile, "--cores", cores)
-    print(f"  floor, one plain Python process on 1 CPU:   {floor:7.1f} s   ({spread(floor_runs)}; start to "
-          f"exit, {floor_work:.1f} s of it in the steps, the rest Python and imports)")
-    print(f"  pipeline from clean, 1 core (CPU 0 only):   {one_core:7.1f} s   ratio to floor {one_core / floor:.2f} "
-          f"(target <= 1.5; {spread(one_core_runs)})")
-    print(f"    the same, each job in its own process:    {own_processes:7.1f} s   ratio to floor "
-          f"{own_processes / floor:.2f} (GMM_PIPELINE_WORKER=off; one run)")
-    print(f"  pipeline from clean, {cores} cores:               {all_cores:7.1f} s   speed-up over 1 core "
-          f"{one_core / all_cores:.2f} (target >= 1.7 on 2 cores; {spread(all_cores_runs)})")
+    print(
+        f"  floor, one plain Python process on 1 CPU:   {floor:7.1f} s   ({spread(floor_runs)}; start to "
+        f"exit, {floor_work:.1f} s of it in the steps, the rest Python and imports)"
+    )
+    print(
+        f"  pipeline from clean, 1 core (CPU 0 only):   {one_core:7.1f} s   ratio to floor {one_core / floor:.2f} "
+        f"(target <= 1.5; {spread(one_core_runs)})"
+    )
+    print(
+        f"    the same, each job in its own process:    {own_processes:7.1f} s   ratio to floor "
+        f"{own_processes / floor:.2f} (GMM_PIPELINE_WORKER=off; one run)"
+    )
+    print(
+        f"  pipeline from clean, {cores} cores:               {all_cores:7.1f} s   speed-up over 1 core "
+        f"{one_core / all_cores:.2f} (target >= 1.7 on 2 cores; {spread(all_cores_runs)})"
+    )
     print(f"  no-op rerun:                                {no_op:7.1f} s   (target < 3)")
     print(f"  pipeline 1 core against the floor's steps alone: ratio {one_core / floor_work:.2f}")
     if cores > 1:
         # The ceiling for any speed-up here: the same steps, one copy per CPU at once.
         _, crowded_work = floor_process(config, cpus=range(cores))
-        print(f"  the floor's steps with every CPU busy (one copy per CPU): {crowded_work:.1f} s, "
-              f"{crowded_work / floor_work:.2f} x their time alone")
-    print(f"  {n_jobs} jobs: orchestration costs {(one_core - floor) / n_jobs:.2f} s per job with the warm "
-          f"worker, {(own_processes - floor) / n_jobs:.2f} s with a fresh process per job")
+        print(
+            f"  the floor's steps with every CPU busy (one copy per CPU): {crowded_work:.1f} s, "
+            f"{crowded_work / floor_work:.2f} x their time alone"
+        )
+    print(
+        f"  {n_jobs} jobs: orchestration costs {(one_core - floor) / n_jobs:.2f} s per job with the warm "
+        f"worker, {(own_processes - floor) / n_jobs:.2f} s with a fresh process per job"
+    )
 
 
 def large_dag(configfile):
     """Dry run of a sweep of 20,000 fits: how long the job graph takes and how many jobs."""
     config = yaml.safe_load(Path(configfile).read_text())
     config["fit"]["seeds"] = 100
-    config["datasets"] = {f"{name}_{i}": dict(spec, seed=spec["seed"] + i)
-                          for i in range(5) for name, spec in list(config["datasets"].items())[:1]}
+    config["datasets"] = {
+        f"{name}_{i}": dict(spec, seed=spec["seed"] + i)
+        for i in range(5)
+        for name, spec in list(config["datasets"].items())[:1]
+    }
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(workdir) / "large.yaml"
         path.write_text(yaml.safe_dump(config))
         seconds, output = snakemake(workdir, path, "--dry-run")
     jobs = re.search(r"^total\s+(\d+)", output, flags=re.MULTILINE)
     n_fits = 5 * len(config["fit"]["covariance_types"]) * len(config["fit"]["n_components"]) * 100
-    print(f"  dry run of {n_fits:,} fits: {seconds:.1f} s (target < 15), {jobs.group(1) if jobs else '?'} jobs")
+    print(
+        f"  dry run of {n_fits:,} fits: {seconds:.1f} s (target < 15), {jobs.group(1) if jobs else '?'} jobs"
+    )
 
 
 def em_throughput():
@@ -257,8 +374,10 @@ def em_throughput():
         started = time.perf_counter()
         _, row = fit_start(X, seed=0, **kwargs)
         ours_rate = n_rows * row["n_iter"] / (time.perf_counter() - started)
-        print(f"  {n_rows:>9,} x {n_features:<2}: ours {ours_rate / 1e6:6.2f} M rows/s/iteration, "
-              f"scikit-learn {sklearn_rate / 1e6:6.2f} (ratio {ours_rate / sklearn_rate:.2f}; ours adds BIC, AIC, ICL)")
+        print(
+            f"  {n_rows:>9,} x {n_features:<2}: ours {ours_rate / 1e6:6.2f} M rows/s/iteration, "
+            f"scikit-learn {sklearn_rate / 1e6:6.2f} (ratio {ours_rate / sklearn_rate:.2f}; ours adds BIC, AIC, ICL)"
+        )
 
 
 def large_data(configfile):
@@ -277,17 +396,26 @@ def large_data(configfile):
                 if match:
                     peaks[log.parent.name] = max(peaks.get(log.parent.name, 0.0), float(match.group(1)))
             worst = max(peaks, key=peaks.get)
-            print(f"  {name}: {meta['n_samples']:,} x {meta['n_features']} ({data_mib:.0f} MiB); "
-                  f"peak memory per step (MiB): " + ", ".join(f"{step} {peak:.0f}" for step, peak in peaks.items()))
-            print(f"    largest: {worst} {peaks[worst]:.0f} MiB, limit 4 x data + 500 = {limit:.0f} MiB: "
-                  f"{'within' if peaks[worst] < limit else 'OVER'}")
+            print(
+                f"  {name}: {meta['n_samples']:,} x {meta['n_features']} ({data_mib:.0f} MiB); "
+                f"peak memory per step (MiB): "
+                + ", ".join(f"{step} {peak:.0f}" for step, peak in peaks.items())
+            )
+            print(
+                f"    largest: {worst} {peaks[worst]:.0f} MiB, limit 4 x data + 500 = {limit:.0f} MiB: "
+                f"{'within' if peaks[worst] < limit else 'OVER'}"
+            )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=REPO / "workflow/benchmark/sweep.yaml")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of the floor and of each pipeline timing; the median is shown (default 3)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of the floor and of each pipeline timing; the median is shown (default 3)",
+    )
     parser.add_argument("--large", action="store_true", help="also run the large-data cases (minutes)")
     parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)

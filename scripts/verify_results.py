@@ -18,8 +18,10 @@ def main(argv=None):
     findings, n_checked = verify_results(args.results)
     for finding in findings:
         print(finding)
-    print(f"{n_checked} artifacts checked under {args.results}/: "
-          + (f"{len(findings)} problem(s)" if findings else "all match their records"))
+    print(
+        f"{n_checked} artifacts checked under {args.results}/: "
+        + (f"{len(findings)} problem(s)" if findings else "all match their records")
+    )
     return 1 if findings else 0
 
 

@@ -23,8 +23,9 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     ``env`` adds environment variables to this process's own.
     """
     command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
-    process = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                             env=dict(os.environ, **(env or {})))
+    process = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {}))
+    )
     if check and process.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(map(str, args))} exited {process.returncode}\n"
@@ -35,8 +36,10 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
 
 def job_processes(workdir):
     """How the jobs of a run in ``workdir`` say they ran: in the warm worker or their own process."""
-    return {re.search(r"^running in: (warm worker|own process)", log.read_text(), flags=re.MULTILINE).group(1)
-            for log in (Path(workdir) / "results/logs").rglob("*.log")}
+    return {
+        re.search(r"^running in: (warm worker|own process)", log.read_text(), flags=re.MULTILINE).group(1)
+        for log in (Path(workdir) / "results/logs").rglob("*.log")
+    }
 
 
 def process_alive(pid):

@@ -2,9 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.ensemble import IsolationForest
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.anomalies import (
     METRIC_COLUMNS,
     compare_detectors,
@@ -14,6 +11,8 @@ from gmm_pipeline.anomalies import (
     local_outlier_factor_scores,
     log_density_threshold,
 )
+from sklearn.ensemble import IsolationForest
+from sklearn.mixture import GaussianMixture
 
 
 def test_anomalies_are_the_points_below_the_density_percentile(three_blobs):
@@ -50,13 +49,22 @@ def test_threshold_rules():
     log_density = np.linspace(-10, 0, 101)
     truth = np.zeros(101, bool)
     truth[:7] = True
-    assert log_density_threshold(log_density, rule="percentile", percentile=4) == (np.percentile(log_density, 4), "percentile 4")
+    assert log_density_threshold(log_density, rule="percentile", percentile=4) == (
+        np.percentile(log_density, 4),
+        "percentile 4",
+    )
     assert log_density_threshold(log_density, rule="log_density", log_density_value=-8.5)[0] == -8.5
-    threshold, text = log_density_threshold(log_density, rule="contamination", contamination="truth", truth=truth)
+    threshold, text = log_density_threshold(
+        log_density, rule="contamination", contamination="truth", truth=truth
+    )
     assert threshold == np.quantile(log_density, 7 / 101) and "true anomaly fraction" in text
-    assert log_density_threshold(log_density, rule="contamination", contamination=0.1)[0] == np.quantile(log_density, 0.1)
+    assert log_density_threshold(log_density, rule="contamination", contamination=0.1)[0] == np.quantile(
+        log_density, 0.1
+    )
     # No truth to take the rate from: the percentile, and the summary says so.
-    threshold, text = log_density_threshold(log_density, rule="contamination", contamination="truth", percentile=4)
+    threshold, text = log_density_threshold(
+        log_density, rule="contamination", contamination="truth", percentile=4
+    )
     assert threshold == np.percentile(log_density, 4) and "no ground truth" in text
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from gmm_pipeline.bayesian import fit_bayesian, weights_table
 from gmm_pipeline.errors import PipelineInputError
 

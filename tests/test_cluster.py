@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, job_processes, run_snakemake, write_config
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
@@ -26,8 +25,11 @@ TINY = {
 
 def _results(workdir):
     results = workdir / "results"
-    return {str(p.relative_to(workdir)): p for p in sorted(results.rglob("*"))
-            if p.is_file() and "logs" not in p.relative_to(results).parts}
+    return {
+        str(p.relative_to(workdir)): p
+        for p in sorted(results.rglob("*"))
+        if p.is_file() and "logs" not in p.relative_to(results).parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,9 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
     run_snakemake(local, "--configfile", configfile, "--cores", 2)
 
     # The controller's job completion log lists one completed job per workflow job here.
-    completed = [line for line in JOB_COMPLETION_LOG.read_text().splitlines()
-                 if f"WorkDir={on_cluster} " in line]
+    completed = [
+        line for line in JOB_COMPLETION_LOG.read_text().splitlines() if f"WorkDir={on_cluster} " in line
+    ]
     assert len(completed) == 7  # data, fit, select, Bayesian, anomalies, figures, manifest
     assert all("JobState=COMPLETED" in line for line in completed)
     assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 7
@@ -59,7 +62,9 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
     assert set(remote) == set(here)
     for path in here:
         if path.endswith("starts.csv"):  # wall-clock fit_seconds aside
-            pd.testing.assert_frame_equal(pd.read_csv(remote[path]).drop(columns=list(TIMING_COLUMNS)),
-                                          pd.read_csv(here[path]).drop(columns=list(TIMING_COLUMNS)))
+            pd.testing.assert_frame_equal(
+                pd.read_csv(remote[path]).drop(columns=list(TIMING_COLUMNS)),
+                pd.read_csv(here[path]).drop(columns=list(TIMING_COLUMNS)),
+            )
         else:
             assert remote[path].read_bytes() == here[path].read_bytes(), path

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.config_checks import coerce_cli_strings, read_schema
 
@@ -24,49 +23,133 @@ def _set(config, dotted, value):
 _DELETE = object()
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("fit.seeds", "three", r"config key 'fit\.seeds': 'three' is not valid.*Expected: Random starts"),
-    ("fit.seeds", 0, r"config key 'fit\.seeds'"),
-    ("fit.n_components", [0, 2], r"config key 'fit\.n_components\.0': 0 is less than the minimum of 1"),
-    ("fit.covariance_types", ["full", "round"], r"config key 'fit\.covariance_types\.1': 'round' is not one of"),
-    ("fit.max_itr", 5, r"config key 'fit': Additional properties are not allowed \('max_itr' was unexpected\); allowed keys are \[.*'max_iter'"),
-    ("datasets.moons.noise", -1, r"config key 'datasets\.moons\.noise': -1 is less than the minimum of 0"),
-    ("datasets.moons.n_samples", "many", r"config key 'datasets\.moons\.n_samples': 'many' is not of type 'integer'"),
-    ("datasets.moons.seed", _DELETE, r"config key 'datasets\.moons': 'seed' is a required property"),
-    ("datasets.blobs.generator", "blob", r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles', 'anisotropic'\]"),
-    ("selection.criterion", "bic_lower", r"config key 'selection\.criterion': 'bic_lower' is not one of \['bic', 'aic', 'icl', 'cv_nll'\]"),
-    ("selection.cross_validation.folds", 1, r"config key 'selection\.cross_validation\.folds': 1 is not valid.*Expected: number of folds K \(at least 2\), or 0"),
-    ("selection.stability.bootstrap", -1, r"config key 'selection\.stability\.bootstrap': -1 is less than the minimum of 0"),
-    ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
-    ("anomalies.percentile", 100, r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100"),
-    ("bayesian.weight_threshold", -0.1, r"config key 'bayesian\.weight_threshold'"),
-    ("datasets.moons.path", "moons.csv", r"config key 'datasets\.moons': Additional properties are not allowed \('path' was unexpected\)"),
-    ("datasets.moons.bundled", "iris", r"config key 'datasets\.moons': Additional properties are not allowed \('bundled' was unexpected\)"),
-    ("datasets.blobs.generator", _DELETE, r"datasets\.blobs has no source; expected exactly one of generator, bundled, path"),
-    ("datasets.blobs.inject_outliers", {"fraction": 2}, r"config key 'datasets\.blobs\.inject_outliers\.fraction': 2 is greater than the maximum of 1"),
-    ("anomalies.threshold", "log_density", r"anomalies\.threshold is 'log_density' but anomalies\.log_density is not set"),
-    ("anomalies.contamination", 0.9, r"config key 'anomalies\.contamination'"),
-    # Integers written as floats: jsonschema counts 7.0 as an integer, the steps do not.
-    ("datasets.moons.seed", 7.0, r"config key 'datasets\.moons\.seed': 7\.0 is not of type 'integer'"),
-    ("datasets.moons.n_samples", 120.0, r"config key 'datasets\.moons\.n_samples': 120\.0 is not of type 'integer'"),
-    ("fit.n_components", [1, 2, 3.0], r"config key 'fit\.n_components\.2': 3\.0 is not of type 'integer'"),
-    ("figures.grid_resolution", 30.0, r"config key 'figures\.grid_resolution': 30\.0 is not of type 'integer'"),
-    ("fit.max_iter", 100.0, r"config key 'fit\.max_iter': 100\.0 is not of type 'integer'"),
-    # Checks across keys, after the schema.
-    ("datasets.moons.model", {"covariance_type": "full", "n_components": 9},
-     r"datasets\.moons\.model\.n_components is 9, which is not in fit\.n_components \[1, 2, 3, 4\]"),
-    ("datasets.moons.model", {"covariance_type": "tied", "n_components": 3},
-     r"datasets\.moons\.model\.covariance_type is 'tied', which is not in fit\.covariance_types"),
-    ("datasets.blobs.n_samples", 3,
-     r"datasets\.blobs\.n_samples is 3, fewer than the largest component count"),
-    ("datasets.blobs.n_samples", 5,
-     r"datasets\.blobs\.n_samples is 5: with selection\.cross_validation\.folds = 3 a training fold has 3 points"),
-])
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("fit.seeds", "three", r"config key 'fit\.seeds': 'three' is not valid.*Expected: Random starts"),
+        ("fit.seeds", 0, r"config key 'fit\.seeds'"),
+        ("fit.n_components", [0, 2], r"config key 'fit\.n_components\.0': 0 is less than the minimum of 1"),
+        (
+            "fit.covariance_types",
+            ["full", "round"],
+            r"config key 'fit\.covariance_types\.1': 'round' is not one of",
+        ),
+        (
+            "fit.max_itr",
+            5,
+            r"config key 'fit': Additional properties are not allowed \('max_itr' was unexpected\); allowed keys are \[.*'max_iter'",
+        ),
+        (
+            "datasets.moons.noise",
+            -1,
+            r"config key 'datasets\.moons\.noise': -1 is less than the minimum of 0",
+        ),
+        (
+            "datasets.moons.n_samples",
+            "many",
+            r"config key 'datasets\.moons\.n_samples': 'many' is not of type 'integer'",
+        ),
+        ("datasets.moons.seed", _DELETE, r"config key 'datasets\.moons': 'seed' is a required property"),
+        (
+            "datasets.blobs.generator",
+            "blob",
+            r"config key 'datasets\.blobs\.generator': 'blob' is not one of \['moons', 'blobs', 'circles', 'anisotropic'\]",
+        ),
+        (
+            "selection.criterion",
+            "bic_lower",
+            r"config key 'selection\.criterion': 'bic_lower' is not one of \['bic', 'aic', 'icl', 'cv_nll'\]",
+        ),
+        (
+            "selection.cross_validation.folds",
+            1,
+            r"config key 'selection\.cross_validation\.folds': 1 is not valid.*Expected: number of folds K \(at least 2\), or 0",
+        ),
+        (
+            "selection.stability.bootstrap",
+            -1,
+            r"config key 'selection\.stability\.bootstrap': -1 is less than the minimum of 0",
+        ),
+        ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
+        (
+            "anomalies.percentile",
+            100,
+            r"config key 'anomalies\.percentile': 100 is greater than or equal to the maximum of 100",
+        ),
+        ("bayesian.weight_threshold", -0.1, r"config key 'bayesian\.weight_threshold'"),
+        (
+            "datasets.moons.path",
+            "moons.csv",
+            r"config key 'datasets\.moons': Additional properties are not allowed \('path' was unexpected\)",
+        ),
+        (
+            "datasets.moons.bundled",
+            "iris",
+            r"config key 'datasets\.moons': Additional properties are not allowed \('bundled' was unexpected\)",
+        ),
+        (
+            "datasets.blobs.generator",
+            _DELETE,
+            r"datasets\.blobs has no source; expected exactly one of generator, bundled, path",
+        ),
+        (
+            "datasets.blobs.inject_outliers",
+            {"fraction": 2},
+            r"config key 'datasets\.blobs\.inject_outliers\.fraction': 2 is greater than the maximum of 1",
+        ),
+        (
+            "anomalies.threshold",
+            "log_density",
+            r"anomalies\.threshold is 'log_density' but anomalies\.log_density is not set",
+        ),
+        ("anomalies.contamination", 0.9, r"config key 'anomalies\.contamination'"),
+        # Integers written as floats: jsonschema counts 7.0 as an integer, the steps do not.
+        ("datasets.moons.seed", 7.0, r"config key 'datasets\.moons\.seed': 7\.0 is not of type 'integer'"),
+        (
+            "datasets.moons.n_samples",
+            120.0,
+            r"config key 'datasets\.moons\.n_samples': 120\.0 is not of type 'integer'",
+        ),
+        (
+            "fit.n_components",
+            [1, 2, 3.0],
+            r"config key 'fit\.n_components\.2': 3\.0 is not of type 'integer'",
+        ),
+        (
+            "figures.grid_resolution",
+            30.0,
+            r"config key 'figures\.grid_resolution': 30\.0 is not of type 'integer'",
+        ),
+        ("fit.max_iter", 100.0, r"config key 'fit\.max_iter': 100\.0 is not of type 'integer'"),
+        # Checks across keys, after the schema.
+        (
+            "datasets.moons.model",
+            {"covariance_type": "full", "n_components": 9},
+            r"datasets\.moons\.model\.n_components is 9, which is not in fit\.n_components \[1, 2, 3, 4\]",
+        ),
+        (
+            "datasets.moons.model",
+            {"covariance_type": "tied", "n_components": 3},
+            r"datasets\.moons\.model\.covariance_type is 'tied', which is not in fit\.covariance_types",
+        ),
+        (
+            "datasets.blobs.n_samples",
+            3,
+            r"datasets\.blobs\.n_samples is 3, fewer than the largest component count",
+        ),
+        (
+            "datasets.blobs.n_samples",
+            5,
+            r"datasets\.blobs\.n_samples is 5: with selection\.cross_validation\.folds = 3 a training fold has 3 points",
+        ),
+    ],
+)
 def test_bad_config_value_is_refused_before_any_job(tmp_path, key, value, expected):
     config = small_config()
     _set(config, key, value)
-    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
-                            "--cores", 1, check=False)
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config), "--cores", 1, check=False
+    )
     assert process.returncode != 0
     output = process.stdout + process.stderr
     assert re.search(expected, output), output[-2000:]
@@ -80,7 +163,9 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
         previous = f"*a{level - 1}"
         lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text("\n".join(lines) + "\ndatasets: {moons: {generator: moons, n_samples: 50, seed: 0, noise: *a9}}\n")
+    bomb.write_text(
+        "\n".join(lines) + "\ndatasets: {moons: {generator: moons, n_samples: 50, seed: 0, noise: *a9}}\n"
+    )
     process = run_snakemake(tmp_path, "--configfile", bomb, "--dry-run", check=False, timeout=60)
     assert process.returncode != 0
     assert "the config holds more than 100000 values" in process.stdout + process.stderr
@@ -89,16 +174,18 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
 def test_missing_datasets_key_is_refused(tmp_path):
     config = small_config()
     del config["datasets"]
-    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
-                            "--dry-run", check=False)
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config), "--dry-run", check=False
+    )
     assert process.returncode != 0
     assert "config key '(top level)': 'datasets' is a required property" in process.stdout + process.stderr
 
 
 def test_defaults_fill_what_the_config_leaves_out(tmp_path):
     minimal = {"datasets": copy.deepcopy(small_config()["datasets"])}
-    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "minimal.yaml", minimal),
-                            "--dry-run")
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "minimal.yaml", minimal), "--dry-run"
+    )
     # Defaults: all four covariance types, so 2 datasets x 4 fit jobs.
     assert planned_jobs(process.stdout)["fit_models"] == 8
 
@@ -109,16 +196,28 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "co
 def test_numbers_typed_on_the_command_line_become_numbers_only_where_the_key_takes_numbers():
     # What snakemake --config gives for nested values: every scalar a string.
     config = {
-        "datasets": {"m": {"generator": "moons", "n_samples": "300", "noise": "0.1", "seed": "4",
-                           "model": {"covariance_type": "full", "n_components": "2"}},
-                     "b": {"generator": "blobs", "n_samples": "90", "seed": "1", "center_box": ["-5", "5"]}},
+        "datasets": {
+            "m": {
+                "generator": "moons",
+                "n_samples": "300",
+                "noise": "0.1",
+                "seed": "4",
+                "model": {"covariance_type": "full", "n_components": "2"},
+            },
+            "b": {"generator": "blobs", "n_samples": "90", "seed": "1", "center_box": ["-5", "5"]},
+        },
         "fit": {"seeds": ["1", "2"], "n_components": ["1", "2"], "init_params": "kmeans", "tol": "1e-4"},
         "bayesian": {"weight_concentration_prior": "null"},
         "anomalies": {"percentile": "2.5"},
     }
     coerce_cli_strings(config, read_schema(SCHEMA_PATH))
-    assert config["datasets"]["m"] == {"generator": "moons", "n_samples": 300, "noise": 0.1, "seed": 4,
-                                       "model": {"covariance_type": "full", "n_components": 2}}
+    assert config["datasets"]["m"] == {
+        "generator": "moons",
+        "n_samples": 300,
+        "noise": 0.1,
+        "seed": 4,
+        "model": {"covariance_type": "full", "n_components": 2},
+    }
     assert config["datasets"]["b"]["center_box"] == [-5, 5]
     assert config["fit"] == {"seeds": [1, 2], "n_components": [1, 2], "init_params": "kmeans", "tol": 1e-4}
     assert config["bayesian"]["weight_concentration_prior"] is None
@@ -134,8 +233,12 @@ def test_strings_that_are_not_numbers_are_left_for_the_schema_to_refuse():
 
 def test_command_line_config_overrides_nested_numbers_and_lists(tmp_path):
     process = run_snakemake(
-        tmp_path, "--configfile", SMALL_CONFIG, "--dry-run",
-        "--config", "fit={seeds: [4, 5], n_components: [1, 3], covariance_types: [full], tol: 1e-4}",
+        tmp_path,
+        "--configfile",
+        SMALL_CONFIG,
+        "--dry-run",
+        "--config",
+        "fit={seeds: [4, 5], n_components: [1, 3], covariance_types: [full], tol: 1e-4}",
         "anomalies={percentile: 2.5}",
     )
     assert planned_jobs(process.stdout)["fit_models"] == 2  # two datasets x one covariance type
@@ -146,8 +249,10 @@ def test_non_finite_numbers_are_refused(tmp_path, section, key, value):
     # jsonschema lets NaN through every bound, and tol has no upper bound for inf to hit.
     config = small_config()
     config.setdefault(section, {})[key] = float(value.replace(".", ""))
-    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config),
-                            "--dry-run", check=False)
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config), "--dry-run", check=False
+    )
     assert process.returncode != 0
     assert f"config key '{section}.{key}' is {float(value.replace('.', ''))}; expected a finite number" in (
-        process.stdout + process.stderr)
+        process.stdout + process.stderr
+    )

@@ -7,18 +7,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_iris, make_moons
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.fitting import fit_start, fit_sweep, relative_change, run_em, sweep_settings
 from gmm_pipeline.hierarchical import cluster_terms, merge_hierarchy, svd_transform
 from gmm_pipeline.selection import criteria_table, select_model
+from sklearn.datasets import load_iris, make_moons
+from sklearn.mixture import GaussianMixture
 
 DATA = Path(__file__).parent / "data"
 BIC = "bic_lower_is_better"
 # The pipeline's default starts and stopping rule (mclust's tolerance), and the tighter
 # settings that reach mclust's optimum in every cell.
-DEFAULT_FIT = {"n_components": list(range(1, 10)), "seeds": 10, "init_params": ["kmeans", "agglomerative", "hc_vvv"]}
+DEFAULT_FIT = {
+    "n_components": list(range(1, 10)),
+    "seeds": 10,
+    "init_params": ["kmeans", "agglomerative", "hc_vvv"],
+}
 THOROUGH_FIT = {**DEFAULT_FIT, "init_params": ["kmeans", "k-means++", "agglomerative", "hc_vvv"], "tol": 1e-7}
 
 
@@ -58,16 +61,27 @@ def test_a_collapsed_component_is_degenerate_and_not_chosen():
     # stack with a covariance at the reg_covar floor and an unbounded likelihood.
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(0, 1, (100, 2)), rng.normal(6, 1, (100, 2)), np.full((5, 2), [20.0, 20.0])])
-    start = {"weights_init": np.array([0.45, 0.45, 0.1]), "means_init": np.array([[0, 0], [6, 6], [20, 20.0]]),
-             "precisions_init": np.array([np.eye(2)] * 3)}
-    model, row = fit_start(X, n_components=3, covariance_type="full", seed=0, init_params="agglomerative",
-                           start=start)
+    start = {
+        "weights_init": np.array([0.45, 0.45, 0.1]),
+        "means_init": np.array([[0, 0], [6, 6], [20, 20.0]]),
+        "precisions_init": np.array([np.eye(2)] * 3),
+    }
+    model, row = fit_start(
+        X, n_components=3, covariance_type="full", seed=0, init_params="agglomerative", start=start
+    )
     assert row["degenerate"] and "covariance at the floor" in row["degenerate_reason"]
     assert row["min_covariance_eigenvalue"] == pytest.approx(1e-6, rel=1e-3)
     assert np.linalg.eigvalsh(model.covariances_[2]).min() <= 10 * 1e-6
     # With min_points above the stack's size the same fit is degenerate by size too.
-    _, row = fit_start(X, n_components=3, covariance_type="full", seed=0, init_params="agglomerative",
-                       start=start, min_points=6)
+    _, row = fit_start(
+        X,
+        n_components=3,
+        covariance_type="full",
+        seed=0,
+        init_params="agglomerative",
+        start=start,
+        min_points=6,
+    )
     assert "holds 5 points" in row["degenerate_reason"]
 
 
@@ -75,14 +89,16 @@ def test_an_all_degenerate_model_is_listed_and_excluded_from_every_criterion():
     # Forty rows at four distinct places: one Gaussian fits them, but two or more
     # components must sit on one or two places each, with a covariance at the floor.
     X = np.repeat(np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0], [6.0, 6.0]]), 10, axis=0)
-    starts, _ = fit_sweep(X, covariance_type="full", n_components=[1, 2, 3, 4], seeds=range(3),
-                          init_params=["kmeans", "hc_vvv"])
+    starts, _ = fit_sweep(
+        X, covariance_type="full", n_components=[1, 2, 3, 4], seeds=range(3), init_params=["kmeans", "hc_vvv"]
+    )
     table = criteria_table(starts)
     assert table["degenerate"].tolist() == [False, True, True, True]
     assert starts.loc[starts["n_components"] > 1, "degenerate"].all()
     selection = select_model(table, criterion="bic")
-    assert [(entry["n_components"], "floor" in entry["reason"]) for entry in selection["excluded_degenerate"]] \
-        == [(2, True), (3, True), (4, True)]
+    assert [
+        (entry["n_components"], "floor" in entry["reason"]) for entry in selection["excluded_degenerate"]
+    ] == [(2, True), (3, True), (4, True)]
     for name in ("bic", "aic", "icl"):
         assert selection["by_criterion"][name]["n_components"] == 1, name
     assert selection["chosen"]["n_components"] == 1
@@ -97,7 +113,9 @@ def test_cluster_terms_match_the_formula():
     expected = 7 * np.log(np.linalg.det(scatter / 7) + (np.trace(scatter) + alpha) / 7)
     assert cluster_terms(np.array([7]), scatter[None], alpha)[0] == pytest.approx(expected)
     small = scatter * 0 + np.outer(centred[0], centred[0])
-    assert cluster_terms(np.array([2]), small[None], alpha)[0] == pytest.approx(2 * np.log((np.trace(small) + alpha) / 2))
+    assert cluster_terms(np.array([2]), small[None], alpha)[0] == pytest.approx(
+        2 * np.log((np.trace(small) + alpha) / 2)
+    )
 
 
 def test_the_hierarchy_separates_well_separated_groups_and_duplicates_start_together(three_blobs):
@@ -106,7 +124,7 @@ def test_the_hierarchy_separates_well_separated_groups_and_duplicates_start_toge
     cuts = merge_hierarchy(svd_transform(X), [3, 1])
     assert np.array_equal(cuts[1], np.zeros(len(X), dtype=int))
     found = cuts[3][:300]
-    assert len(set(zip(found, labels))) == 3  # a one-to-one match with the true groups
+    assert len(set(zip(found, labels, strict=True))) == 3  # a one-to-one match with the true groups
     np.testing.assert_array_equal(cuts[3][300:], cuts[3][:5])
 
 
@@ -116,27 +134,34 @@ def test_svd_transform_is_mclusts():
     scaled = (X - X.mean(axis=0)) / X.std(axis=0, ddof=1)
     # Z Z' equals the scaled data's U diag(d) U': distances do not depend on signs of V.
     _, d, v = np.linalg.svd(scaled, full_matrices=False)
-    np.testing.assert_allclose(Z @ Z.T, (scaled @ v.T / np.sqrt(d)) @ (scaled @ v.T / np.sqrt(d)).T, atol=1e-10)
+    np.testing.assert_allclose(
+        Z @ Z.T, (scaled @ v.T / np.sqrt(d)) @ (scaled @ v.T / np.sqrt(d)).T, atol=1e-10
+    )
 
 
 def _reference_sweep(X, fit):
     settings = sweep_settings(fit)
-    return pd.concat([fit_sweep(X, covariance_type=kind, **settings)[0]
-                      for kind in ("spherical", "diag", "tied", "full")], ignore_index=True)
+    return pd.concat(
+        [fit_sweep(X, covariance_type=kind, **settings)[0] for kind in ("spherical", "diag", "tied", "full")],
+        ignore_index=True,
+    )
 
 
 FAITHFUL = pd.read_csv(DATA / "faithful.csv").to_numpy(float)
 
 
-@pytest.mark.parametrize("name, X, fit, every_cell, bic_value", [
-    # Defaults: the choices agree; on faithful two full-covariance cells (k = 4, 6) stay
-    # above mclust's, and the tied k = 3 optimum stops 0.04 short of its last decimals.
-    ("faithful", FAITHFUL, DEFAULT_FIT, False, 2314.316 + 0.05),
-    ("iris", load_iris().data, DEFAULT_FIT, True, 574.018 + 0.05),
-    # With k-means++ starts too and tol 1e-7, every cell is as good as mclust's.
-    ("faithful", FAITHFUL, THOROUGH_FIT, True, 2314.316),
-    ("iris", load_iris().data, THOROUGH_FIT, True, 574.018 + 1e-3),
-])
+@pytest.mark.parametrize(
+    "name, X, fit, every_cell, bic_value",
+    [
+        # Defaults: the choices agree; on faithful two full-covariance cells (k = 4, 6) stay
+        # above mclust's, and the tied k = 3 optimum stops 0.04 short of its last decimals.
+        ("faithful", FAITHFUL, DEFAULT_FIT, False, 2314.316 + 0.05),
+        ("iris", load_iris().data, DEFAULT_FIT, True, 574.018 + 0.05),
+        # With k-means++ starts too and tol 1e-7, every cell is as good as mclust's.
+        ("faithful", FAITHFUL, THOROUGH_FIT, True, 2314.316),
+        ("iris", load_iris().data, THOROUGH_FIT, True, 574.018 + 1e-3),
+    ],
+)
 def test_cells_are_as_good_as_mclusts_and_the_choices_agree(name, X, fit, every_cell, bic_value):
     # mclust 6.0.0's mclustBIC tables (tests/data/*.bic.csv, from shared/reference/mclust).
     reference = pd.read_csv(DATA / f"{name}.bic.csv").set_index(["covariance_type", "n_components"])
@@ -162,8 +187,9 @@ def test_cells_are_as_good_as_mclusts_and_the_choices_agree(name, X, fit, every_
 def test_a_count_above_the_distinct_rows_fails_alone_the_others_start():
     # Four distinct places: the hierarchy gives k = 1 to 4; only k = 5 has no start.
     X = np.repeat(np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0], [6.0, 6.0]]), 10, axis=0)
-    starts, _ = fit_sweep(X, covariance_type="spherical", n_components=[1, 2, 3, 4, 5], seeds=[0],
-                          init_params=["hc_vvv"])
+    starts, _ = fit_sweep(
+        X, covariance_type="spherical", n_components=[1, 2, 3, 4, 5], seeds=[0], init_params=["hc_vvv"]
+    )
     failed = starts.set_index("n_components")["error"].fillna("")
     assert (failed.loc[[1, 2, 3, 4]] == "").all()
     assert "fewer than 5 distinct rows" in failed.loc[5]

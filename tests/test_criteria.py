@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from gmm_pipeline import criteria
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
-
-from gmm_pipeline import criteria
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
@@ -21,10 +20,12 @@ def test_icl_is_bic_plus_twice_the_map_classification_entropy(three_blobs):
     # Overlapping components so the entropy term is far from zero.
     model = GaussianMixture(n_components=4, covariance_type="full", random_state=0).fit(X)
     # Posterior probabilities straight from the Gaussian densities, not from predict_proba.
-    weighted = np.column_stack([
-        w * multivariate_normal(mean, cov).pdf(X)
-        for w, mean, cov in zip(model.weights_, model.means_, model.covariances_)
-    ])
+    weighted = np.column_stack(
+        [
+            w * multivariate_normal(mean, cov).pdf(X)
+            for w, mean, cov in zip(model.weights_, model.means_, model.covariances_, strict=True)
+        ]
+    )
     tau = weighted / weighted.sum(axis=1, keepdims=True)
     log_likelihood = np.log(weighted.sum(axis=1)).sum()
     p = criteria.n_parameters("full", 4, 2)

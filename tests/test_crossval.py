@@ -2,17 +2,17 @@
 
 import numpy as np
 import pytest
-from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import KFold
-
 from gmm_pipeline.crossval import FOLD_COLUMNS, cross_validate, fold_indices, summarise_folds
 from gmm_pipeline.errors import PipelineInputError
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import KFold
 
 
 def test_cv_nll_is_minus_the_pooled_held_out_log_likelihood(three_blobs):
     X, _ = three_blobs
-    table = cross_validate(X, covariance_type="diag", folds=4, seed=3, n_components=[1, 3],
-                           seeds=[0, 1], init_params=["kmeans"])
+    table = cross_validate(
+        X, covariance_type="diag", folds=4, seed=3, n_components=[1, 3], seeds=[0, 1], init_params=["kmeans"]
+    )
     assert list(table.columns) == FOLD_COLUMNS and len(table) == 2 * 4
     summary = summarise_folds(table)
     for k in (1, 3):
@@ -36,7 +36,7 @@ def test_folds_partition_the_data_reproducibly():
     tests = np.concatenate([test for _, test in folds])
     assert sorted(tests.tolist()) == list(range(103))
     again = fold_indices(103, folds=5, seed=7)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
 
 
 def test_impossible_fold_count_names_the_key():

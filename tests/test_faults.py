@@ -10,7 +10,6 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, process_alive, run_snakemake
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
@@ -18,11 +17,20 @@ pytestmark = pytest.mark.workflow
 
 
 def _start(workdir, *args):
-    command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-               "--configfile", str(SMALL_CONFIG), *map(str, args)]
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(SMALL_CONFIG),
+        *map(str, args),
+    ]
     # A session of its own, so the whole process group (snakemake and its jobs) can be killed.
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def _wait_for(condition, timeout=120):
@@ -36,8 +44,11 @@ def _wait_for(condition, timeout=120):
 
 def _results(workdir):
     results = workdir / "results"
-    return {str(p.relative_to(workdir)): p for p in sorted(results.rglob("*"))
-            if p.is_file() and "logs" not in p.relative_to(results).parts}
+    return {
+        str(p.relative_to(workdir)): p
+        for p in sorted(results.rglob("*"))
+        if p.is_file() and "logs" not in p.relative_to(results).parts
+    }
 
 
 def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path):
@@ -49,8 +60,10 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
         # A fit job has logged a finished component count but not yet written its tables.
         for log in fit_logs.glob("*.log") if fit_logs.is_dir() else []:
             dataset, covariance_type = log.stem.rsplit("_", 1)
-            if "best start" in log.read_text() and \
-                    not (tmp_path / f"results/fit/{dataset}/{covariance_type}/starts.csv").exists():
+            if (
+                "best start" in log.read_text()
+                and not (tmp_path / f"results/fit/{dataset}/{covariance_type}/starts.csv").exists()
+            ):
                 fitting_logs.append(log)
                 return True
         return False
@@ -71,8 +84,10 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
     assert set(resumed) == set(clean)  # nothing missing, no stray temporaries left behind
     for path in clean:
         if path.endswith("starts.csv"):
-            pd.testing.assert_frame_equal(pd.read_csv(resumed[path]).drop(columns=list(TIMING_COLUMNS)),
-                                          pd.read_csv(clean[path]).drop(columns=list(TIMING_COLUMNS)))
+            pd.testing.assert_frame_equal(
+                pd.read_csv(resumed[path]).drop(columns=list(TIMING_COLUMNS)),
+                pd.read_csv(clean[path]).drop(columns=list(TIMING_COLUMNS)),
+            )
         else:
             assert resumed[path].read_bytes() == clean[path].read_bytes(), path
 
@@ -90,4 +105,6 @@ def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(tmp_
     said = second.stdout + second.stderr
     assert "Directory cannot be locked" in said or "seem to be incomplete" in said, said[-2000:]
     manifest = json.loads((tmp_path / "results/manifest.json").read_text())
-    assert {entry["path"] for entry in manifest["artifacts"]} == set(_results(tmp_path)) - {"results/manifest.json"}
+    assert {entry["path"] for entry in manifest["artifacts"]} == set(_results(tmp_path)) - {
+        "results/manifest.json"
+    }

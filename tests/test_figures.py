@@ -1,7 +1,6 @@
 """Figures stay readable and fast on large data: scatter plots draw a seeded sample."""
 
 import numpy as np
-
 from gmm_pipeline.figures import shown_rows
 
 

@@ -2,22 +2,27 @@
 
 import numpy as np
 import pytest
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.criteria import column
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.fitting import START_COLUMNS, fit_start, fit_sweep, resolve_seeds, sweep_settings
+from sklearn.mixture import GaussianMixture
 
 
 def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_sweep(X, covariance_type="full", n_components=[1, 2, 3], seeds=[0, 1, 2, 3],
-                               dataset="blobs", init_params="random")
+    starts, models = fit_sweep(
+        X,
+        covariance_type="full",
+        n_components=[1, 2, 3],
+        seeds=[0, 1, 2, 3],
+        dataset="blobs",
+        init_params="random",
+    )
     assert list(starts.columns) == START_COLUMNS
     assert len(starts) == 3 * 4
     assert list(starts["seed"]) == [0, 1, 2, 3] * 3
     assert starts.groupby("n_components")["is_best"].sum().tolist() == [1, 1, 1]
-    for k, rows in starts.groupby("n_components"):
+    for _, rows in starts.groupby("n_components"):
         best = rows[rows["is_best"]].iloc[0]
         assert best["lower_bound"] == rows["lower_bound"].max()
         assert best["seed"] == rows.loc[rows["lower_bound"] == rows["lower_bound"].max(), "seed"].min()
@@ -29,12 +34,21 @@ def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_b
 
 def test_every_method_gets_its_starts_and_the_best_is_taken_across_methods(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_sweep(X, covariance_type="full", n_components=[2, 3], seeds=[0, 1, 2],
-                               init_params=["random", "agglomerative"])
+    starts, models = fit_sweep(
+        X,
+        covariance_type="full",
+        n_components=[2, 3],
+        seeds=[0, 1, 2],
+        init_params=["random", "agglomerative"],
+    )
     # 300 rows: the Ward tree uses them all, so the seed cannot change it and one start is enough.
     assert starts.groupby(["n_components", "init_params"]).size().to_dict() == {
-        (2, "agglomerative"): 1, (2, "random"): 3, (3, "agglomerative"): 1, (3, "random"): 3}
-    for k, rows in starts.groupby("n_components"):
+        (2, "agglomerative"): 1,
+        (2, "random"): 3,
+        (3, "agglomerative"): 1,
+        (3, "random"): 3,
+    }
+    for _, rows in starts.groupby("n_components"):
         best = rows[rows["is_best"]].iloc[0]
         assert best["lower_bound"] == rows["lower_bound"].max()
     assert {m.start_["init_params"] for m in models} <= {"random", "agglomerative"}
@@ -67,7 +81,9 @@ def test_recovers_the_parameters_of_a_known_mixture():
 
 def test_convergence_warning_is_kept_in_the_row(three_blobs):
     X, _ = three_blobs
-    model, row = fit_start(X, n_components=3, covariance_type="full", seed=0, max_iter=1, init_params="random")
+    model, row = fit_start(
+        X, n_components=3, covariance_type="full", seed=0, max_iter=1, init_params="random"
+    )
     assert model is not None and not row["converged"]
     assert "did not converge" in row["warnings"]
 
@@ -94,8 +110,15 @@ def test_resolve_seeds():
 
 
 def test_sweep_settings_from_the_fit_config():
-    config = {"covariance_types": ["full"], "n_components": [1, 2], "seeds": 4, "init_params": "kmeans",
-              "max_iter": 50, "tol": 1e-4, "reg_covar": 1e-5}
+    config = {
+        "covariance_types": ["full"],
+        "n_components": [1, 2],
+        "seeds": 4,
+        "init_params": "kmeans",
+        "max_iter": 50,
+        "tol": 1e-4,
+        "reg_covar": 1e-5,
+    }
     settings = sweep_settings(config, n_seeds=2)
     assert settings["seeds"] == [0, 1] and settings["init_params"] == ["kmeans"]
     assert settings["max_iter"] == 50 and "covariance_types" not in settings

@@ -3,8 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.datasets import generate_dataset
 from gmm_pipeline.fitting import fit_sweep
 from gmm_pipeline.initialisation import (
@@ -15,6 +13,7 @@ from gmm_pipeline.initialisation import (
 )
 from gmm_pipeline.model_io import model_from_dict, model_to_dict
 from gmm_pipeline.selection import criteria_table, init_comparison, select_model
+from sklearn.mixture import GaussianMixture
 
 
 def test_whitened_data_has_identity_covariance():
@@ -49,7 +48,7 @@ def test_ward_tree_finds_separated_clusters_and_subsamples_large_data(three_blob
     X, labels = three_blobs
     rows, partitions = ward_partitions(X, [1, 3])
     assert len(rows) == len(X) and set(partitions) == {1, 3}
-    assert len(set(zip(partitions[3], labels))) == 3  # the cut is the true partition
+    assert len(set(zip(partitions[3], labels, strict=True))) == 3  # the cut is the true partition
     rows_a, _ = ward_partitions(X, [3], seed=0, max_samples=100)
     rows_b, _ = ward_partitions(X, [3], seed=1, max_samples=100)
     assert len(rows_a) == 100 and not np.array_equal(rows_a, rows_b)
@@ -66,7 +65,9 @@ def test_singleton_clusters_borrow_the_pooled_covariance():
 
 def test_start_method_travels_with_the_saved_model(three_blobs):
     X, _ = three_blobs
-    _, models = fit_sweep(X, covariance_type="full", n_components=[3], seeds=[4], init_params=["agglomerative"])
+    _, models = fit_sweep(
+        X, covariance_type="full", n_components=[3], seeds=[4], init_params=["agglomerative"]
+    )
     assert models[0].start_ == {"init_params": "agglomerative", "seed": 4}
     assert model_from_dict(model_to_dict(models[0])).start_ == {"init_params": "agglomerative", "seed": 4}
 
@@ -80,11 +81,19 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
     # reach the best optimum at k = 3, and the choice is k = 3. (The k-means starts now
     # reach it too on draw 0, not on draw 2.)
     X, _, _ = generate_dataset({"generator": "anisotropic", "n_samples": 1000, "centers": 3, "seed": seed})
-    starts, _ = fit_sweep(X, covariance_type="full", n_components=[1, 2, 3, 4, 5, 6], seeds=range(10),
-                          init_params=["kmeans", "agglomerative", "hc_vvv"])
+    starts, _ = fit_sweep(
+        X,
+        covariance_type="full",
+        n_components=[1, 2, 3, 4, 5, 6],
+        seeds=range(10),
+        init_params=["kmeans", "agglomerative", "hc_vvv"],
+    )
     inits = init_comparison(starts)
     at_three = inits[inits["n_components"] == 3].set_index("init_params")
-    assert at_three.loc["agglomerative", "reaches_best_optimum"] and at_three.loc["hc_vvv", "reaches_best_optimum"]
+    assert (
+        at_three.loc["agglomerative", "reaches_best_optimum"]
+        and at_three.loc["hc_vvv", "reaches_best_optimum"]
+    )
     assert at_three.loc["kmeans", "reaches_best_optimum"] == (seed == 0)
     selection = select_model(criteria_table(starts), criterion="bic", inits=inits)
     for method in ("agglomerative", "hc_vvv"):
@@ -95,9 +104,15 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
 
 def test_every_recorded_start_reruns_from_the_table(three_blobs):
     X, _ = three_blobs
-    starts, _ = fit_sweep(X, covariance_type="tied", n_components=[2], seeds=[0],
-                          init_params=["agglomerative"])
+    starts, _ = fit_sweep(
+        X, covariance_type="tied", n_components=[2], seeds=[0], init_params=["agglomerative"]
+    )
     row = starts.iloc[0]
-    again, _ = fit_sweep(X, covariance_type="tied", n_components=[2], seeds=[int(row["seed"])],
-                         init_params=[row["init_params"]])
+    again, _ = fit_sweep(
+        X,
+        covariance_type="tied",
+        n_components=[2],
+        seeds=[int(row["seed"])],
+        init_params=[row["init_params"]],
+    )
     pd.testing.assert_frame_equal(starts.drop(columns="fit_seconds"), again.drop(columns="fit_seconds"))

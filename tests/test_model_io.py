@@ -4,12 +4,16 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.errors import ModelFormatError
 from gmm_pipeline.model_io import (
-    load_model, load_models, model_from_dict, model_to_dict, save_model, save_models,
+    load_model,
+    load_models,
+    model_from_dict,
+    model_to_dict,
+    save_model,
+    save_models,
 )
+from sklearn.mixture import GaussianMixture
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,10 @@ def test_loaded_model_predicts_bit_for_bit_like_the_fitted_one(tmp_path, data, c
     assert loaded.bic(data) == model.bic(data) and loaded.aic(data) == model.aic(data)
     assert loaded.get_params() == model.get_params()
     assert (loaded.converged_, loaded.n_iter_, loaded.lower_bound_) == (
-        model.converged_, model.n_iter_, model.lower_bound_)
+        model.converged_,
+        model.n_iter_,
+        model.lower_bound_,
+    )
     samples, labels = loaded.sample(5)
     assert samples.shape == (5, 3) and labels.shape == (5,)
 
@@ -44,7 +51,7 @@ def test_collection_round_trip(tmp_path, data):
     save_models(tmp_path / "models.json", models)
     loaded = load_models(tmp_path / "models.json")
     assert [m.n_components for m in loaded] == [1, 2, 3]
-    for original, copy in zip(models, loaded):
+    for original, copy in zip(models, loaded, strict=True):
         np.testing.assert_array_equal(copy.score_samples(data), original.score_samples(data))
 
 
@@ -63,18 +70,21 @@ def _tamper(record, path, value):
     target[last] = value
 
 
-@pytest.mark.parametrize("path, value, expected", [
-    (("format",), "pickle", "'format' is 'pickle'"),
-    (("format_version",), 99, "this code reads version 1"),
-    (("weights",), [0.5, 0.5], r"'weights' has shape \(2,\), expected \(3,\)"),
-    (("weights",), [0.5, 0.4, 0.3], "sum to 1"),
-    (("weights",), [1.2, -0.1, -0.1], "non-negative"),
-    (("means",), "not numbers", "nested list of numbers"),
-    (("params", "n_components"), True, "params.n_components has type bool"),
-    (("params", "covariance_type"), "banana", "covariance_type must be one of"),
-    (("converged",), "yes", "converged has type str"),
-    (("n_features",), 0, "positive integers"),
-])
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        (("format",), "pickle", "'format' is 'pickle'"),
+        (("format_version",), 99, "this code reads version 1"),
+        (("weights",), [0.5, 0.5], r"'weights' has shape \(2,\), expected \(3,\)"),
+        (("weights",), [0.5, 0.4, 0.3], "sum to 1"),
+        (("weights",), [1.2, -0.1, -0.1], "non-negative"),
+        (("means",), "not numbers", "nested list of numbers"),
+        (("params", "n_components"), True, "params.n_components has type bool"),
+        (("params", "covariance_type"), "banana", "covariance_type must be one of"),
+        (("converged",), "yes", "converged has type str"),
+        (("n_features",), 0, "positive integers"),
+    ],
+)
 def test_tampered_fields_are_refused(data, path, value, expected):
     record = model_to_dict(fitted(data, "full"))
     _tamper(record, path, value)

@@ -8,13 +8,17 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.workflow
 
 TINY = {
-    "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": 1, "init_params": ["kmeans", "hc_vvv"]},
+    "fit": {
+        "covariance_types": ["diag"],
+        "n_components": [1, 2],
+        "seeds": 1,
+        "init_params": ["kmeans", "hc_vvv"],
+    },
     "selection": {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}},
     "bayesian": {"max_components": 2, "n_init": 1},
     "figures": {"grid_resolution": 20, "dpi": 30},
@@ -31,8 +35,12 @@ def outer_workflow(folder, snakefile_text, configs):
 
 
 def snakemake(folder, *args, check=True):
-    process = subprocess.run([SNAKEMAKE, "--snakefile", str(folder / "Snakefile"), "--directory", str(folder),
-                              *map(str, args)], capture_output=True, text=True, timeout=600)
+    process = subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(folder / "Snakefile"), "--directory", str(folder), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check:
         assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     return process
@@ -40,11 +48,16 @@ def snakemake(folder, *args, check=True):
 
 def verify(folder, results):
     """``make verify``'s script on one results folder of the outer workflow."""
-    return subprocess.run([sys.executable, str(REPO / "scripts/verify_results.py"), "--results", results],
-                          cwd=folder, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts/verify_results.py"), "--results", results],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-ONE_MODULE = '''
+ONE_MODULE = """
 configfile: "config/config.yaml"
 
 
@@ -56,12 +69,14 @@ module gmm:
 
 
 use rule * from gmm as gmm_*
-'''
+"""
 
 
 def test_runs_as_a_module_with_the_outer_config_and_reports_its_figures(tmp_path):
-    config = {"datasets": {"rings": {"generator": "circles", "n_samples": 60, "noise": 0.1, "seed": 0}},
-              **copy.deepcopy(TINY)}
+    config = {
+        "datasets": {"rings": {"generator": "circles", "n_samples": 60, "noise": 0.1, "seed": 0}},
+        **copy.deepcopy(TINY),
+    }
     folder = outer_workflow(tmp_path / "outer", ONE_MODULE, {"config.yaml": config})
     snakemake(folder, "--cores", 2)
     manifest = json.loads((folder / "results/manifest.json").read_text())
@@ -82,7 +97,7 @@ def test_runs_as_a_module_with_the_outer_config_and_reports_its_figures(tmp_path
     assert process.returncode != 0 and "config key 'fit.seeds'" in process.stdout + process.stderr
 
 
-TWO_MODULES = '''
+TWO_MODULES = """
 configfile: "config/first.yaml"
 
 
@@ -115,22 +130,30 @@ rule all:
     input:
         "first/results/manifest.json",
         "second/results/manifest.json",
-'''
+"""
 
 
 def test_two_instances_with_prefixed_rules_run_side_by_side(tmp_path):
-    first = {"datasets": {"rings": {"generator": "circles", "n_samples": 60, "noise": 0.1, "seed": 0}},
-             **copy.deepcopy(TINY)}
-    second = {"datasets": {"moons": {"generator": "moons", "n_samples": 80, "noise": 0.05, "seed": 1}},
-              **copy.deepcopy(TINY)}
-    folder = outer_workflow(tmp_path / "outer", TWO_MODULES, {"first.yaml": {"first": first, "second": second}})
+    first = {
+        "datasets": {"rings": {"generator": "circles", "n_samples": 60, "noise": 0.1, "seed": 0}},
+        **copy.deepcopy(TINY),
+    }
+    second = {
+        "datasets": {"moons": {"generator": "moons", "n_samples": 80, "noise": 0.05, "seed": 1}},
+        **copy.deepcopy(TINY),
+    }
+    folder = outer_workflow(
+        tmp_path / "outer", TWO_MODULES, {"first.yaml": {"first": first, "second": second}}
+    )
     listed = snakemake(folder, "--list-rules").stdout.split()
     assert "first_fit_models" in listed and "second_fit_models" in listed
     snakemake(folder, "--cores", 2)
     for name, dataset in (("first", "rings"), ("second", "moons")):
         manifest = json.loads((folder / name / "results/manifest.json").read_text())
         assert list(manifest["config"]["datasets"]) == [dataset]
-        assert all(entry["path"].startswith(f"{name}/results/{entry['step']}/") for entry in manifest["artifacts"])
+        assert all(
+            entry["path"].startswith(f"{name}/results/{entry['step']}/") for entry in manifest["artifacts"]
+        )
         assert (folder / name / f"results/figures/{dataset}/model.png").is_file()
         assert verify(folder, f"{name}/results").returncode == 0, verify(folder, f"{name}/results").stdout
     assert "Nothing to be done" in snakemake(folder, "--dry-run").stdout

@@ -13,12 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from sklearn.mixture import GaussianMixture
-
 from conftest import REPO, run_snakemake, write_config
 from gmm_pipeline.criteria import column
 from gmm_pipeline.model_io import load_model
+from sklearn.mixture import GaussianMixture
 
 pytestmark = pytest.mark.workflow
 
@@ -54,8 +52,10 @@ def test_the_notebook_fit_stopped_early_and_converged_em_goes_further(notebook_r
     model = load_model(notebook_run / "results/select/moons/model.json")
     assert (model.covariance_type, model.n_components) == ("full", 3)
     assert model.converged_
-    direct = max((GaussianMixture(3, random_state=seed, tol=1e-10, max_iter=5000).fit(X) for seed in range(10)),
-                 key=lambda fitted: fitted.lower_bound_)
+    direct = max(
+        (GaussianMixture(3, random_state=seed, tol=1e-10, max_iter=5000).fit(X) for seed in range(10)),
+        key=lambda fitted: fitted.lower_bound_,
+    )
     # The pipeline stops at mclust's tolerance (1e-5 relative), a little before this
     # direct fit run to 1e-10 per point; the weights agree to a few thousandths.
     np.testing.assert_allclose(np.sort(model.weights_), np.sort(direct.weights_), atol=5e-3)

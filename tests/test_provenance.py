@@ -5,14 +5,17 @@ import os
 import subprocess
 
 import pytest
-
 from gmm_pipeline import provenance
 
 
 def test_the_code_identity_names_this_checkout():
     identity = provenance.code_identity()
-    head = subprocess.run(["git", "-C", str(provenance.REPOSITORY_ROOT), "rev-parse", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(provenance.REPOSITORY_ROOT), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert identity["revision"] in {head, f"{head}-dirty"}
     assert len(identity["sources_sha256"]) == 64
 
@@ -29,14 +32,17 @@ def test_a_run_shares_the_identity_its_jobs_cite(monkeypatch):
     assert provenance.code_identity() == shared
 
 
-@pytest.mark.parametrize("value", [
-    "not json",
-    json.dumps(["revision", "sources_sha256"]),
-    json.dumps({"revision": "abc"}),
-    json.dumps({"revision": "abc", "sources_sha256": "short"}),
-    json.dumps({"revision": 3, "sources_sha256": "a" * 64}),
-    json.dumps({"revision": "abc", "sources_sha256": "a" * 64, "extra": 1}),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not json",
+        json.dumps(["revision", "sources_sha256"]),
+        json.dumps({"revision": "abc"}),
+        json.dumps({"revision": "abc", "sources_sha256": "short"}),
+        json.dumps({"revision": 3, "sources_sha256": "a" * 64}),
+        json.dumps({"revision": "abc", "sources_sha256": "a" * 64, "extra": 1}),
+    ],
+)
 def test_a_malformed_shared_identity_is_ignored(monkeypatch, value):
     monkeypatch.setenv(provenance.CODE_IDENTITY_VARIABLE, value)
     assert provenance.code_identity() == provenance._computed_code_identity()

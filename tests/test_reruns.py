@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO, SMALL_CONFIG, SNAKEMAKE, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.code_version import step_code
 
@@ -25,8 +24,14 @@ N_TYPES = len(small_config()["fit"]["covariance_types"])
 # What the rest of one dataset's chain reruns after each step, and the manifest.
 AFTER_SELECT = {"select_model": 1, "extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1}
 AFTER_FIT = {"fit_models": 1, **AFTER_SELECT}
-ALL_OF_ONE_DATASET = {"prepare_data": 1, "fit_models": N_TYPES, "cross_validate": N_TYPES,
-                      "assess_stability": N_TYPES, "prune_weights": 1, **AFTER_SELECT}
+ALL_OF_ONE_DATASET = {
+    "prepare_data": 1,
+    "fit_models": N_TYPES,
+    "cross_validate": N_TYPES,
+    "assess_stability": N_TYPES,
+    "prune_weights": 1,
+    **AFTER_SELECT,
+}
 
 
 def copy_run(finished, destination):
@@ -36,8 +41,17 @@ def copy_run(finished, destination):
 
 
 def dry_run(workdir, *args, snakefile=None):
-    command = [SNAKEMAKE, "--snakefile", str(snakefile or REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(SMALL_CONFIG), "--dry-run", *args]
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(snakefile or REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(SMALL_CONFIG),
+        "--dry-run",
+        *args,
+    ]
     process = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stdout + process.stderr
     return process.stdout
@@ -45,20 +59,33 @@ def dry_run(workdir, *args, snakefile=None):
 
 def jobs_outputs(dry_run_stdout):
     """Every output path the dry run plans to make."""
-    return {path.strip() for line in dry_run_stdout.splitlines() if line.strip().startswith("output:")
-            for path in line.split(":", 1)[1].split(",")}
+    return {
+        path.strip()
+        for line in dry_run_stdout.splitlines()
+        if line.strip().startswith("output:")
+        for path in line.split(":", 1)[1].split(",")
+    }
 
 
-@pytest.mark.parametrize("deleted, expected", [
-    ("results/data/moons/data.csv", ALL_OF_ONE_DATASET),
-    ("results/fit/moons/full/models.json", AFTER_FIT),
-    ("results/select/moons/model.json", AFTER_SELECT),
-    ("results/select/moons/cv/full.provenance.json", {"cross_validate": 1, **AFTER_SELECT}),
-    ("results/bayes/moons/weights.csv", {"prune_weights": 1, "render_figures": 1, "manifest": 1, "all": 1}),
-    ("results/anomalies/moons/scores.csv", {"extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1}),
-    ("results/figures/moons/model.png", {"render_figures": 1, "manifest": 1, "all": 1}),
-    ("results/figures/moons/provenance.json", {"render_figures": 1, "manifest": 1, "all": 1}),
-])
+@pytest.mark.parametrize(
+    "deleted, expected",
+    [
+        ("results/data/moons/data.csv", ALL_OF_ONE_DATASET),
+        ("results/fit/moons/full/models.json", AFTER_FIT),
+        ("results/select/moons/model.json", AFTER_SELECT),
+        ("results/select/moons/cv/full.provenance.json", {"cross_validate": 1, **AFTER_SELECT}),
+        (
+            "results/bayes/moons/weights.csv",
+            {"prune_weights": 1, "render_figures": 1, "manifest": 1, "all": 1},
+        ),
+        (
+            "results/anomalies/moons/scores.csv",
+            {"extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1},
+        ),
+        ("results/figures/moons/model.png", {"render_figures": 1, "manifest": 1, "all": 1}),
+        ("results/figures/moons/provenance.json", {"render_figures": 1, "manifest": 1, "all": 1}),
+    ],
+)
 def test_a_deleted_artifact_rebuilds_its_job_and_what_depends_on_it(small_run, tmp_path, deleted, expected):
     workdir = copy_run(small_run, tmp_path / "run")
     (workdir / deleted).unlink()
@@ -81,8 +108,13 @@ def test_a_rebuilt_artifact_is_byte_identical_and_the_folder_verifies(small_run,
 
 def verify(workdir, repository=REPO):
     """``make verify``'s script, run in ``workdir`` from the code of ``repository``."""
-    return subprocess.run([sys.executable, str(Path(repository) / "scripts/verify_results.py")],
-                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(Path(repository) / "scripts/verify_results.py")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_verify_lists_each_missing_edited_and_unlisted_file(small_run, tmp_path):
@@ -121,8 +153,10 @@ def test_a_job_refuses_an_input_edited_after_its_record_was_written(small_run, t
     model.write_text(json.dumps(payload, indent=2) + "\n")
     process = run_snakemake(workdir, "--configfile", SMALL_CONFIG, "--cores", 1, check=False)
     assert process.returncode != 0
-    assert ("anomalies failed: results/select/blobs/model.json: its contents differ from what "
-            "results/select/blobs/provenance.json recorded") in process.stderr + process.stdout
+    assert (
+        "anomalies failed: results/select/blobs/model.json: its contents differ from what "
+        "results/select/blobs/provenance.json recorded"
+    ) in process.stderr + process.stdout
     process = verify(workdir)
     assert "edited: results/select/blobs/model.json" in process.stdout
 
@@ -140,8 +174,15 @@ def code_copy_run(tmp_path_factory):
     config["datasets"] = {"blobs": config["datasets"]["blobs"]}
     configfile = write_config(root / "config.yaml", config)
     workdir = root / "work"
-    command = [SNAKEMAKE, "--snakefile", str(code / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(configfile)]
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(code / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+    ]
     subprocess.run([*command, "--cores", "2"], check=True, capture_output=True, timeout=600)
     return code, workdir, command
 
@@ -168,26 +209,43 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
         (package / "anomalies.py").write_text((package / "anomalies.py").read_text() + "\n# a note\n")
         assert dry_run_jobs(command)[1].count("Nothing to be done") == 1
         # The threshold's logic: anomalies, then figures and the manifest.
-        edit(package / "anomalies.py", "threshold = float(np.percentile(log_density, percentile))",
-             'threshold = float(np.percentile(log_density, percentile, method="lower"))')
-        assert dry_run_jobs(command)[0] == {"extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1}
+        edit(
+            package / "anomalies.py",
+            "threshold = float(np.percentile(log_density, percentile))",
+            'threshold = float(np.percentile(log_density, percentile, method="lower"))',
+        )
+        assert dry_run_jobs(command)[0] == {
+            "extract_anomalies": 1,
+            "render_figures": 1,
+            "manifest": 1,
+            "all": 1,
+        }
         # And the Bayesian step's module as well: its job joins them.
         edit(package / "bayesian.py", "import warnings", "import warnings\n\nUNUSED_CONSTANT = 1")
-        assert dry_run_jobs(command)[0] == {"prune_weights": 1, "extract_anomalies": 1, "render_figures": 1,
-                                            "manifest": 1, "all": 1}
+        assert dry_run_jobs(command)[0] == {
+            "prune_weights": 1,
+            "extract_anomalies": 1,
+            "render_figures": 1,
+            "manifest": 1,
+            "all": 1,
+        }
         # Run them: each record names the code that made it, and the copy's own check agrees,
         # while this checkout's code sees those artifacts as made by other code.
         before = json.loads((workdir / "results/fit/blobs/full/provenance.json").read_text())["step_code"]
         subprocess.run([*command, "--cores", "2"], check=True, capture_output=True, timeout=600)
         assert verify(workdir, repository=code).returncode == 0
         other = verify(workdir)
-        flagged = {line.split(":")[1].strip() for line in other.stdout.splitlines()
-                   if line.startswith("other code")}
+        flagged = {
+            line.split(":")[1].strip() for line in other.stdout.splitlines() if line.startswith("other code")
+        }
         assert flagged == {"results/anomalies/blobs/provenance.json", "results/bayes/blobs/provenance.json"}
         after = json.loads((workdir / "results/fit/blobs/full/provenance.json").read_text())["step_code"]
         assert after == before == step_code("fit_models")  # the fit was not rerun, and is this checkout's
         anomalies = json.loads((workdir / "results/anomalies/blobs/provenance.json").read_text())["step_code"]
-        assert anomalies["step"] == "extract_anomalies" and anomalies["sha256"] != step_code("extract_anomalies")["sha256"]
+        assert (
+            anomalies["step"] == "extract_anomalies"
+            and anomalies["sha256"] != step_code("extract_anomalies")["sha256"]
+        )
         assert "anomalies" in anomalies["modules"]
     finally:
         for name, text in saved.items():
@@ -198,11 +256,13 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
     rng = np.random.default_rng(0)
     data = tmp_path / "points.csv"
     pd.DataFrame(rng.normal(size=(120, 2)), columns=["a", "b"]).to_csv(data, index=False)
-    config = {"datasets": {"mine": {"path": str(data)}},
-              "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": 1},
-              "selection": {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}},
-              "bayesian": {"max_components": 2, "n_init": 1},
-              "figures": {"grid_resolution": 20, "dpi": 30}}
+    config = {
+        "datasets": {"mine": {"path": str(data)}},
+        "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": 1},
+        "selection": {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}},
+        "bayesian": {"max_components": 2, "n_init": 1},
+        "figures": {"grid_resolution": 20, "dpi": 30},
+    }
     configfile = write_config(tmp_path / "config.yaml", config)
     run_snakemake(tmp_path, "--configfile", configfile, "--cores", 2)
     first = hashlib.sha256((tmp_path / "results/data/mine/data.csv").read_bytes()).hexdigest()
@@ -212,8 +272,16 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
     os.utime(data, ns=(mtime, mtime))
     process = run_snakemake(tmp_path, "--configfile", configfile, "--dry-run")
     assert planned_jobs(process.stdout) == {
-        "check_input": 1, "prepare_data": 1, "fit_models": 1, "select_model": 1, "prune_weights": 1,
-        "extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1}
+        "check_input": 1,
+        "prepare_data": 1,
+        "fit_models": 1,
+        "select_model": 1,
+        "prune_weights": 1,
+        "extract_anomalies": 1,
+        "render_figures": 1,
+        "manifest": 1,
+        "all": 1,
+    }
     run_snakemake(tmp_path, "--configfile", configfile, "--cores", 2)
     assert hashlib.sha256((tmp_path / "results/data/mine/data.csv").read_bytes()).hexdigest() != first
     # The same bytes again, with yet another time: nothing to do.

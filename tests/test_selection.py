@@ -3,9 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_blobs
-from sklearn.mixture import GaussianMixture
-
 from gmm_pipeline.criteria import column
 from gmm_pipeline.crossval import cross_validate
 from gmm_pipeline.errors import PipelineInputError
@@ -17,19 +14,27 @@ from gmm_pipeline.selection import (
     init_comparison,
     select_model,
 )
+from sklearn.datasets import make_blobs
+from sklearn.mixture import GaussianMixture
 
 BIC, AIC, ICL, CV = (column(name) for name in ("bic", "aic", "icl", "cv_nll"))
 
 
 @pytest.fixture(scope="module")
 def four_blobs():
-    X, labels = make_blobs(n_samples=400, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0,
-                           random_state=3)
-    sweep = {"n_components": [1, 2, 3, 4, 5, 6], "seeds": [0, 1, 2], "init_params": ["kmeans", "agglomerative"]}
+    X, labels = make_blobs(
+        n_samples=400, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0, random_state=3
+    )
+    sweep = {
+        "n_components": [1, 2, 3, 4, 5, 6],
+        "seeds": [0, 1, 2],
+        "init_params": ["kmeans", "agglomerative"],
+    }
     fits = {cov: fit_sweep(X, covariance_type=cov, **sweep) for cov in ("full", "spherical")}
     starts = pd.concat([starts for starts, _ in fits.values()], ignore_index=True)
-    folds = pd.concat([cross_validate(X, covariance_type=cov, folds=3, seed=0, **sweep) for cov in fits],
-                      ignore_index=True)
+    folds = pd.concat(
+        [cross_validate(X, covariance_type=cov, folds=3, seed=0, **sweep) for cov in fits], ignore_index=True
+    )
     models = {(m.covariance_type, m.n_components): m for _, ms in fits.values() for m in ms}
     return X, labels, starts, criteria_table(starts, folds), models
 
@@ -40,10 +45,14 @@ def test_table_has_one_row_per_model_from_its_best_start(four_blobs):
     assert len(table) == 2 * 6
     assert (table["n_starts"] == 4).all()  # three k-means seeds and one deterministic Ward start
     for _, row in table.iterrows():
-        rows = starts[(starts["covariance_type"] == row["covariance_type"])
-                      & (starts["n_components"] == row["n_components"])]
+        rows = starts[
+            (starts["covariance_type"] == row["covariance_type"])
+            & (starts["n_components"] == row["n_components"])
+        ]
         assert row["lower_bound"] == rows["lower_bound"].max()
-        assert row[BIC] == rows.loc[rows["is_best"], BIC].iloc[0] == rows[BIC].loc[rows["lower_bound"].idxmax()]
+        assert (
+            row[BIC] == rows.loc[rows["is_best"], BIC].iloc[0] == rows[BIC].loc[rows["lower_bound"].idxmax()]
+        )
         assert row["bic_worst_over_starts"] == rows[BIC].max()
         assert row["bic_median_over_starts"] == rows[BIC].median()
         assert row["n_at_best"] == (rows["lower_bound"] >= rows["lower_bound"].max() - 1e-3).sum()
@@ -70,8 +79,11 @@ def test_runner_up_is_the_second_lowest_and_the_gap_is_their_difference(four_blo
         entry = selection["by_criterion"][name]
         two = table.sort_values(col).iloc[:2]
         assert entry["value"] == two[col].iloc[0]
-        assert entry["runner_up"] == {"covariance_type": two["covariance_type"].iloc[1],
-                                      "n_components": int(two["n_components"].iloc[1]), "value": two[col].iloc[1]}
+        assert entry["runner_up"] == {
+            "covariance_type": two["covariance_type"].iloc[1],
+            "n_components": int(two["n_components"].iloc[1]),
+            "value": two[col].iloc[1],
+        }
         assert entry["gap_to_runner_up"] == pytest.approx(two[col].iloc[1] - two[col].iloc[0])
         assert entry["gap_to_runner_up"] >= 0
 
@@ -85,14 +97,18 @@ def test_bic_recovers_k_and_covariance_type_of_a_known_mixture(true_type):
         truth.covariances_ = np.array([[3.0, 0.3], [0.3, 3.0], [1.0, 1.0]])
         truth.precisions_cholesky_ = 1 / np.sqrt(truth.covariances_)
     else:
-        truth.covariances_ = np.array([[[2.0, 1.2], [1.2, 1.0]], [[1.0, -0.6], [-0.6, 1.0]],
-                                       [[0.5, 0.0], [0.0, 2.0]]])
+        truth.covariances_ = np.array(
+            [[[2.0, 1.2], [1.2, 1.0]], [[1.0, -0.6], [-0.6, 1.0]], [[0.5, 0.0], [0.0, 2.0]]]
+        )
         truth.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(truth.covariances_))
     X, _ = truth.sample(1500)
-    starts = pd.concat([
-        fit_sweep(X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2])[0]
-        for cov in ("full", "tied", "diag", "spherical")
-    ], ignore_index=True)
+    starts = pd.concat(
+        [
+            fit_sweep(X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2])[0]
+            for cov in ("full", "tied", "diag", "spherical")
+        ],
+        ignore_index=True,
+    )
     chosen = select_model(criteria_table(starts), criterion="bic")["chosen"]
     assert (chosen["covariance_type"], chosen["n_components"]) == (true_type, 3)
 
@@ -102,8 +118,9 @@ def test_pinned_model_overrides_the_criterion_and_reports_its_gap(four_blobs):
     pinned = {"covariance_type": "spherical", "n_components": 2}
     selection = select_model(table, criterion="bic", pinned=pinned, dataset="blobs")
     chosen = selection["chosen"]
-    assert {k: chosen[k] for k in ("covariance_type", "n_components", "reason")} == \
-        pinned | {"reason": "pinned by datasets.blobs.model"}
+    assert {k: chosen[k] for k in ("covariance_type", "n_components", "reason")} == pinned | {
+        "reason": "pinned by datasets.blobs.model"
+    }
     assert chosen["runner_up"]["n_components"] == 4
     assert chosen["gap_to_runner_up"] < 0  # the pinned model is worse by BIC than the best one
     assert selection["by_criterion"]["bic"]["n_components"] == 4
@@ -112,19 +129,24 @@ def test_pinned_model_overrides_the_criterion_and_reports_its_gap(four_blobs):
 def test_pinned_model_outside_the_sweep_is_refused(four_blobs):
     _, _, _, table, _ = four_blobs
     with pytest.raises(PipelineInputError, match=r"datasets.blobs.model asks for .*'tied'"):
-        select_model(table, criterion="bic", pinned={"covariance_type": "tied", "n_components": 2},
-                     dataset="blobs")
+        select_model(
+            table, criterion="bic", pinned={"covariance_type": "tied", "n_components": 2}, dataset="blobs"
+        )
 
 
 def test_a_best_start_that_did_not_converge_is_flagged_with_its_warning(three_blobs):
     X, _ = three_blobs
-    starts, _ = fit_sweep(X, covariance_type="full", n_components=[2, 3], seeds=[0, 1], max_iter=2,
-                          init_params="random")
+    starts, _ = fit_sweep(
+        X, covariance_type="full", n_components=[2, 3], seeds=[0, 1], max_iter=2, init_params="random"
+    )
     table = criteria_table(starts)
     selection = select_model(table, criterion="bic")
     assert not table["converged"].any()
     assert all("did not converge" in w for w in table["warnings"])
-    assert [(e["covariance_type"], e["n_components"]) for e in selection["not_converged"]] == [("full", 2), ("full", 3)]
+    assert [(e["covariance_type"], e["n_components"]) for e in selection["not_converged"]] == [
+        ("full", 2),
+        ("full", 3),
+    ]
     assert "did not converge" in selection["not_converged"][0]["warnings"]
 
 
@@ -141,19 +163,44 @@ def test_init_comparison_marks_which_method_reaches_the_best_optimum(four_blobs)
 
 def test_counts_of_converged_and_failed_starts_and_all_failed_models_left_out():
     def start(k, seed, lower_bound, converged=True, is_best=False, error=np.nan):
-        return {"dataset": "d", "covariance_type": "full", "n_components": k, "init_params": "kmeans",
-                "seed": seed, "lower_bound": lower_bound, "log_likelihood": lower_bound,
-                "converged": converged, "n_iter": 5, "final_relative_change": 1e-9,
-                "degenerate": False, "degenerate_reason": "", BIC: -lower_bound, AIC: -lower_bound, ICL: -lower_bound,
-                "n_parameters": 5, "is_best": is_best, "fit_seconds": 0.01, "warnings": np.nan, "error": error}
+        return {
+            "dataset": "d",
+            "covariance_type": "full",
+            "n_components": k,
+            "init_params": "kmeans",
+            "seed": seed,
+            "lower_bound": lower_bound,
+            "log_likelihood": lower_bound,
+            "converged": converged,
+            "n_iter": 5,
+            "final_relative_change": 1e-9,
+            "degenerate": False,
+            "degenerate_reason": "",
+            BIC: -lower_bound,
+            AIC: -lower_bound,
+            ICL: -lower_bound,
+            "n_parameters": 5,
+            "is_best": is_best,
+            "fit_seconds": 0.01,
+            "warnings": np.nan,
+            "error": error,
+        }
 
-    starts = pd.DataFrame([
-        start(1, 0, -2.0, is_best=True),
-        start(1, 1, -2.5, converged=False),
-        start(1, 2, np.nan, converged=False, error="ill-defined empirical covariance"),
-        start(2, 0, np.nan, converged=False, error="ill-defined empirical covariance"),
-    ])
+    starts = pd.DataFrame(
+        [
+            start(1, 0, -2.0, is_best=True),
+            start(1, 1, -2.5, converged=False),
+            start(1, 2, np.nan, converged=False, error="ill-defined empirical covariance"),
+            start(2, 0, np.nan, converged=False, error="ill-defined empirical covariance"),
+        ]
+    )
     table = criteria_table(starts)
     assert table["n_components"].tolist() == [1]
-    assert table.iloc[0][["n_starts", "n_converged", "n_failed", "best_seed", "n_at_best"]].tolist() == [3, 1, 1, 0, 1]
+    assert table.iloc[0][["n_starts", "n_converged", "n_failed", "best_seed", "n_at_best"]].tolist() == [
+        3,
+        1,
+        1,
+        0,
+        1,
+    ]
     assert np.isnan(table.iloc[0][CV])

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.sources import BUNDLED, check_report, load_bundled, load_file
 
@@ -11,8 +10,13 @@ from gmm_pipeline.sources import BUNDLED, check_report, load_bundled, load_file
 @pytest.fixture
 def good_frame():
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"height": rng.normal(170, 10, 50), "weight": rng.normal(70, 8, 50),
-                         "species": rng.choice(["a", "b"], 50)})
+    return pd.DataFrame(
+        {
+            "height": rng.normal(170, 10, 50),
+            "weight": rng.normal(70, 8, 50),
+            "species": rng.choice(["a", "b"], 50),
+        }
+    )
 
 
 def _write(tmp_path, frame, name="data.csv"):
@@ -38,25 +42,54 @@ def test_columns_choose_the_features(tmp_path, good_frame):
     assert features == ["weight"] and X.shape == (50, 1) and labels is None
 
 
-@pytest.mark.parametrize("mutate, spec, expected", [
-    (None, {"path": "absent.csv"}, r"absent.csv: no such file"),
-    ("empty", {}, r"data.csv: the file is empty"),
-    (lambda f: f.iloc[:0], {}, r"data.csv: the file has a header but no data rows"),
-    (lambda f: f, {}, r"data.csv: feature column 'species' is not numeric \(dtype .*e\.g\. '[ab]'\).*leave it out with `columns`"),
-    (lambda f: f.assign(weight=f["weight"].where(f.index != 9, np.nan)), {"label_column": "species"},
-     r"data.csv: feature column 'weight' has 1 missing, NaN or infinite value\(s\), first at data row 9"),
-    (lambda f: f.assign(height=f["height"].where(f.index != 4, np.inf)), {"label_column": "species"},
-     r"data.csv: feature column 'height' has 1 missing, NaN or infinite value\(s\), first at data row 4"),
-    (lambda f: f.assign(height=5.0), {"label_column": "species"},
-     r"data.csv: feature column 'height' is constant \(every value is 5\)"),
-    (lambda f: f.iloc[:6], {"label_column": "species"},
-     r"data.csv: 6 data rows, fewer than the largest component count \(10"),
-    (lambda f: f, {"label_column": "kind"},
-     r"data.csv: label_column 'kind' is not a column; the file has \['height', 'weight', 'species'\]"),
-    (lambda f: f, {"columns": ["height", "mass"]}, r"data.csv: column\(s\) \['mass'\] named in columns are absent"),
-    (lambda f: f.assign(species=f["species"].where(f.index != 2, None)), {"label_column": "species"},
-     r"data.csv: label_column 'species' has 1 missing value\(s\), first at data row 2"),
-])
+@pytest.mark.parametrize(
+    "mutate, spec, expected",
+    [
+        (None, {"path": "absent.csv"}, r"absent.csv: no such file"),
+        ("empty", {}, r"data.csv: the file is empty"),
+        (lambda f: f.iloc[:0], {}, r"data.csv: the file has a header but no data rows"),
+        (
+            lambda f: f,
+            {},
+            r"data.csv: feature column 'species' is not numeric \(dtype .*e\.g\. '[ab]'\).*leave it out with `columns`",
+        ),
+        (
+            lambda f: f.assign(weight=f["weight"].where(f.index != 9, np.nan)),
+            {"label_column": "species"},
+            r"data.csv: feature column 'weight' has 1 missing, NaN or infinite value\(s\), first at data row 9",
+        ),
+        (
+            lambda f: f.assign(height=f["height"].where(f.index != 4, np.inf)),
+            {"label_column": "species"},
+            r"data.csv: feature column 'height' has 1 missing, NaN or infinite value\(s\), first at data row 4",
+        ),
+        (
+            lambda f: f.assign(height=5.0),
+            {"label_column": "species"},
+            r"data.csv: feature column 'height' is constant \(every value is 5\)",
+        ),
+        (
+            lambda f: f.iloc[:6],
+            {"label_column": "species"},
+            r"data.csv: 6 data rows, fewer than the largest component count \(10",
+        ),
+        (
+            lambda f: f,
+            {"label_column": "kind"},
+            r"data.csv: label_column 'kind' is not a column; the file has \['height', 'weight', 'species'\]",
+        ),
+        (
+            lambda f: f,
+            {"columns": ["height", "mass"]},
+            r"data.csv: column\(s\) \['mass'\] named in columns are absent",
+        ),
+        (
+            lambda f: f.assign(species=f["species"].where(f.index != 2, None)),
+            {"label_column": "species"},
+            r"data.csv: label_column 'species' has 1 missing value\(s\), first at data row 2",
+        ),
+    ],
+)
 def test_each_bad_file_is_refused_naming_file_and_column(tmp_path, good_frame, mutate, spec, expected):
     path = tmp_path / "data.csv"
     if mutate == "empty":
@@ -82,11 +115,14 @@ def test_check_report_describes_the_file(tmp_path, good_frame):
     assert report["features"]["height"]["mean"] == pytest.approx(good_frame["height"].mean())
 
 
-@pytest.mark.parametrize("name, shape, classes", [
-    ("iris", (150, 4), {"setosa", "versicolor", "virginica"}),
-    ("wine", (178, 13), {"class_0", "class_1", "class_2"}),
-    ("breast_cancer", (569, 30), {"malignant", "benign"}),
-])
+@pytest.mark.parametrize(
+    "name, shape, classes",
+    [
+        ("iris", (150, 4), {"setosa", "versicolor", "virginica"}),
+        ("wine", (178, 13), {"class_0", "class_1", "class_2"}),
+        ("breast_cancer", (569, 30), {"malignant", "benign"}),
+    ],
+)
 def test_bundled_datasets_come_with_their_class_names(name, shape, classes):
     X, labels, features, rows = load_bundled({"bundled": name})
     assert X.shape == shape and set(labels) == classes and len(features) == shape[1]
@@ -96,7 +132,9 @@ def test_bundled_datasets_come_with_their_class_names(name, shape, classes):
 
 
 def test_subsampling_a_class_is_seeded_and_keeps_the_others():
-    X, labels, _, rows = load_bundled({"bundled": "breast_cancer", "subsample_labels": {"malignant": 21}, "seed": 3})
+    X, labels, _, rows = load_bundled(
+        {"bundled": "breast_cancer", "subsample_labels": {"malignant": 21}, "seed": 3}
+    )
     assert (labels == "malignant").sum() == 21 and (labels == "benign").sum() == 357
     again = load_bundled({"bundled": "breast_cancer", "subsample_labels": {"malignant": 21}, "seed": 3})[3]
     other = load_bundled({"bundled": "breast_cancer", "subsample_labels": {"malignant": 21}, "seed": 4})[3]
@@ -104,5 +142,7 @@ def test_subsampling_a_class_is_seeded_and_keeps_the_others():
     assert not np.array_equal(rows, other)
     with pytest.raises(PipelineInputError, match="class 'cancer'.*classes are \\['benign', 'malignant'\\]"):
         load_bundled({"bundled": "breast_cancer", "subsample_labels": {"cancer": 2}})
-    with pytest.raises(PipelineInputError, match="asks for 999 rows of class 'malignant'; breast_cancer has 212"):
+    with pytest.raises(
+        PipelineInputError, match="asks for 999 rows of class 'malignant'; breast_cancer has 212"
+    ):
         load_bundled({"bundled": "breast_cancer", "subsample_labels": {"malignant": 999}})

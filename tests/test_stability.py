@@ -3,8 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_blobs
-
 from gmm_pipeline.criteria import column
 from gmm_pipeline.stability import (
     bootstrap_sample,
@@ -12,6 +10,7 @@ from gmm_pipeline.stability import (
     replicate_datasets,
     selection_frequencies,
 )
+from sklearn.datasets import make_blobs
 
 
 def test_bootstrap_samples_are_reproducible_and_differ_between_replicates():
@@ -25,20 +24,39 @@ def test_bootstrap_samples_are_reproducible_and_differ_between_replicates():
 def test_data_seed_replicates_redraw_the_generator_and_files_have_none():
     spec = {"generator": "moons", "n_samples": 50, "noise": 0.1, "seed": 10}
     X = np.zeros((50, 2))
-    kinds = [(kind, r, seed) for kind, r, seed, _ in replicate_datasets(X, bootstrap=2, seed=0, spec=spec, data_seeds=3)]
-    assert kinds == [("bootstrap", 0, None), ("bootstrap", 1, None),
-                     ("data_seed", 0, 11), ("data_seed", 1, 12), ("data_seed", 2, 13)]
+    kinds = [
+        (kind, r, seed)
+        for kind, r, seed, _ in replicate_datasets(X, bootstrap=2, seed=0, spec=spec, data_seeds=3)
+    ]
+    assert kinds == [
+        ("bootstrap", 0, None),
+        ("bootstrap", 1, None),
+        ("data_seed", 0, 11),
+        ("data_seed", 1, 12),
+        ("data_seed", 2, 13),
+    ]
     assert len(list(replicate_datasets(X, bootstrap=1, seed=0, spec=None, data_seeds=3))) == 1
 
 
 def test_four_separated_blobs_select_k4_by_bic_in_nearly_all_bootstrap_resamples():
-    X, _ = make_blobs(n_samples=400, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0,
-                      random_state=3)
-    replicates = pd.concat([
-        replicate_criteria(X, covariance_type=cov, bootstrap=20, seed=0, n_components=[1, 2, 3, 4, 5, 6],
-                           seeds=[0, 1], init_params=["kmeans"])
-        for cov in ("full", "spherical")
-    ], ignore_index=True)
+    X, _ = make_blobs(
+        n_samples=400, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0, random_state=3
+    )
+    replicates = pd.concat(
+        [
+            replicate_criteria(
+                X,
+                covariance_type=cov,
+                bootstrap=20,
+                seed=0,
+                n_components=[1, 2, 3, 4, 5, 6],
+                seeds=[0, 1],
+                init_params=["kmeans"],
+            )
+            for cov in ("full", "spherical")
+        ],
+        ignore_index=True,
+    )
     frequencies = selection_frequencies(replicates)
     bic = frequencies[(frequencies["criterion"] == "bic") & (frequencies["resampling"] == "bootstrap")]
     assert bic["n_replicates"].eq(20).all()
@@ -49,15 +67,34 @@ def test_four_separated_blobs_select_k4_by_bic_in_nearly_all_bootstrap_resamples
 
 def test_frequencies_count_the_lowest_criterion_of_each_replicate():
     def row(replicate, cov, k, bic):
-        return {"dataset": "d", "covariance_type": cov, "resampling": "bootstrap", "replicate": replicate,
-                "data_seed": None, "n_components": k, "lower_bound": -1.0, "converged": True, "degenerate": False,
-                column("bic"): bic, column("aic"): 0.0, column("icl"): bic}
+        return {
+            "dataset": "d",
+            "covariance_type": cov,
+            "resampling": "bootstrap",
+            "replicate": replicate,
+            "data_seed": None,
+            "n_components": k,
+            "lower_bound": -1.0,
+            "converged": True,
+            "degenerate": False,
+            column("bic"): bic,
+            column("aic"): 0.0,
+            column("icl"): bic,
+        }
 
-    replicates = pd.DataFrame([
-        row(0, "full", 2, 10.0), row(0, "full", 3, 9.0), row(0, "diag", 3, 9.5),
-        row(1, "full", 2, 8.0), row(1, "full", 3, 9.0), row(1, "diag", 3, 9.5),
-        row(2, "full", 2, 10.0), row(2, "full", 3, 12.0), row(2, "diag", 3, 7.0),
-    ])
+    replicates = pd.DataFrame(
+        [
+            row(0, "full", 2, 10.0),
+            row(0, "full", 3, 9.0),
+            row(0, "diag", 3, 9.5),
+            row(1, "full", 2, 8.0),
+            row(1, "full", 3, 9.0),
+            row(1, "diag", 3, 9.5),
+            row(2, "full", 2, 10.0),
+            row(2, "full", 3, 12.0),
+            row(2, "diag", 3, 7.0),
+        ]
+    )
     frequencies = selection_frequencies(replicates)
     bic = frequencies[frequencies["criterion"] == "bic"].set_index(["covariance_type", "n_components"])
     assert bic["n_chosen"].to_dict() == {("diag", 3): 1, ("full", 2): 1, ("full", 3): 1}

@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -16,11 +15,20 @@ pytestmark = pytest.mark.workflow
 
 def _config(path, **extra):
     return {
-        "datasets": {"mine": {"path": str(path), "label_column": "kind", "outlier_labels": ["odd"],
-                              "standardize": True, **extra}},
+        "datasets": {
+            "mine": {
+                "path": str(path),
+                "label_column": "kind",
+                "outlier_labels": ["odd"],
+                "standardize": True,
+                **extra,
+            }
+        },
         "fit": {"covariance_types": ["full"], "n_components": [1, 2, 3], "seeds": 2},
-        "selection": {"cross_validation": {"folds": 3, "seeds": 1},
-                      "stability": {"bootstrap": 2, "data_seeds": 0, "seeds": 1}},
+        "selection": {
+            "cross_validation": {"folds": 3, "seeds": 1},
+            "stability": {"bootstrap": 2, "data_seeds": 0, "seeds": 1},
+        },
         "bayesian": {"max_components": 3, "n_init": 1},
         "figures": {"grid_resolution": 40, "dpi": 40},
     }
@@ -40,7 +48,10 @@ def _state(workdir):
     """Every artifact's hash and modification time, the input check's own report aside."""
     results = workdir / "results"
     return {
-        str(path.relative_to(workdir)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        str(path.relative_to(workdir)): (
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            path.stat().st_mtime_ns,
+        )
         for path in sorted(results.rglob("*"))
         if path.is_file() and "logs" not in path.parts and "input_check" not in path.name
     }
@@ -63,7 +74,9 @@ def test_a_parquet_file_runs_through_every_step(user_run):
     frame = pd.read_csv(workdir / "results/data/mine/data.csv")
     raw = _points()
     scaler = meta["standardization"]
-    np.testing.assert_allclose(frame[["length", "weight"]], (raw[["length", "weight"]] - scaler["mean"]) / scaler["scale"])
+    np.testing.assert_allclose(
+        frame[["length", "weight"]], (raw[["length", "weight"]] - scaler["mean"]) / scaler["scale"]
+    )
     np.testing.assert_allclose(scaler["mean"], raw[["length", "weight"]].mean())
     assert frame["source_row"].tolist() == list(range(len(raw)))
     check = json.loads((workdir / "results/data/mine/input_check.json").read_text())
@@ -78,16 +91,36 @@ def test_a_parquet_file_runs_through_every_step(user_run):
 
 
 BAD_FILES = [
-    ("non-numeric", lambda f: f.assign(weight=f["weight"].map(lambda value: f"{value:.1f} kg")),
-     r"measurements.parquet: feature column 'weight' is not numeric"),
-    ("nan", lambda f: f.assign(length=f["length"].where(f.index != 11, np.nan)),
-     r"measurements.parquet: feature column 'length' has 1 missing, NaN or infinite value\(s\), first at data row 11"),
-    ("infinite", lambda f: f.assign(weight=f["weight"].where(f.index != 5, np.inf)),
-     r"measurements.parquet: feature column 'weight' has 1 missing, NaN or infinite value\(s\), first at data row 5"),
-    ("constant", lambda f: f.assign(length=1.5), r"measurements.parquet: feature column 'length' is constant"),
-    ("too few rows", lambda f: f.iloc[:2], r"measurements.parquet: 2 data rows, fewer than the largest component count \(3"),
-    ("label column absent", lambda f: f.drop(columns="kind"),
-     r"measurements.parquet: label_column 'kind' is not a column"),
+    (
+        "non-numeric",
+        lambda f: f.assign(weight=f["weight"].map(lambda value: f"{value:.1f} kg")),
+        r"measurements.parquet: feature column 'weight' is not numeric",
+    ),
+    (
+        "nan",
+        lambda f: f.assign(length=f["length"].where(f.index != 11, np.nan)),
+        r"measurements.parquet: feature column 'length' has 1 missing, NaN or infinite value\(s\), first at data row 11",
+    ),
+    (
+        "infinite",
+        lambda f: f.assign(weight=f["weight"].where(f.index != 5, np.inf)),
+        r"measurements.parquet: feature column 'weight' has 1 missing, NaN or infinite value\(s\), first at data row 5",
+    ),
+    (
+        "constant",
+        lambda f: f.assign(length=1.5),
+        r"measurements.parquet: feature column 'length' is constant",
+    ),
+    (
+        "too few rows",
+        lambda f: f.iloc[:2],
+        r"measurements.parquet: 2 data rows, fewer than the largest component count \(3",
+    ),
+    (
+        "label column absent",
+        lambda f: f.drop(columns="kind"),
+        r"measurements.parquet: label_column 'kind' is not a column",
+    ),
     ("empty", None, r"measurements.parquet: the file is empty"),
 ]
 
@@ -118,5 +151,7 @@ def test_a_missing_file_is_named_before_any_job_runs(user_run, tmp_path):
     configfile = write_config(tmp_path / "missing.yaml", _config(workdir / "absent.csv"))
     process = run_snakemake(workdir, "--configfile", configfile, "--cores", 2, check=False)
     assert process.returncode != 0
-    assert re.search(r"datasets\.mine\.path is '.*absent\.csv', which is not a file", process.stdout + process.stderr)
+    assert re.search(
+        r"datasets\.mine\.path is '.*absent\.csv', which is not a file", process.stdout + process.stderr
+    )
     assert _state(workdir) == before

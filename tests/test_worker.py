@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from snakemake.iocontainers import Namedlist
-
 from conftest import process_alive
-from gmm_pipeline.code_version import step_code
 from gmm_pipeline import job_process, worker
+from gmm_pipeline.code_version import step_code
 from gmm_pipeline.jobs import job_from_json, job_to_json
+from snakemake.iocontainers import Namedlist
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -33,10 +32,12 @@ class FakeSnakemake:
         self.threads = 1
         self.config = {"datasets": {"mine": {"path": str(bad_csv)}}, "threshold": float("inf")}
         self.input = Namedlist()
-        self.output = Namedlist(fromdict={"report": str(tmp_path / "check.json"),
-                                          "provenance": str(tmp_path / "provenance.json")})
-        self.params = Namedlist(fromdict={"spec": {"path": str(bad_csv)}, "min_rows": 3,
-                                          "code": step_code("check_input")})
+        self.output = Namedlist(
+            fromdict={"report": str(tmp_path / "check.json"), "provenance": str(tmp_path / "provenance.json")}
+        )
+        self.params = Namedlist(
+            fromdict={"spec": {"path": str(bad_csv)}, "min_rows": 3, "code": step_code("check_input")}
+        )
         self.wildcards = Namedlist(fromdict={"dataset": "mine"})
         self.log = Namedlist([str(tmp_path / "check.log")])
 
@@ -57,7 +58,7 @@ def test_a_job_survives_the_json_round_trip(tmp_path, bad_csv):
     assert job.wildcards.dataset == "mine" and job.log[0] == smk.log[0]
     assert job.config == smk.config and job.cwd == str(tmp_path) and job.step == "check_input"
     with pytest.raises(AttributeError, match="no item named 'missing'"):
-        job.output.missing
+        _ = job.output.missing
 
 
 def test_a_job_with_a_value_json_cannot_carry_is_refused_by_name(tmp_path, bad_csv):
@@ -70,11 +71,21 @@ def test_a_job_with_a_value_json_cannot_carry_is_refused_by_name(tmp_path, bad_c
 def _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=None, **environment):
     """Hand ``request`` to the worker from a process of its own, as a Snakemake job would
     (``preexec_fn`` sets that process's limits)."""
-    code = ("import sys; from gmm_pipeline import job_process, worker; "
-            "status = worker.run_in_worker(sys.stdin.read()); print('status', status)")
+    code = (
+        "import sys; from gmm_pipeline import job_process, worker; "
+        "status = worker.run_in_worker(sys.stdin.read()); print('status', status)"
+    )
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
-    return subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120, preexec_fn=preexec_fn)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        input=request,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        preexec_fn=preexec_fn,
+    )
 
 
 def _running_in(log):
@@ -158,7 +169,8 @@ def test_a_job_in_the_worker_runs_under_its_callers_limits(tmp_path, bad_csv, ru
     assert _running_in(tmp_path / "check.log").startswith("running in: warm worker")
     assert _log_line(tmp_path / "check.log", "limits:") == (
         f"limits: nice {os.getpriority(os.PRIO_PROCESS, 0) + 10}, cpus 0, umask 0027, "
-        f"address space {address_space // 1024} KiB")
+        f"address space {address_space // 1024} KiB"
+    )
     # Its artifacts honour the umask: 0640, not the temporary file's 0600.
     assert stat.S_IMODE((tmp_path / "check.json").stat().st_mode) == 0o640
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import sklearn
 import yaml
-
 from conftest import SMALL_CONFIG, job_processes, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 from gmm_pipeline.criteria import column
@@ -51,22 +50,51 @@ def artifacts(workdir):
 def test_every_step_writes_its_artifacts(small_run):
     expected = ["results/manifest.json"]
     for dataset in DATASETS:
-        expected += [f"results/data/{dataset}/{name}" for name in ("data.csv", "dataset.json", "provenance.json")]
+        expected += [
+            f"results/data/{dataset}/{name}" for name in ("data.csv", "dataset.json", "provenance.json")
+        ]
         for covariance_type in COVARIANCE_TYPES:
-            expected += [f"results/fit/{dataset}/{covariance_type}/{name}"
-                         for name in ("starts.csv", "models.json", "provenance.json")]
-            expected += [f"results/select/{dataset}/{kind}/{covariance_type}{suffix}"
-                         for kind in ("cv", "stability") for suffix in (".csv", ".provenance.json")]
-        expected += [f"results/select/{dataset}/{name}"
-                     for name in ("starts.csv", "criteria.csv", "init_comparison.csv", "stability.csv",
-                                  "selection.json", "model.json", "provenance.json")]
-        expected += [f"results/bayes/{dataset}/{name}" for name in ("weights.csv", "summary.json", "provenance.json")]
-        expected += [f"results/anomalies/{dataset}/{name}"
-                     for name in ("scores.csv", "anomalies.csv", "detectors.csv", "summary.json", "provenance.json")]
-        expected += [f"results/figures/{dataset}/{name}"
-                     for name in ("model.png", "criteria.png", "selection_frequency.png", "uncertainty.png",
-                                  "anomaly_scores.png", "anomaly_curves.png", "bayes_weights.png",
-                                  "provenance.json")]
+            expected += [
+                f"results/fit/{dataset}/{covariance_type}/{name}"
+                for name in ("starts.csv", "models.json", "provenance.json")
+            ]
+            expected += [
+                f"results/select/{dataset}/{kind}/{covariance_type}{suffix}"
+                for kind in ("cv", "stability")
+                for suffix in (".csv", ".provenance.json")
+            ]
+        expected += [
+            f"results/select/{dataset}/{name}"
+            for name in (
+                "starts.csv",
+                "criteria.csv",
+                "init_comparison.csv",
+                "stability.csv",
+                "selection.json",
+                "model.json",
+                "provenance.json",
+            )
+        ]
+        expected += [
+            f"results/bayes/{dataset}/{name}" for name in ("weights.csv", "summary.json", "provenance.json")
+        ]
+        expected += [
+            f"results/anomalies/{dataset}/{name}"
+            for name in ("scores.csv", "anomalies.csv", "detectors.csv", "summary.json", "provenance.json")
+        ]
+        expected += [
+            f"results/figures/{dataset}/{name}"
+            for name in (
+                "model.png",
+                "criteria.png",
+                "selection_frequency.png",
+                "uncertainty.png",
+                "anomaly_scores.png",
+                "anomaly_curves.png",
+                "bayes_weights.png",
+                "provenance.json",
+            )
+        ]
     assert sorted(artifacts(small_run)) == sorted(expected)
     for dataset in DATASETS:
         png = (small_run / f"results/figures/{dataset}/model.png").read_bytes()
@@ -82,7 +110,9 @@ def test_every_start_of_the_sweep_is_recorded(small_run):
             # Each k: every k-means seed, one Ward and one mclust hierarchical start (each
             # deterministic on this little data).
             assert len(starts) == len(config["fit"]["n_components"]) * (config["fit"]["seeds"] + 2)
-            assert sorted(set(starts.loc[starts["init_params"] == "kmeans", "seed"])) == list(range(config["fit"]["seeds"]))
+            assert sorted(set(starts.loc[starts["init_params"] == "kmeans", "seed"])) == list(
+                range(config["fit"]["seeds"])
+            )
             assert starts.groupby("n_components")["is_best"].sum().eq(1).all()
             assert starts[BIC].notna().all() and (starts["fit_seconds"] > 0).all()
             assert len(per_dataset[per_dataset["covariance_type"] == covariance_type]) == len(starts)
@@ -91,16 +121,23 @@ def test_every_start_of_the_sweep_is_recorded(small_run):
 
 def test_chosen_model_is_exactly_the_refit_of_its_best_start(small_run):
     for dataset in DATASETS:
-        data = load_dataset(small_run / f"results/data/{dataset}/data.csv",
-                            small_run / f"results/data/{dataset}/dataset.json")
+        data = load_dataset(
+            small_run / f"results/data/{dataset}/data.csv", small_run / f"results/data/{dataset}/dataset.json"
+        )
         selection = json.loads((small_run / f"results/select/{dataset}/selection.json").read_text())
         chosen = selection["chosen"]
         criteria = pd.read_csv(small_run / f"results/select/{dataset}/criteria.csv")
-        row = criteria[(criteria["covariance_type"] == chosen["covariance_type"])
-                       & (criteria["n_components"] == chosen["n_components"])].iloc[0]
-        _, (refit,) = fit_sweep(data.X, covariance_type=chosen["covariance_type"],
-                                n_components=[chosen["n_components"]], seeds=[int(row["best_seed"])],
-                                init_params=[row["best_init_params"]])
+        row = criteria[
+            (criteria["covariance_type"] == chosen["covariance_type"])
+            & (criteria["n_components"] == chosen["n_components"])
+        ].iloc[0]
+        _, (refit,) = fit_sweep(
+            data.X,
+            covariance_type=chosen["covariance_type"],
+            n_components=[chosen["n_components"]],
+            seeds=[int(row["best_seed"])],
+            init_params=[row["best_init_params"]],
+        )
         loaded = load_model(small_run / f"results/select/{dataset}/model.json")
         np.testing.assert_array_equal(loaded.predict(data.X), refit.predict(data.X))
         np.testing.assert_array_equal(loaded.predict_proba(data.X), refit.predict_proba(data.X))
@@ -141,13 +178,21 @@ def test_every_table_header_states_the_sign_convention(small_run):
         header = set(pd.read_csv(small_run / path, nrows=0).columns)
         assert not header & bare, path
     header = pd.read_csv(small_run / "results/select/moons/criteria.csv", nrows=0).columns
-    assert {"bic_lower_is_better", "aic_lower_is_better", "icl_lower_is_better", "cv_nll_lower_is_better"} <= set(header)
+    assert {
+        "bic_lower_is_better",
+        "aic_lower_is_better",
+        "icl_lower_is_better",
+        "cv_nll_lower_is_better",
+    } <= set(header)
 
 
 def test_pinned_model_is_used_and_unpinned_follows_bic(small_run):
     moons = json.loads((small_run / "results/select/moons/selection.json").read_text())
     assert {k: moons["chosen"][k] for k in ("covariance_type", "n_components", "reason")} == {
-        "covariance_type": "full", "n_components": 3, "reason": "pinned by datasets.moons.model"}
+        "covariance_type": "full",
+        "n_components": 3,
+        "reason": "pinned by datasets.moons.model",
+    }
     blobs = json.loads((small_run / "results/select/blobs/selection.json").read_text())
     assert blobs["chosen"]["reason"] == "lowest bic"
     assert blobs["chosen"]["n_components"] == blobs["by_criterion"]["bic"]["n_components"] == 3
@@ -201,11 +246,15 @@ def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
     assert record["params"]["n_components"] == small_config()["fit"]["n_components"]
     assert record["seeds"] == [0, 1, 2]
     inputs = {entry["path"]: entry["sha256"] for entry in record["inputs"]}
-    assert inputs == {path: sha256(small_run / path)
-                      for path in ("results/data/moons/data.csv", "results/data/moons/dataset.json")}
+    assert inputs == {
+        path: sha256(small_run / path)
+        for path in ("results/data/moons/data.csv", "results/data/moons/dataset.json")
+    }
     outputs = {entry["path"]: entry["sha256"] for entry in record["outputs"]}
-    assert outputs == {path: recorded_sha256(small_run / path)
-                       for path in ("results/fit/moons/full/starts.csv", "results/fit/moons/full/models.json")}
+    assert outputs == {
+        path: recorded_sha256(small_run / path)
+        for path in ("results/fit/moons/full/starts.csv", "results/fit/moons/full/models.json")
+    }
     assert record["versions"]["scikit-learn"] == sklearn.__version__
     assert record["versions"]["numpy"] == np.__version__
     # Every record of the run names the code this checkout holds (Snakemake's process records
@@ -232,8 +281,10 @@ def test_two_clean_runs_give_byte_identical_artifacts(small_run, tmp_path):
     timed = sorted(path for path in first if path.endswith("starts.csv"))
     assert set(differing) <= set(timed)
     for path in timed:
-        pd.testing.assert_frame_equal(pd.read_csv(first[path]).drop(columns=list(TIMING_COLUMNS)),
-                                      pd.read_csv(second[path]).drop(columns=list(TIMING_COLUMNS)))
+        pd.testing.assert_frame_equal(
+            pd.read_csv(first[path]).drop(columns=list(TIMING_COLUMNS)),
+            pd.read_csv(second[path]).drop(columns=list(TIMING_COLUMNS)),
+        )
 
 
 def test_report_is_a_self_contained_html_file(small_run, tmp_path):
@@ -242,8 +293,13 @@ def test_report_is_a_self_contained_html_file(small_run, tmp_path):
     html = report.read_text(errors="replace")
     assert html.lstrip().lower().startswith("<!doctype html")
     assert len(html) > 100_000  # figures are embedded, not linked
-    for caption_phrase in ("log-density", "lower-is-better", "effective number of components",
-                           "selection frequency", "classification uncertainty"):
+    for caption_phrase in (
+        "log-density",
+        "lower-is-better",
+        "effective number of components",
+        "selection frequency",
+        "classification uncertainty",
+    ):
         assert caption_phrase in html
 
 
@@ -258,19 +314,31 @@ def test_nothing_reruns_when_nothing_changed(small_run):
 
 
 def test_config_override_reruns_only_the_affected_steps(small_run):
-    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run",
-                            "--config", "anomalies={percentile: 10}")
+    process = run_snakemake(
+        small_run, "--configfile", SMALL_CONFIG, "--dry-run", "--config", "anomalies={percentile: 10}"
+    )
     assert planned_jobs(process.stdout) == {
-        "extract_anomalies": 2, "render_figures": 2, "manifest": 1, "all": 1,
+        "extract_anomalies": 2,
+        "render_figures": 2,
+        "manifest": 1,
+        "all": 1,
     }
-    process = run_snakemake(small_run, "--configfile", SMALL_CONFIG, "--dry-run",
-                            "--config", "datasets={blobs: {seed: 8}}")
+    process = run_snakemake(
+        small_run, "--configfile", SMALL_CONFIG, "--dry-run", "--config", "datasets={blobs: {seed: 8}}"
+    )
     # One dataset's jobs (moons would double each count), then the manifest.
     per_type = len(COVARIANCE_TYPES)
     assert planned_jobs(process.stdout) == {
-        "prepare_data": 1, "fit_models": per_type, "cross_validate": per_type, "assess_stability": per_type,
-        "select_model": 1, "prune_weights": 1, "extract_anomalies": 1, "render_figures": 1,
-        "manifest": 1, "all": 1,
+        "prepare_data": 1,
+        "fit_models": per_type,
+        "cross_validate": per_type,
+        "assess_stability": per_type,
+        "select_model": 1,
+        "prune_weights": 1,
+        "extract_anomalies": 1,
+        "render_figures": 1,
+        "manifest": 1,
+        "all": 1,
     }
     assert "output: results/data/blobs/data.csv" in process.stdout
     assert "output: results/data/moons/data.csv" not in process.stdout
@@ -280,8 +348,9 @@ def test_bad_config_leaves_earlier_results_intact(small_run, tmp_path):
     before = {path: (sha256(file), file.stat().st_mtime_ns) for path, file in artifacts(small_run).items()}
     config = small_config()
     config["fit"]["seeds"] = -1
-    process = run_snakemake(small_run, "--configfile", write_config(tmp_path / "bad.yaml", config),
-                            "--cores", 1, check=False)
+    process = run_snakemake(
+        small_run, "--configfile", write_config(tmp_path / "bad.yaml", config), "--cores", 1, check=False
+    )
     assert process.returncode != 0 and "config key 'fit.seeds'" in process.stdout + process.stderr
     after = {path: (sha256(file), file.stat().st_mtime_ns) for path, file in artifacts(small_run).items()}
     assert after == before
@@ -297,19 +366,25 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     frame.loc[17, "x1"] = np.nan
     frame.to_csv(data, index=False)
     corrupted = data.read_bytes()
-    process = run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1,
-                            "results/fit/moons/full/starts.csv", check=False)
+    process = run_snakemake(
+        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/full/starts.csv", check=False
+    )
     # First the edit itself is refused: the file is not what its provenance record says.
     assert process.returncode != 0
-    assert ("fit failed: results/data/moons/data.csv: its contents differ from what "
-            "results/data/moons/provenance.json recorded") in process.stdout + process.stderr
+    assert (
+        "fit failed: results/data/moons/data.csv: its contents differ from what "
+        "results/data/moons/provenance.json recorded"
+    ) in process.stdout + process.stderr
     # Without a record to compare with, the data's own check names the column and row.
     (tmp_path / "results/data/moons/provenance.json").unlink()
-    process = run_snakemake(tmp_path, "--configfile", configfile, "--cores", 1,
-                            "results/fit/moons/full/starts.csv", check=False)
+    process = run_snakemake(
+        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/full/starts.csv", check=False
+    )
     assert process.returncode != 0
-    assert ("fit failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
-            "value(s), first at row 17") in process.stdout + process.stderr
+    assert (
+        "fit failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
+        "value(s), first at row 17"
+    ) in process.stdout + process.stderr
     assert data.read_bytes() == corrupted  # the input is left as it was
     assert not (tmp_path / "results/fit/moons/full/starts.csv").exists()
 
@@ -317,9 +392,11 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
 def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
     # Without config.yaml in the working directory, --configfile is the whole config and
     # the schema's defaults fill the rest.
-    config = {"datasets": {"tiny": {"generator": "circles", "n_samples": 40, "noise": 0.1, "seed": 0}},
-              "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": [5, 9]},
-              "bayesian": {"max_components": 3, "n_init": 1}}
+    config = {
+        "datasets": {"tiny": {"generator": "circles", "n_samples": 40, "noise": 0.1, "seed": 0}},
+        "fit": {"covariance_types": ["diag"], "n_components": [1, 2], "seeds": [5, 9]},
+        "bayesian": {"max_components": 3, "n_init": 1},
+    }
     run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "tiny.yaml", config), "--cores", 2)
     starts = pd.read_csv(tmp_path / "results/fit/tiny/diag/starts.csv")
     assert sorted(set(starts["seed"])) == [5, 9]
@@ -332,12 +409,18 @@ def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
 
 def test_a_sweep_of_20000_fits_plans_jobs_in_proportion_to_datasets_not_fits(tmp_path):
     config = small_config()
-    config["fit"] = {"covariance_types": ["full", "tied", "diag", "spherical"],
-                     "n_components": list(range(1, 11)), "seeds": 250, "init_params": ["kmeans"]}
+    config["fit"] = {
+        "covariance_types": ["full", "tied", "diag", "spherical"],
+        "n_components": list(range(1, 11)),
+        "seeds": 250,
+        "init_params": ["kmeans"],
+    }
     config["datasets"] = {"moons": config["datasets"]["moons"], "blobs": config["datasets"]["blobs"]}
     config["datasets"]["moons"].pop("model")
     # 2 datasets x 4 covariance types x 10 k x 250 seeds = 20,000 fits.
-    process = run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "large.yaml", config), "--dry-run")
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "large.yaml", config), "--dry-run"
+    )
     jobs = planned_jobs(process.stdout)
     assert jobs["fit_models"] == 2 * 4  # one job per dataset and covariance type, each 2,500 fits
     assert sum(jobs.values()) < 50

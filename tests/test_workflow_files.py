@@ -3,7 +3,6 @@
 import re
 
 import yaml
-
 from conftest import REPO
 
 
@@ -30,8 +29,11 @@ def test_conda_environment_pins_the_same_versions():
     conda["matplotlib"] = conda.pop("matplotlib-base")
     # Snakemake, its executor plugin and its report's Pygments run the workflow; the
     # environment runs the jobs.
-    assert conda == {name: version for name, version in direct.items()
-                     if not name.startswith("snakemake") and name != "pygments"}
+    assert conda == {
+        name: version
+        for name, version in direct.items()
+        if not name.startswith("snakemake") and name != "pygments"
+    }
 
 
 def test_ci_runs_the_readme_test_command():

@@ -41,8 +41,9 @@ def density_anomalies(model, X, percentile):
     return log_density, threshold, log_density < threshold
 
 
-def log_density_threshold(log_density, *, rule, percentile=4, log_density_value=None,
-                          contamination="truth", truth=None):
+def log_density_threshold(
+    log_density, *, rule, percentile=4, log_density_value=None, contamination="truth", truth=None
+):
     """The log-density below which points are anomalies, and how it was set.
 
     Parameters
@@ -64,8 +65,10 @@ def log_density_threshold(log_density, *, rule, percentile=4, log_density_value=
     if rule == "contamination":
         if contamination == "truth":
             if truth is None:
-                return (float(np.percentile(log_density, percentile)),
-                        f"percentile {percentile:g} (contamination 'truth', but the dataset has no ground truth)")
+                return (
+                    float(np.percentile(log_density, percentile)),
+                    f"percentile {percentile:g} (contamination 'truth', but the dataset has no ground truth)",
+                )
             contamination = float(np.mean(truth))
             source = "the true anomaly fraction"
         else:
@@ -87,8 +90,9 @@ def local_outlier_factor_scores(X, *, max_rows=20_000, seed=0):
     sample = np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False)
     detector = LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(X[sample])
     # In batches: each query holds its neighbours' distances and indices in memory.
-    return np.concatenate([-detector.score_samples(X[start:start + max_rows])
-                           for start in range(0, len(X), max_rows)])
+    return np.concatenate(
+        [-detector.score_samples(X[start : start + max_rows]) for start in range(0, len(X), max_rows)]
+    )
 
 
 def detector_scores(model, X, *, seed=0, max_neighbour_rows=20_000):
@@ -113,10 +117,13 @@ def flag_highest(score, n_flagged):
 def detector_metrics(truth, score, flagged):
     """Precision, recall and F1 of ``flagged``; ROC-AUC and average precision of ``score``."""
     precision, recall, f1, _ = precision_recall_fscore_support(
-        truth, flagged, average="binary", zero_division=0.0)
+        truth, flagged, average="binary", zero_division=0.0
+    )
     both_classes = 0 < truth.sum() < len(truth)
     return {
-        "precision": float(precision), "recall": float(recall), "f1": float(f1),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
         "roc_auc": float(roc_auc_score(truth, score)) if both_classes else np.nan,
         "average_precision": float(average_precision_score(truth, score)) if both_classes else np.nan,
     }
@@ -141,12 +148,19 @@ def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
     """
     dataset = load_dataset(data_path, meta_path)
     model = load_model(model_path)
-    scores = detector_scores(model, dataset.X, seed=params.get("seed", 0),
-                             max_neighbour_rows=params.get("max_neighbour_rows", 20_000))
+    scores = detector_scores(
+        model,
+        dataset.X,
+        seed=params.get("seed", 0),
+        max_neighbour_rows=params.get("max_neighbour_rows", 20_000),
+    )
     log_density = -scores["gmm"]
     threshold, rule = log_density_threshold(
-        log_density, rule=params.get("threshold", "percentile"), percentile=params.get("percentile", 4),
-        log_density_value=params.get("log_density"), contamination=params.get("contamination", "truth"),
+        log_density,
+        rule=params.get("threshold", "percentile"),
+        percentile=params.get("percentile", 4),
+        log_density_value=params.get("log_density"),
+        contamination=params.get("contamination", "truth"),
         truth=dataset.is_outlier,
     )
     is_anomaly = log_density < threshold
@@ -165,18 +179,23 @@ def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
     write_csv(outputs["scores"], table)
     write_csv(outputs["anomalies"], table[is_anomaly].drop(columns="is_anomaly"))
     write_csv(outputs["detectors"], comparison)
-    write_json(outputs["summary"], {
-        "dataset": dataset.name,
-        "model": {"covariance_type": model.covariance_type, "n_components": int(model.n_components)},
-        "threshold_rule": rule,
-        "percentile": params.get("percentile", 4),
-        "log_density_threshold": threshold,
-        "n_samples": int(dataset.n_samples),
-        "n_anomalies": int(is_anomaly.sum()),
-        "has_ground_truth": dataset.is_outlier is not None,
-        "gmm_scores": None if dataset.is_outlier is None else {
-            key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
-            for key, value in comparison.iloc[0].drop(["detector"]).items()
+    write_json(
+        outputs["summary"],
+        {
+            "dataset": dataset.name,
+            "model": {"covariance_type": model.covariance_type, "n_components": int(model.n_components)},
+            "threshold_rule": rule,
+            "percentile": params.get("percentile", 4),
+            "log_density_threshold": threshold,
+            "n_samples": int(dataset.n_samples),
+            "n_anomalies": int(is_anomaly.sum()),
+            "has_ground_truth": dataset.is_outlier is not None,
+            "gmm_scores": None
+            if dataset.is_outlier is None
+            else {
+                key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
+                for key, value in comparison.iloc[0].drop(["detector"]).items()
+            },
         },
-    })
+    )
     return table

@@ -96,7 +96,6 @@ def write_csv(path, frame):
         frame.to_csv(handle, index=False, lineterminator="\n")
 
 
-
 def timing_columns(path):
     """The ``TIMING_COLUMNS`` a CSV artifact's header holds (none for other files)."""
     if Path(path).suffix != ".csv":

@@ -16,9 +16,17 @@ from .datasets import load_dataset
 from .errors import PipelineInputError
 
 
-def fit_bayesian(X, *, max_components, covariance_type="full",
-                 weight_concentration_prior_type="dirichlet_process",
-                 weight_concentration_prior=None, n_init=10, max_iter=1000, seed=0):
+def fit_bayesian(
+    X,
+    *,
+    max_components,
+    covariance_type="full",
+    weight_concentration_prior_type="dirichlet_process",
+    weight_concentration_prior=None,
+    n_init=10,
+    max_iter=1000,
+    seed=0,
+):
     """Fit a BayesianGaussianMixture with ``max_components`` components.
 
     Returns
@@ -33,10 +41,13 @@ def fit_bayesian(X, *, max_components, covariance_type="full",
             f"{X.shape[0]} points; expected at most one component per point"
         )
     model = BayesianGaussianMixture(
-        n_components=max_components, covariance_type=covariance_type,
+        n_components=max_components,
+        covariance_type=covariance_type,
         weight_concentration_prior_type=weight_concentration_prior_type,
         weight_concentration_prior=weight_concentration_prior,
-        n_init=n_init, max_iter=max_iter, random_state=seed,
+        n_init=n_init,
+        max_iter=max_iter,
+        random_state=seed,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -57,12 +68,14 @@ def weights_table(weights, threshold):
     order = np.argsort(-weights, kind="stable")
     rank = np.empty(len(weights), dtype=np.int64)
     rank[order] = np.arange(1, len(weights) + 1)
-    return pd.DataFrame({
-        "component": np.arange(len(weights)),
-        "weight": weights,
-        "rank": rank,
-        "kept": weights >= threshold,
-    })
+    return pd.DataFrame(
+        {
+            "component": np.arange(len(weights)),
+            "weight": weights,
+            "rank": rank,
+            "kept": weights >= threshold,
+        }
+    )
 
 
 def prune_to_files(*, data_path, meta_path, params, weights_path, summary_path):
@@ -72,15 +85,18 @@ def prune_to_files(*, data_path, meta_path, params, weights_path, summary_path):
     model, warning_messages = fit_bayesian(dataset.X, **fit_params)
     table = weights_table(model.weights_, params["weight_threshold"])
     write_csv(weights_path, table)
-    write_json(summary_path, {
-        "dataset": dataset.name,
-        "max_components": params["max_components"],
-        "weight_threshold": params["weight_threshold"],
-        "effective_n_components": int(table["kept"].sum()),
-        "kept_components": table.loc[table["kept"], "component"].tolist(),
-        "converged": bool(model.converged_),
-        "n_iter": int(model.n_iter_),
-        "lower_bound": float(model.lower_bound_),
-        "warnings": warning_messages,
-    })
+    write_json(
+        summary_path,
+        {
+            "dataset": dataset.name,
+            "max_components": params["max_components"],
+            "weight_threshold": params["weight_threshold"],
+            "effective_n_components": int(table["kept"].sum()),
+            "kept_components": table.loc[table["kept"], "component"].tolist(),
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            "lower_bound": float(model.lower_bound_),
+            "warnings": warning_messages,
+        },
+    )
     return table

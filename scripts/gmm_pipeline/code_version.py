@@ -44,8 +44,12 @@ def _without_docstrings(tree):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -100,8 +104,11 @@ def _package_imports(tree):
 
 def step_names():
     """The step functions of ``steps.py``: its public top-level functions, one per rule."""
-    return [node.name for node in _parse(STEPS_MODULE).body
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    return [
+        node.name
+        for node in _parse(STEPS_MODULE).body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    ]
 
 
 def _step_entry(step):
@@ -110,8 +117,11 @@ def _step_entry(step):
     if step not in steps:
         raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(steps)}")
     tree = _parse(STEPS_MODULE)
-    kept = [node for node in tree.body
-            if not (isinstance(node, ast.FunctionDef) and node.name in steps and node.name != step)]
+    kept = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.FunctionDef) and node.name in steps and node.name != step)
+    ]
     return ast.Module(body=kept, type_ignores=[])
 
 
@@ -145,4 +155,9 @@ def step_code(step):
     for module in sorted(modules):
         digest.update(f"{module}\0{_module_logic(module)}\0".encode())
     digest.update(json.dumps(libraries, sort_keys=True).encode())
-    return {"step": step, "sha256": digest.hexdigest(), "modules": sorted(modules), "libraries": dict(libraries)}
+    return {
+        "step": step,
+        "sha256": digest.hexdigest(),
+        "modules": sorted(modules),
+        "libraries": dict(libraries),
+    }

@@ -84,7 +84,6 @@ def check_config(config):
                 f"component count in fit.n_components ({max_k}); use fewer folds or more data"
             )
 
-
     anomalies = config["anomalies"]
     if anomalies["threshold"] == "log_density" and anomalies["log_density"] is None:
         raise PipelineInputError(
@@ -116,7 +115,8 @@ def check_config_size(config, limit=MAX_CONFIG_VALUES):
         if seen > limit:
             raise PipelineInputError(
                 f"the config holds more than {limit} values (YAML anchors and aliases that "
-                f"expand without bound?); write the values out or shorten the lists")
+                f"expand without bound?); write the values out or shorten the lists"
+            )
         if isinstance(value, dict):
             pending.extend(value.values())
         elif isinstance(value, list):
@@ -129,7 +129,8 @@ def _is_integer(checker, instance):
 
 
 _StrictValidator = validators.extend(
-    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
 
 
 def check_strict_types(config, schema):

@@ -17,8 +17,16 @@ from .errors import PipelineInputError
 from .fitting import fit_sweep, sweep_settings
 
 FOLD_COLUMNS = [
-    "dataset", "covariance_type", "n_components", "fold", "n_train", "n_test",
-    "best_init_params", "best_seed", "train_lower_bound", "test_log_likelihood",
+    "dataset",
+    "covariance_type",
+    "n_components",
+    "fold",
+    "n_train",
+    "n_test",
+    "best_init_params",
+    "best_seed",
+    "train_lower_bound",
+    "test_log_likelihood",
 ]
 
 
@@ -61,13 +69,20 @@ def cross_validate(X, *, covariance_type, folds, seed, dataset="", **sweep):
         best = starts[starts["is_best"]].set_index("n_components")
         for model in models:
             k = model.n_components
-            rows.append({
-                "dataset": dataset, "covariance_type": covariance_type, "n_components": k,
-                "fold": fold, "n_train": len(train), "n_test": len(test),
-                "best_init_params": best.loc[k, "init_params"], "best_seed": int(best.loc[k, "seed"]),
-                "train_lower_bound": float(model.lower_bound_),
-                "test_log_likelihood": float(model.score(X[test])),
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "covariance_type": covariance_type,
+                    "n_components": k,
+                    "fold": fold,
+                    "n_train": len(train),
+                    "n_test": len(test),
+                    "best_init_params": best.loc[k, "init_params"],
+                    "best_seed": int(best.loc[k, "seed"]),
+                    "train_lower_bound": float(model.lower_bound_),
+                    "test_log_likelihood": float(model.score(X[test])),
+                }
+            )
     table = pd.DataFrame(rows, columns=FOLD_COLUMNS)
     return table.sort_values(["n_components", "fold"], kind="stable").reset_index(drop=True)
 
@@ -83,18 +98,26 @@ def summarise_folds(table):
     """
     table = table.assign(weighted=table["test_log_likelihood"] * table["n_test"])
     grouped = table.groupby(["covariance_type", "n_components"])
-    return pd.DataFrame({
-        "cv_nll": -grouped["weighted"].sum() / grouped["n_test"].sum(),
-        "cv_nll_fold_std": grouped["test_log_likelihood"].std(ddof=0),
-        "cv_folds": grouped.size(),
-    })
+    return pd.DataFrame(
+        {
+            "cv_nll": -grouped["weighted"].sum() / grouped["n_test"].sum(),
+            "cv_nll_fold_std": grouped["test_log_likelihood"].std(ddof=0),
+            "cv_folds": grouped.size(),
+        }
+    )
 
 
 def cross_validate_to_files(*, data_path, meta_path, covariance_type, fit_params, cv_params, folds_path):
     """Cross-validate one dataset and covariance type; write the per-fold table."""
     dataset = load_dataset(data_path, meta_path)
     sweep = sweep_settings(fit_params, n_seeds=cv_params["seeds"])
-    table = cross_validate(dataset.X, covariance_type=covariance_type, folds=cv_params["folds"],
-                           seed=cv_params["seed"], dataset=dataset.name, **sweep)
+    table = cross_validate(
+        dataset.X,
+        covariance_type=covariance_type,
+        folds=cv_params["folds"],
+        seed=cv_params["seed"],
+        dataset=dataset.name,
+        **sweep,
+    )
     write_csv(folds_path, table)
     return table

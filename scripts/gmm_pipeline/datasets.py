@@ -95,16 +95,21 @@ def _moons(spec):
 
 def _circles(spec):
     return make_circles(
-        n_samples=spec["n_samples"], noise=spec["noise"], factor=spec.get("factor", 0.5),
+        n_samples=spec["n_samples"],
+        noise=spec["noise"],
+        factor=spec.get("factor", 0.5),
         random_state=spec["seed"],
     )
 
 
 def _blobs(spec):
     return make_blobs(
-        n_samples=spec["n_samples"], centers=spec.get("centers", 3),
-        n_features=spec.get("n_features", 2), cluster_std=spec.get("cluster_std", 1.0),
-        center_box=tuple(spec.get("center_box", (-10.0, 10.0))), random_state=spec["seed"],
+        n_samples=spec["n_samples"],
+        centers=spec.get("centers", 3),
+        n_features=spec.get("n_features", 2),
+        cluster_std=spec.get("cluster_std", 1.0),
+        center_box=tuple(spec.get("center_box", (-10.0, 10.0))),
+        random_state=spec["seed"],
     )
 
 
@@ -116,8 +121,11 @@ ANISOTROPIC_TRANSFORMATION = [[0.6, -0.6], [-0.4, 0.8]]
 def _anisotropic(spec):
     transformation = np.asarray(spec.get("transformation", ANISOTROPIC_TRANSFORMATION), dtype=float)
     X, labels = make_blobs(
-        n_samples=spec["n_samples"], centers=spec.get("centers", 3), n_features=transformation.shape[0],
-        cluster_std=spec.get("cluster_std", 1.0), random_state=spec["seed"],
+        n_samples=spec["n_samples"],
+        centers=spec.get("centers", 3),
+        n_features=transformation.shape[0],
+        cluster_std=spec.get("cluster_std", 1.0),
+        random_state=spec["seed"],
     )
     return X @ transformation, labels
 
@@ -188,8 +196,7 @@ def outlier_truth(labels, outlier_labels, key="outlier_labels"):
     if unmatched:
         present = sorted(set(as_text.tolist()))
         shown = present[:20] + (["..."] if len(present) > 20 else [])
-        raise PipelineInputError(
-            f"{key}: {unmatched} match no row; the labels in the data are {shown}")
+        raise PipelineInputError(f"{key}: {unmatched} match no row; the labels in the data are {shown}")
     return truth
 
 
@@ -219,19 +226,27 @@ def prepare_dataset(spec, *, min_rows=1, name=None):
     X, labels, features, source_rows = load_source(spec, min_rows=min_rows)
     clash = [f for f in features if f in RESERVED_COLUMNS]
     if clash:
-        raise PipelineInputError(f"feature column(s) {clash} clash with the columns the pipeline adds "
-                                 f"{list(RESERVED_COLUMNS)}; rename them in the file")
+        raise PipelineInputError(
+            f"feature column(s) {clash} clash with the columns the pipeline adds "
+            f"{list(RESERVED_COLUMNS)}; rename them in the file"
+        )
     truth = None
     if spec.get("outlier_labels") is not None:
         if labels is None:
-            raise PipelineInputError("outlier_labels needs labels: name a label_column, or use a generator or bundled source")
+            raise PipelineInputError(
+                "outlier_labels needs labels: name a label_column, or use a generator or bundled source"
+            )
         key = f"datasets.{name}.outlier_labels" if name else "outlier_labels"
         truth = outlier_truth(labels, spec["outlier_labels"], key=key)
     injected = spec.get("inject_outliers")
     n_injected = 0
     if injected:
-        extra = inject_outliers(X, fraction=injected["fraction"], box_scale=injected.get("box_scale", 1.5),
-                                seed=injected.get("seed", 0))
+        extra = inject_outliers(
+            X,
+            fraction=injected["fraction"],
+            box_scale=injected.get("box_scale", 1.5),
+            seed=injected.get("seed", 0),
+        )
         n_injected = len(extra)
         truth = np.zeros(len(X), dtype=bool) if truth is None else truth
         truth = np.concatenate([truth, np.ones(n_injected, dtype=bool)])
@@ -241,7 +256,9 @@ def prepare_dataset(spec, *, min_rows=1, name=None):
             # Injected points belong to no class: -1 among numeric labels, "outlier" among names.
             numeric = np.issubdtype(np.asarray(labels).dtype, np.number)
             marker = -1 if numeric else "outlier"
-            labels = pd.concat([pd.Series(labels), pd.Series([marker] * n_injected)], ignore_index=True).to_numpy()
+            labels = pd.concat(
+                [pd.Series(labels), pd.Series([marker] * n_injected)], ignore_index=True
+            ).to_numpy()
     standardization = None
     if spec.get("standardize"):
         mean, scale = X.mean(axis=0), X.std(axis=0)
@@ -282,15 +299,18 @@ def redraw_features(spec, seed):
 def write_dataset(frame, description, data_path, meta_path, *, name, source):
     """Write a prepared dataset as CSV plus its JSON description."""
     write_csv(data_path, frame)
-    write_json(meta_path, {
-        "format": DATASET_FORMAT,
-        "format_version": DATASET_FORMAT_VERSION,
-        "name": name,
-        "source": source,
-        **description,
-        "n_samples": int(len(frame)),
-        "n_features": len(description["features"]),
-    })
+    write_json(
+        meta_path,
+        {
+            "format": DATASET_FORMAT,
+            "format_version": DATASET_FORMAT_VERSION,
+            "name": name,
+            "source": source,
+            **description,
+            "n_samples": int(len(frame)),
+            "n_features": len(description["features"]),
+        },
+    )
 
 
 def prepare_to_files(spec, *, name, data_path, meta_path, min_rows=1):

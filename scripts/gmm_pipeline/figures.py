@@ -52,18 +52,28 @@ def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):
     if n_features == 2:
         margin = 0.1 * np.ptp(X, axis=0)
         lows, highs = X.min(axis=0) - margin, X.max(axis=0) + margin
-        xx, yy = np.meshgrid(np.linspace(lows[0], highs[0], grid_resolution),
-                             np.linspace(lows[1], highs[1], grid_resolution))
+        xx, yy = np.meshgrid(
+            np.linspace(lows[0], highs[0], grid_resolution), np.linspace(lows[1], highs[1], grid_resolution)
+        )
         grid = np.column_stack([xx.ravel(), yy.ravel()])
         log_density = model.score_samples(grid).reshape(xx.shape)
         # Below the lowest-scoring data point the contours would only show empty space.
         floor = model.score_samples(X).min() - 2.0
         levels = np.linspace(floor, log_density.max(), 15)
-        filled = ax.contourf(xx, yy, np.clip(log_density, floor, None), levels=levels, cmap="viridis", alpha=0.6)
+        filled = ax.contourf(
+            xx, yy, np.clip(log_density, floor, None), levels=levels, cmap="viridis", alpha=0.6
+        )
         ax.figure.colorbar(filled, ax=ax, label="log-density (score_samples)")
         labels = model.predict(grid).reshape(xx.shape)
-        ax.contour(xx, yy, labels, levels=np.arange(model.n_components) + 0.5, colors="r",
-                   linestyles="dashed", linewidths=1.5)
+        ax.contour(
+            xx,
+            yy,
+            labels,
+            levels=np.arange(model.n_components) + 0.5,
+            colors="r",
+            linestyles="dashed",
+            linewidths=1.5,
+        )
         points, means, axis_names = X, model.means_, ("x0", "x1")
         ax.scatter(points[:, 0], points[:, 1], s=4, c="k", alpha=0.6)
     else:
@@ -88,20 +98,30 @@ def plot_criteria(axes, table, selection):
     Degenerate models (every start degenerate, excluded from the choice) are drawn as
     red crosses off the lines.
     """
-    degenerate = table["degenerate"].astype(bool) if "degenerate" in table else pd.Series(False, index=table.index)
+    degenerate = (
+        table["degenerate"].astype(bool) if "degenerate" in table else pd.Series(False, index=table.index)
+    )
     chosen = selection["chosen"]
-    for ax, criterion in zip(np.ravel(axes), criteria.CRITERIA):
+    for ax, criterion in zip(np.ravel(axes), criteria.CRITERIA, strict=True):
         column = criteria.column(criterion)
         if table[column].isna().all():
-            ax.text(0.5, 0.5, f"{criterion}: not computed\n(switched off in the config)", ha="center", va="center")
+            ax.text(
+                0.5, 0.5, f"{criterion}: not computed\n(switched off in the config)", ha="center", va="center"
+            )
             ax.set_axis_off()
             continue
         for covariance_type, color in COVARIANCE_COLORS.items():
             rows = table[(table["covariance_type"] == covariance_type) & table[column].notna() & ~degenerate]
             if rows.empty:
                 continue
-            ax.plot(rows["n_components"], rows[column], marker="o", markersize=3, color=color,
-                    label=covariance_type)
+            ax.plot(
+                rows["n_components"],
+                rows[column],
+                marker="o",
+                markersize=3,
+                color=color,
+                label=covariance_type,
+            )
             if criterion == "cv_nll":
                 low = rows[column] - rows["cv_nll_fold_std"]
                 high = rows[column] + rows["cv_nll_fold_std"]
@@ -110,16 +130,41 @@ def plot_criteria(axes, table, selection):
             ax.fill_between(rows["n_components"], low, high, color=color, alpha=0.2, linewidth=0)
         excluded = table[degenerate & table[column].notna()]
         if len(excluded):
-            ax.scatter(excluded["n_components"], excluded[column], marker="x", s=60, c="red", zorder=5,
-                       label="degenerate (excluded)")
+            ax.scatter(
+                excluded["n_components"],
+                excluded[column],
+                marker="x",
+                s=60,
+                c="red",
+                zorder=5,
+                label="degenerate (excluded)",
+            )
         best = selection["by_criterion"].get(criterion)
         if best is not None:
-            ax.scatter([best["n_components"]], [best["value"]], s=150, facecolors="none",
-                       edgecolors="k", linewidths=2, zorder=5, label=f"lowest {criterion}")
-        used = table[(table["covariance_type"] == chosen["covariance_type"])
-                     & (table["n_components"] == chosen["n_components"])]
-        ax.scatter(used["n_components"], used[column], marker="*", s=180, c="gold",
-                   edgecolors="k", zorder=6, label="model used downstream")
+            ax.scatter(
+                [best["n_components"]],
+                [best["value"]],
+                s=150,
+                facecolors="none",
+                edgecolors="k",
+                linewidths=2,
+                zorder=5,
+                label=f"lowest {criterion}",
+            )
+        used = table[
+            (table["covariance_type"] == chosen["covariance_type"])
+            & (table["n_components"] == chosen["n_components"])
+        ]
+        ax.scatter(
+            used["n_components"],
+            used[column],
+            marker="*",
+            s=180,
+            c="gold",
+            edgecolors="k",
+            zorder=6,
+            label="model used downstream",
+        )
         ax.set_xlabel("number of components k")
         ax.set_ylabel(criteria.describe(criterion), fontsize="small")
         ax.set_xticks(sorted(table["n_components"].unique()))
@@ -131,8 +176,9 @@ def plot_selection_frequency(fig, frequencies, covariance_types, n_components):
     kinds = sorted(frequencies["resampling"].unique())
     if not kinds:
         ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no stability replicates configured\n(selection.stability)",
-                ha="center", va="center")
+        ax.text(
+            0.5, 0.5, "no stability replicates configured\n(selection.stability)", ha="center", va="center"
+        )
         ax.set_axis_off()
         return
     ks = sorted(n_components)
@@ -143,15 +189,25 @@ def plot_selection_frequency(fig, frequencies, covariance_types, n_components):
             grid = np.zeros((len(covariance_types), len(ks)))
             rows = frequencies[(frequencies["resampling"] == kind) & (frequencies["criterion"] == criterion)]
             for _, entry in rows.iterrows():
-                grid[covariance_types.index(entry["covariance_type"]), ks.index(entry["n_components"])] = entry["frequency"]
+                grid[covariance_types.index(entry["covariance_type"]), ks.index(entry["n_components"])] = (
+                    entry["frequency"]
+                )
             image = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues", aspect="auto")
             for (i, j), value in np.ndenumerate(grid):
                 if value > 0:
-                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize="x-small",
-                            color="w" if value > 0.6 else "k")
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize="x-small",
+                        color="w" if value > 0.6 else "k",
+                    )
             n_replicates = int(rows["n_replicates"].max()) if len(rows) else 0
-            ax.set_title(f"{criterion.upper()}, {kind.replace('_', ' ')} ({n_replicates} replicates)",
-                         fontsize="small")
+            ax.set_title(
+                f"{criterion.upper()}, {kind.replace('_', ' ')} ({n_replicates} replicates)", fontsize="small"
+            )
             ax.set_xticks(range(len(ks)), [str(k) for k in ks])
             ax.set_yticks(range(len(covariance_types)), covariance_types)
             ax.set_xlabel("number of components k")
@@ -187,8 +243,9 @@ def plot_uncertainty(ax, model, X):
     points, _, axis_names = _projection(X)
     order = np.argsort(uncertainty)  # most uncertain on top
     sizes = 4 + 80 * uncertainty[order] / max(uncertainty.max(), 1e-12)
-    scatter = ax.scatter(points[order, 0], points[order, 1], s=sizes, c=uncertainty[order],
-                         cmap="magma_r", vmin=0)
+    scatter = ax.scatter(
+        points[order, 0], points[order, 1], s=sizes, c=uncertainty[order], cmap="magma_r", vmin=0
+    )
     ax.figure.colorbar(scatter, ax=ax, label="uncertainty (1 - max predict_proba)")
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
@@ -200,8 +257,12 @@ def plot_score_histogram(ax, scores, threshold):
     bins = np.histogram_bin_edges(scores["log_density"], bins=50)
     if "is_outlier" in scores:
         truth = scores["is_outlier"].to_numpy(dtype=bool)
-        ax.hist(scores.loc[~truth, "log_density"], bins=bins, color="tab:blue", alpha=0.7, label="normal (truth)")
-        ax.hist(scores.loc[truth, "log_density"], bins=bins, color="tab:red", alpha=0.7, label="anomaly (truth)")
+        ax.hist(
+            scores.loc[~truth, "log_density"], bins=bins, color="tab:blue", alpha=0.7, label="normal (truth)"
+        )
+        ax.hist(
+            scores.loc[truth, "log_density"], bins=bins, color="tab:red", alpha=0.7, label="anomaly (truth)"
+        )
     else:
         ax.hist(scores["log_density"], bins=bins, color="tab:blue", alpha=0.7, label="all points")
     ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3g}")
@@ -210,16 +271,20 @@ def plot_score_histogram(ax, scores, threshold):
     ax.legend(fontsize="small")
 
 
-DETECTOR_COLUMNS = {"gmm": "log_density", "isolation_forest": "isolation_forest_score",
-                    "local_outlier_factor": "local_outlier_factor_score"}
+DETECTOR_COLUMNS = {
+    "gmm": "log_density",
+    "isolation_forest": "isolation_forest_score",
+    "local_outlier_factor": "local_outlier_factor_score",
+}
 
 
 def plot_detector_curves(axes, scores):
     """ROC and precision-recall curves of every detector's score against the truth."""
     if "is_outlier" not in scores:
         for ax in axes:
-            ax.text(0.5, 0.5, "no ground truth:\nno injected outliers or outlier_labels",
-                    ha="center", va="center")
+            ax.text(
+                0.5, 0.5, "no ground truth:\nno injected outliers or outlier_labels", ha="center", va="center"
+            )
             ax.set_axis_off()
         return
     truth = scores["is_outlier"].to_numpy(dtype=bool)
@@ -285,7 +350,9 @@ def render_to_files(*, inputs, params, outputs):
     dpi = params["dpi"]
 
     shown = shown_rows(dataset.n_samples, params["max_points"])
-    sample_note = "" if len(shown) == dataset.n_samples else f"\n({len(shown):,} of {dataset.n_samples:,} points drawn)"
+    sample_note = (
+        "" if len(shown) == dataset.n_samples else f"\n({len(shown):,} of {dataset.n_samples:,} points drawn)"
+    )
 
     fig, ax = plt.subplots(figsize=(8, 6))
     plot_model(ax, model, dataset.X[shown], is_anomaly[shown], grid_resolution=params["grid_resolution"])
@@ -300,8 +367,9 @@ def render_to_files(*, inputs, params, outputs):
 
     fig = plt.figure(figsize=(13, 6), layout="constrained")
     covariance_types = [c for c in COVARIANCE_COLORS if c in set(table["covariance_type"])]
-    plot_selection_frequency(fig, pd.read_csv(inputs["stability"]), covariance_types,
-                             table["n_components"].unique())
+    plot_selection_frequency(
+        fig, pd.read_csv(inputs["stability"]), covariance_types, table["n_components"].unique()
+    )
     fig.suptitle(f"{dataset.name}: how often each model is chosen over replicates")
     _save(fig, outputs["stability"], dpi)
 
@@ -312,8 +380,10 @@ def render_to_files(*, inputs, params, outputs):
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     plot_score_histogram(ax, scores, anomaly_summary["log_density_threshold"])
-    ax.set_title(f"{dataset.name}: {int(is_anomaly.sum())} anomalies, threshold by {anomaly_summary['threshold_rule']}",
-                 fontsize="medium")
+    ax.set_title(
+        f"{dataset.name}: {int(is_anomaly.sum())} anomalies, threshold by {anomaly_summary['threshold_rule']}",
+        fontsize="medium",
+    )
     fig.tight_layout()
     _save(fig, outputs["anomaly_scores"], dpi)
 

@@ -39,7 +39,13 @@ from .artifacts import write_csv
 from .datasets import load_dataset
 from .errors import PipelineInputError
 from .hierarchical import hierarchical_partitions
-from .initialisation import AGGLOMERATIVE, DEFAULT_MAX_SAMPLES, agglomerative_starts, is_deterministic, partition_parameters
+from .initialisation import (
+    AGGLOMERATIVE,
+    DEFAULT_MAX_SAMPLES,
+    agglomerative_starts,
+    is_deterministic,
+    partition_parameters,
+)
 from .model_io import save_models
 
 log = logging.getLogger(__name__)
@@ -53,11 +59,26 @@ DEFAULT_EIGENVALUE_FACTOR = 10.0
 
 # Columns of the starts table, one row per (n_components, init_params, seed).
 START_COLUMNS = [
-    "dataset", "covariance_type", "n_components", "init_params", "seed", "lower_bound",
-    "log_likelihood", "converged", "n_iter", "final_relative_change", "degenerate", "degenerate_reason",
-    "min_covariance_eigenvalue", "min_component_points",
+    "dataset",
+    "covariance_type",
+    "n_components",
+    "init_params",
+    "seed",
+    "lower_bound",
+    "log_likelihood",
+    "converged",
+    "n_iter",
+    "final_relative_change",
+    "degenerate",
+    "degenerate_reason",
+    "min_covariance_eigenvalue",
+    "min_component_points",
     *(criteria.column(name) for name in criteria.START_CRITERIA),
-    "n_parameters", "is_best", "fit_seconds", "warnings", "error",
+    "n_parameters",
+    "is_best",
+    "fit_seconds",
+    "warnings",
+    "error",
 ]
 
 
@@ -179,17 +200,30 @@ def degeneracy(model, n_samples, *, reg_covar, eigenvalue_factor=DEFAULT_EIGENVA
     floor = eigenvalue_factor * reg_covar
     at_floor = np.flatnonzero(eigenvalues <= floor)
     if len(at_floor):
-        reasons.append(f"component {int(at_floor[0])} covariance at the floor "
-                       f"(smallest eigenvalue {eigenvalues[at_floor[0]]:.3g} <= {eigenvalue_factor:g} x reg_covar)")
+        reasons.append(
+            f"component {int(at_floor[0])} covariance at the floor "
+            f"(smallest eigenvalue {eigenvalues[at_floor[0]]:.3g} <= {eigenvalue_factor:g} x reg_covar)"
+        )
     too_small = np.flatnonzero(sizes < fewest)
     if len(too_small):
         reasons.append(f"component {int(too_small[0])} holds {sizes[too_small[0]]:.3g} points (< {fewest:g})")
     return "; ".join(reasons), float(eigenvalues.min()), float(sizes.min())
 
 
-def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", start=None,
-              max_iter=DEFAULT_MAX_ITER, tol=DEFAULT_TOL, reg_covar=1e-6,
-              eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR, min_points=None):
+def fit_start(
+    X,
+    *,
+    n_components,
+    covariance_type,
+    seed,
+    init_params="kmeans",
+    start=None,
+    max_iter=DEFAULT_MAX_ITER,
+    tol=DEFAULT_TOL,
+    reg_covar=1e-6,
+    eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
+    min_points=None,
+):
     """Fit one start.
 
     Parameters
@@ -225,9 +259,15 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
     # With explicit starting parameters the estimator's own init only needs to be cheap.
     estimator_init = "random_from_data" if start else init_params
     model = GaussianMixture(
-        n_components=n_components, covariance_type=covariance_type, n_init=1,
-        random_state=seed, max_iter=max_iter, tol=tol, reg_covar=reg_covar,
-        init_params=estimator_init, **(start or {}),
+        n_components=n_components,
+        covariance_type=covariance_type,
+        n_init=1,
+        random_state=seed,
+        max_iter=max_iter,
+        tol=tol,
+        reg_covar=reg_covar,
+        init_params=estimator_init,
+        **(start or {}),
     )
     row = _start_row(X, n_components, covariance_type, init_params, seed)
     with warnings.catch_warnings(record=True) as caught:
@@ -243,25 +283,32 @@ def fit_start(X, *, n_components, covariance_type, seed, init_params="kmeans", s
     messages = [str(w.message).replace("\n", " ") for w in caught]
     final_change = relative_change(lower_bounds, len(X)) if model is not None else np.nan
     if model is not None and not converged:
-        messages.append(f"EM did not converge in max_iter={max_iter} iterations "
-                        f"(last relative change {final_change:.3g} > tol={tol:g})")
+        messages.append(
+            f"EM did not converge in max_iter={max_iter} iterations "
+            f"(last relative change {final_change:.3g} > tol={tol:g})"
+        )
     row["warnings"] = "; ".join(dict.fromkeys(messages))
     if model is not None:
         model.start_ = {"init_params": init_params, "seed": int(seed)}
-        reason, min_eigenvalue, fewest = degeneracy(model, len(X), reg_covar=reg_covar,
-                                                    eigenvalue_factor=eigenvalue_factor, min_points=min_points)
-        row.update({
-            "lower_bound": float(model.lower_bound_),
-            "log_likelihood": float(model.score(X)),
-            "converged": bool(converged),
-            "n_iter": len(lower_bounds),
-            "final_relative_change": final_change,
-            "degenerate": bool(reason), "degenerate_reason": reason,
-            "min_covariance_eigenvalue": min_eigenvalue, "min_component_points": fewest,
-            criteria.column("bic"): float(model.bic(X)),
-            criteria.column("aic"): float(model.aic(X)),
-            criteria.column("icl"): criteria.icl(model, X),
-        })
+        reason, min_eigenvalue, fewest = degeneracy(
+            model, len(X), reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor, min_points=min_points
+        )
+        row.update(
+            {
+                "lower_bound": float(model.lower_bound_),
+                "log_likelihood": float(model.score(X)),
+                "converged": bool(converged),
+                "n_iter": len(lower_bounds),
+                "final_relative_change": final_change,
+                "degenerate": bool(reason),
+                "degenerate_reason": reason,
+                "min_covariance_eigenvalue": min_eigenvalue,
+                "min_component_points": fewest,
+                criteria.column("bic"): float(model.bic(X)),
+                criteria.column("aic"): float(model.aic(X)),
+                criteria.column("icl"): criteria.icl(model, X),
+            }
+        )
     return model, row
 
 
@@ -269,15 +316,18 @@ def _hierarchical_starts(X, n_components, covariance_type, *, seed, reg_covar, m
     """mclust's start for each k: a cut of the VVV hierarchy, as mixture parameters; a k
     the hierarchy cannot give (more clusters than distinct rows) maps to its error."""
     rows, partitions = hierarchical_partitions(X, n_components, seed=seed, max_samples=max_samples)
-    starts = {k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
-              for k, labels in partitions.items()}
+    starts = {
+        k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
+        for k, labels in partitions.items()
+    }
     for k in n_components:
         starts.setdefault(k, f"the hierarchy has fewer than {k} distinct rows to start from")
     return starts
 
 
-def _planned_starts(X, *, covariance_type, n_components, seeds, init_params, reg_covar,
-                    agglomerative_max_samples):
+def _planned_starts(
+    X, *, covariance_type, n_components, seeds, init_params, reg_covar, agglomerative_max_samples
+):
     """Every (init method, seed) pair to fit, with starting parameters per k where needed."""
     builders = {AGGLOMERATIVE: agglomerative_starts, HC_VVV: _hierarchical_starts}
     planned = []
@@ -289,18 +339,35 @@ def _planned_starts(X, *, covariance_type, n_components, seeds, init_params, reg
         method_seeds = seeds[:1] if is_deterministic(len(X), agglomerative_max_samples) else seeds
         for seed in method_seeds:
             try:
-                starts = builders[method](X, n_components, covariance_type, seed=seed, reg_covar=reg_covar,
-                                          max_samples=agglomerative_max_samples)
+                starts = builders[method](
+                    X,
+                    n_components,
+                    covariance_type,
+                    seed=seed,
+                    reg_covar=reg_covar,
+                    max_samples=agglomerative_max_samples,
+                )
             except ValueError as err:
                 starts = dict.fromkeys(n_components, str(err))
             planned.append((method, seed, starts))
     return planned
 
 
-def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",), dataset="",
-              max_iter=DEFAULT_MAX_ITER, tol=DEFAULT_TOL, reg_covar=1e-6,
-              agglomerative_max_samples=DEFAULT_MAX_SAMPLES, eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
-              min_points=None):
+def fit_sweep(
+    X,
+    *,
+    covariance_type,
+    n_components,
+    seeds,
+    init_params=("kmeans",),
+    dataset="",
+    max_iter=DEFAULT_MAX_ITER,
+    tol=DEFAULT_TOL,
+    reg_covar=1e-6,
+    agglomerative_max_samples=DEFAULT_MAX_SAMPLES,
+    eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
+    min_points=None,
+):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
     Parameters
@@ -337,7 +404,9 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
     init_params = [init_params] if isinstance(init_params, str) else list(init_params)
     unknown = [method for method in init_params if method not in INIT_METHODS]
     if unknown or not init_params:
-        raise PipelineInputError(f"fit.init_params has {unknown or 'no methods'}; expected methods from {INIT_METHODS}")
+        raise PipelineInputError(
+            f"fit.init_params has {unknown or 'no methods'}; expected methods from {INIT_METHODS}"
+        )
     max_k = max(n_components)
     if X.shape[0] < max_k:
         raise PipelineInputError(
@@ -345,9 +414,15 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
             f"component count in fit.n_components ({max_k}); each component needs at least "
             f"one point. Lower fit.n_components or use more data."
         )
-    planned = _planned_starts(X, covariance_type=covariance_type, n_components=n_components,
-                              seeds=list(seeds), init_params=init_params, reg_covar=reg_covar,
-                              agglomerative_max_samples=agglomerative_max_samples)
+    planned = _planned_starts(
+        X,
+        covariance_type=covariance_type,
+        n_components=n_components,
+        seeds=list(seeds),
+        init_params=init_params,
+        reg_covar=reg_covar,
+        agglomerative_max_samples=agglomerative_max_samples,
+    )
     rows, best_models = [], []
     for k in sorted(n_components):
         fitted = []
@@ -356,10 +431,19 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
             if isinstance(start, str):  # no start of this method for this k
                 model, row = None, _start_row(X, k, covariance_type, method, seed, error=start)
             else:
-                model, row = fit_start(X, n_components=k, covariance_type=covariance_type, seed=seed,
-                                       init_params=method, start=start, max_iter=max_iter, tol=tol,
-                                       reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor,
-                                       min_points=min_points)
+                model, row = fit_start(
+                    X,
+                    n_components=k,
+                    covariance_type=covariance_type,
+                    seed=seed,
+                    init_params=method,
+                    start=start,
+                    max_iter=max_iter,
+                    tol=tol,
+                    reg_covar=reg_covar,
+                    eigenvalue_factor=eigenvalue_factor,
+                    min_points=min_points,
+                )
             row["is_best"] = False
             rows.append(row)
             if model is not None:
@@ -372,9 +456,16 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
         best_model, best_row = max(sound, key=lambda pair: pair[1]["lower_bound"])
         best_row["is_best"] = True
         best_models.append(best_model)
-        log.info("dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
-                 dataset, covariance_type, k, best_row["init_params"], best_row["seed"],
-                 best_row["lower_bound"], " (degenerate: every start is)" if best_row["degenerate"] else "")
+        log.info(
+            "dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
+            dataset,
+            covariance_type,
+            k,
+            best_row["init_params"],
+            best_row["seed"],
+            best_row["lower_bound"],
+            " (degenerate: every start is)" if best_row["degenerate"] else "",
+        )
     starts = pd.DataFrame(rows)
     starts.insert(0, "dataset", dataset)
     return starts[START_COLUMNS], best_models
@@ -383,21 +474,33 @@ def fit_sweep(X, *, covariance_type, n_components, seeds, init_params=("kmeans",
 def _start_row(X, k, covariance_type, method, seed, error=""):
     """The record of a start before it is fitted (or of one that could not be made)."""
     return {
-        "covariance_type": covariance_type, "n_components": k, "init_params": method, "seed": seed,
+        "covariance_type": covariance_type,
+        "n_components": k,
+        "init_params": method,
+        "seed": seed,
         "n_parameters": criteria.n_parameters(covariance_type, k, X.shape[1]),
-        "lower_bound": np.nan, "log_likelihood": np.nan, "converged": False, "n_iter": 0,
-        "final_relative_change": np.nan, "degenerate": False, "degenerate_reason": "",
-        "min_covariance_eigenvalue": np.nan, "min_component_points": np.nan,
+        "lower_bound": np.nan,
+        "log_likelihood": np.nan,
+        "converged": False,
+        "n_iter": 0,
+        "final_relative_change": np.nan,
+        "degenerate": False,
+        "degenerate_reason": "",
+        "min_covariance_eigenvalue": np.nan,
+        "min_component_points": np.nan,
         **{criteria.column(name): np.nan for name in criteria.START_CRITERIA},
-        "fit_seconds": np.nan, "warnings": "", "error": error,
+        "fit_seconds": np.nan,
+        "warnings": "",
+        "error": error,
     }
 
 
 def fit_to_files(*, data_path, meta_path, covariance_type, fit_params, starts_path, models_path):
     """Run the sweep for one dataset and covariance type; write starts table and models."""
     dataset = load_dataset(data_path, meta_path)
-    starts, models = fit_sweep(dataset.X, covariance_type=covariance_type, dataset=dataset.name,
-                               **sweep_settings(fit_params))
+    starts, models = fit_sweep(
+        dataset.X, covariance_type=covariance_type, dataset=dataset.name, **sweep_settings(fit_params)
+    )
     write_csv(starts_path, starts)
     save_models(models_path, models)
     return starts

@@ -137,14 +137,16 @@ class _Clusters:
         self.column_min[j], self.column_arg[j] = self.cost[r, j], r
 
     def next_pair(self):
-        j = _last_argmin(self.column_min[:self.count])
+        j = _last_argmin(self.column_min[: self.count])
         return int(self.column_arg[j]), int(j)
 
     def merge(self, i, j, member):
         """Merge slots i < j; relabel ``member`` (each point's slot) in place."""
         size, mean, scatter = _merged(self.sizes, self.means, self.scatters, i, np.array([j]))
         self.sizes[i], self.means[i], self.scatters[i] = size[0], mean[0], scatter[0]
-        self.terms[i] = cluster_terms(self.sizes[i:i + 1], self.scatters[i:i + 1], self.alpha, self.beta)[0]
+        self.terms[i] = cluster_terms(self.sizes[i : i + 1], self.scatters[i : i + 1], self.alpha, self.beta)[
+            0
+        ]
         member[member == j] = i
         last = self.count - 1
         cost = self.cost
@@ -153,7 +155,7 @@ class _Clusters:
                 values[j] = values[last]
             member[member == last] = j
             cost[:j, j] = cost[:j, last]
-            cost[j, j + 1:last] = cost[j + 1:last, last]
+            cost[j, j + 1 : last] = cost[j + 1 : last, last]
         cost[:, last] = np.inf
         cost[last, :] = np.inf
         self.column_min[last] = np.inf
@@ -174,7 +176,8 @@ class _Clusters:
             columns = columns[self.column_arg[columns] != row]
             values = cost[row, columns]
             better = (values < self.column_min[columns]) | (
-                (values == self.column_min[columns]) & (row > self.column_arg[columns]))
+                (values == self.column_min[columns]) & (row > self.column_arg[columns])
+            )
             self.column_min[columns[better]] = values[better]
             self.column_arg[columns[better]] = row
         for column in dirty:

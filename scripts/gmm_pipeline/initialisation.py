@@ -90,8 +90,9 @@ def partition_parameters(X, labels, n_components, covariance_type, reg_covar):
     return {"weights_init": weights, "means_init": means, "precisions_init": precisions}
 
 
-def agglomerative_starts(X, n_components, covariance_type, *, seed=0, reg_covar=1e-6,
-                         max_samples=DEFAULT_MAX_SAMPLES):
+def agglomerative_starts(
+    X, n_components, covariance_type, *, seed=0, reg_covar=1e-6, max_samples=DEFAULT_MAX_SAMPLES
+):
     """Starting parameters for each k from one Ward tree.
 
     Parameters

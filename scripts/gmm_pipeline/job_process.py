@@ -13,9 +13,22 @@ import resource
 from .artifacts import current_umask
 
 # Resource limits a job's process may have been given (ulimit), copied onto its child.
-_RLIMITS = tuple(getattr(resource, name) for name in (
-    "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_RSS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
-    "RLIMIT_NPROC", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_MEMLOCK") if hasattr(resource, name))
+_RLIMITS = tuple(
+    getattr(resource, name)
+    for name in (
+        "RLIMIT_AS",
+        "RLIMIT_DATA",
+        "RLIMIT_RSS",
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_NOFILE",
+        "RLIMIT_NPROC",
+        "RLIMIT_STACK",
+        "RLIMIT_CORE",
+        "RLIMIT_MEMLOCK",
+    )
+    if hasattr(resource, name)
+)
 _worker_pid = None  # the worker's pid, in a child forked by it
 
 

@@ -59,7 +59,10 @@ def job_to_json(smk, step, cwd):
     fields = {"rule": smk.rule, "step": step, "cwd": str(cwd), "threads": smk.threads, "config": smk.config}
     for field in _NAMED_FIELDS:
         namedlist = getattr(smk, field)
-        fields[field] = {"items": list(namedlist), "names": {name: value for name, value in namedlist.items()}}
+        fields[field] = {
+            "items": list(namedlist),
+            "names": {name: value for name, value in namedlist.items()},
+        }
     try:
         return json.dumps(fields)
     except TypeError as err:

@@ -148,11 +148,13 @@ def model_from_dict(record, source="model"):
 
     start = record.get("start")
     if start is not None and not (
-        isinstance(start, dict) and set(start) == {"init_params", "seed"}
+        isinstance(start, dict)
+        and set(start) == {"init_params", "seed"}
         and isinstance(start["init_params"], str)
-        and isinstance(start["seed"], int) and not isinstance(start["seed"], bool)
+        and isinstance(start["seed"], int)
+        and not isinstance(start["seed"], bool)
     ):
-        raise ModelFormatError(f"{source}: 'start' must be null or {{\"init_params\": str, \"seed\": int}}")
+        raise ModelFormatError(f'{source}: \'start\' must be null or {{"init_params": str, "seed": int}}')
 
     covariance_type, k = params["covariance_type"], params["n_components"]
     if covariance_type not in COVARIANCE_TYPES:

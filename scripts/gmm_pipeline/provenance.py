@@ -41,11 +41,13 @@ def _blas_versions():
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_info
 
-    return sorted({
-        f"{pool.get('internal_api')} {pool.get('version')}"
-        for pool in threadpool_info()
-        if pool.get("user_api") == "blas"
-    })
+    return sorted(
+        {
+            f"{pool.get('internal_api')} {pool.get('version')}"
+            for pool in threadpool_info()
+            if pool.get("user_api") == "blas"
+        }
+    )
 
 
 def code_identity():
@@ -77,9 +79,13 @@ def _shared_code_identity():
     except ValueError:
         return None
     # Only a record of exactly the expected form is trusted.
-    if (isinstance(shared, dict) and set(shared) == {"revision", "sources_sha256"}
-            and isinstance(shared["revision"], (str, type(None)))
-            and isinstance(shared["sources_sha256"], str) and len(shared["sources_sha256"]) == 64):
+    if (
+        isinstance(shared, dict)
+        and set(shared) == {"revision", "sources_sha256"}
+        and isinstance(shared["revision"], (str, type(None)))
+        and isinstance(shared["sources_sha256"], str)
+        and len(shared["sources_sha256"]) == 64
+    ):
         return shared
     return None
 
@@ -87,9 +93,7 @@ def _shared_code_identity():
 @functools.cache
 def _computed_code_identity():
     digest = hashlib.sha256()
-    files = sorted(
-        {p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()}
-    )
+    files = sorted({p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()})
     for path in files:
         if "__pycache__" in path.parts:
             continue
@@ -102,7 +106,10 @@ def _git_revision():
     def git(*args):
         return subprocess.run(
             ["git", "-C", str(REPOSITORY_ROOT), *args],
-            capture_output=True, text=True, check=True, timeout=30,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout.strip()
 
     try:

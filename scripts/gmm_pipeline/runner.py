@@ -9,9 +9,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .errors import PipelineInputError
+from .job_process import process_description, process_limits
 from .provenance import write_provenance
 from .verify import check_inputs
-from .job_process import process_description, process_limits
 
 
 def remove_stale_temporaries(outputs):
@@ -38,8 +38,10 @@ def describe_limits(limits):
     """The limits a job runs under, for its log: nice, CPUs, umask, memory limit."""
     address_space = limits["rlimits"].get(str(resource.RLIMIT_AS), [resource.RLIM_INFINITY])[0]
     memory = "unlimited" if address_space == resource.RLIM_INFINITY else f"{address_space // 1024} KiB"
-    return (f"nice {limits['nice']}, cpus {','.join(map(str, limits['cpus']))}, "
-            f"umask {limits['umask']:04o}, address space {memory}")
+    return (
+        f"nice {limits['nice']}, cpus {','.join(map(str, limits['cpus']))}, "
+        f"umask {limits['umask']:04o}, address space {memory}"
+    )
 
 
 def run_step(smk, step, action, *, params, seeds=None):
@@ -66,10 +68,14 @@ def run_step(smk, step, action, *, params, seeds=None):
     the code the step ran (the rule's ``code`` param, :mod:`gmm_pipeline.code_version`).
     """
     remove_stale_temporaries(smk.output)
-    with open(smk.log[0], "w", encoding="utf-8") as log_file, \
-            contextlib.redirect_stdout(log_file), threadpool_limits(limits=smk.threads):
-        logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
-                            format="%(levelname)s %(name)s: %(message)s")
+    with (
+        open(smk.log[0], "w", encoding="utf-8") as log_file,
+        contextlib.redirect_stdout(log_file),
+        threadpool_limits(limits=smk.threads),
+    ):
+        logging.basicConfig(
+            stream=log_file, level=logging.INFO, force=True, format="%(levelname)s %(name)s: %(message)s"
+        )
         print(f"running in: {process_description()}", file=log_file)
         print(f"threads: {thread_counts()}", file=log_file)
         print(f"limits: {describe_limits(process_limits())}", file=log_file)
@@ -82,10 +88,18 @@ def run_step(smk, step, action, *, params, seeds=None):
             print(message, file=sys.stderr)
             sys.exit(1)
         # Peak memory goes to the log, not the provenance: it differs from run to run.
-        peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        peak = max(
+            resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
         print(f"peak resident memory: {peak / 1024:.1f} MiB", file=log_file)
         outputs = [path for name, path in smk.output.items() if name != "provenance"]
         write_provenance(
-            smk.output.provenance, step=step, params=params, wildcards=dict(smk.wildcards.items()),
-            inputs=input_entries, outputs=outputs, seeds=seeds, step_code=smk.params.code,
+            smk.output.provenance,
+            step=step,
+            params=params,
+            wildcards=dict(smk.wildcards.items()),
+            inputs=input_entries,
+            outputs=outputs,
+            seeds=seeds,
+            step_code=smk.params.code,
         )

@@ -33,33 +33,61 @@ from .stability import REPLICATE_COLUMNS, selection_frequencies
 KEYS = ["covariance_type", "n_components"]
 _START = [criteria.column(name) for name in criteria.START_CRITERIA]
 CRITERIA_COLUMNS = [
-    *KEYS, "n_parameters", *(criteria.column(name) for name in criteria.CRITERIA), "cv_nll_fold_std",
-    "best_init_params", "best_seed", "lower_bound", "log_likelihood", "converged", "n_iter",
-    "final_relative_change", "degenerate", "degenerate_reason", "warnings",
-    "n_starts", "n_converged", "n_failed", "n_degenerate", "n_at_best", "lower_bound_median", "lower_bound_worst",
+    *KEYS,
+    "n_parameters",
+    *(criteria.column(name) for name in criteria.CRITERIA),
+    "cv_nll_fold_std",
+    "best_init_params",
+    "best_seed",
+    "lower_bound",
+    "log_likelihood",
+    "converged",
+    "n_iter",
+    "final_relative_change",
+    "degenerate",
+    "degenerate_reason",
+    "warnings",
+    "n_starts",
+    "n_converged",
+    "n_failed",
+    "n_degenerate",
+    "n_at_best",
+    "lower_bound_median",
+    "lower_bound_worst",
     *(f"{name}_{stat}_over_starts" for name in criteria.START_CRITERIA for stat in ("median", "worst")),
 ]
 INIT_COLUMNS = [
-    *KEYS, "init_params", "n_starts", "n_converged", "best_seed", "lower_bound", *_START,
+    *KEYS,
+    "init_params",
+    "n_starts",
+    "n_converged",
+    "best_seed",
+    "lower_bound",
+    *_START,
     "reaches_best_optimum",
 ]
 
 
 def _sound(starts):
     """Starts that were fitted and are not degenerate: the ones spreads and optima count."""
-    return starts[(starts["error"].fillna("") == "") & starts["lower_bound"].notna()
-                  & ~starts["degenerate"].astype(bool)]
+    return starts[
+        (starts["error"].fillna("") == "")
+        & starts["lower_bound"].notna()
+        & ~starts["degenerate"].astype(bool)
+    ]
 
 
 def _per_model_counts(starts, tolerance):
     ok = _sound(starts)
     best_bound = ok.groupby(KEYS)["lower_bound"].transform("max")
     grouped = ok.groupby(KEYS)
-    spread = pd.DataFrame({
-        "lower_bound_median": grouped["lower_bound"].median(),
-        "lower_bound_worst": grouped["lower_bound"].min(),
-        "n_at_best": (ok["lower_bound"] >= best_bound - tolerance).groupby([ok[k] for k in KEYS]).sum(),
-    })
+    spread = pd.DataFrame(
+        {
+            "lower_bound_median": grouped["lower_bound"].median(),
+            "lower_bound_worst": grouped["lower_bound"].min(),
+            "n_at_best": (ok["lower_bound"] >= best_bound - tolerance).groupby([ok[k] for k in KEYS]).sum(),
+        }
+    )
     for name in criteria.START_CRITERIA:
         spread[f"{name}_median_over_starts"] = grouped[criteria.column(name)].median()
         spread[f"{name}_worst_over_starts"] = grouped[criteria.column(name)].max()
@@ -106,8 +134,9 @@ def criteria_table(starts, folds=None, *, tolerance=1e-3):
     if folds is not None and len(folds):
         summary = summarise_folds(folds)
         complete = summary["cv_folds"] == folds["fold"].nunique()
-        table = table.join(summary[complete][["cv_nll", "cv_nll_fold_std"]].rename(
-            columns={"cv_nll": cv_column}))
+        table = table.join(
+            summary[complete][["cv_nll", "cv_nll_fold_std"]].rename(columns={"cv_nll": cv_column})
+        )
     else:
         table[cv_column] = np.nan
         table["cv_nll_fold_std"] = np.nan
@@ -128,7 +157,8 @@ def init_comparison(starts, *, tolerance=1e-3):
     ok = _sound(starts)
     by_method = ok.loc[ok.groupby([*KEYS, "init_params"], sort=False)["lower_bound"].idxmax()]
     counts = starts.groupby([*KEYS, "init_params"]).agg(
-        n_starts=("seed", "size"), n_converged=("converged", "sum"))
+        n_starts=("seed", "size"), n_converged=("converged", "sum")
+    )
     table = by_method.set_index([*KEYS, "init_params"]).join(counts).reset_index()
     overall = table.groupby(KEYS)["lower_bound"].transform("max")
     table["reaches_best_optimum"] = table["lower_bound"] >= overall - tolerance
@@ -167,8 +197,10 @@ def _frequency(frequencies, criterion, model):
         return None
     result = {}
     for resampling, group in frequencies[frequencies["criterion"] == criterion].groupby("resampling"):
-        match = group[(group["covariance_type"] == model["covariance_type"])
-                      & (group["n_components"] == model["n_components"])]
+        match = group[
+            (group["covariance_type"] == model["covariance_type"])
+            & (group["n_components"] == model["n_components"])
+        ]
         result[resampling] = float(match["frequency"].sum())
     return result or None
 
@@ -177,7 +209,9 @@ def _choice(table, criterion, model, frequencies):
     """A model with its criterion value, the best other model and the gap to it."""
     column = criteria.column(criterion)
     order = ranked(table, criterion)
-    is_model = (order["covariance_type"] == model["covariance_type"]) & (order["n_components"] == model["n_components"])
+    is_model = (order["covariance_type"] == model["covariance_type"]) & (
+        order["n_components"] == model["n_components"]
+    )
     value = order.loc[is_model, column]
     others = order[~is_model]
     entry = dict(model)
@@ -233,8 +267,10 @@ def select_model(table, *, criterion, pinned=None, dataset="", frequencies=None,
         by_criterion[name] = _choice(table, name, _model(choose(table, name)), frequencies)
 
     if pinned:
-        match = table[(table["covariance_type"] == pinned["covariance_type"])
-                      & (table["n_components"] == pinned["n_components"])]
+        match = table[
+            (table["covariance_type"] == pinned["covariance_type"])
+            & (table["n_components"] == pinned["n_components"])
+        ]
         if match.empty:
             raise PipelineInputError(
                 f"datasets.{dataset}.model asks for {pinned}, but that model was not fitted "
@@ -303,8 +339,20 @@ def _read_tables(paths, columns=None):
     return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
 
 
-def select_to_files(*, data_path, meta_path, starts_paths, models_paths, folds_paths, replicates_paths,
-                    criterion, pinned, tolerance, dataset, outputs):
+def select_to_files(
+    *,
+    data_path,
+    meta_path,
+    starts_paths,
+    models_paths,
+    folds_paths,
+    replicates_paths,
+    criterion,
+    pinned,
+    tolerance,
+    dataset,
+    outputs,
+):
     """Build every selection table, choose the model and copy it to ``outputs["model"]``.
 
     ``outputs`` maps ``starts``, ``criteria``, ``init_comparison``, ``stability``,
@@ -315,8 +363,9 @@ def select_to_files(*, data_path, meta_path, starts_paths, models_paths, folds_p
     table = criteria_table(starts, _read_tables(folds_paths, FOLD_COLUMNS), tolerance=tolerance)
     inits = init_comparison(starts, tolerance=tolerance)
     frequencies = selection_frequencies(_read_tables(replicates_paths, REPLICATE_COLUMNS))
-    selection = select_model(table, criterion=criterion, pinned=pinned, dataset=dataset,
-                             frequencies=frequencies, inits=inits)
+    selection = select_model(
+        table, criterion=criterion, pinned=pinned, dataset=dataset, frequencies=frequencies, inits=inits
+    )
 
     models = {}
     for path in models_paths:

@@ -38,9 +38,13 @@ def read_table(path):
         else:
             frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise PipelineInputError(f"{path}: the file holds no columns; expected a header row and data rows") from None
+        raise PipelineInputError(
+            f"{path}: the file holds no columns; expected a header row and data rows"
+        ) from None
     except Exception as err:  # parser, encoding and Arrow errors all mean the same to a user
-        raise PipelineInputError(f"{path}: cannot read as {'Parquet' if path.suffix.lower() in PARQUET_SUFFIXES else 'CSV'}: {err}") from err
+        raise PipelineInputError(
+            f"{path}: cannot read as {'Parquet' if path.suffix.lower() in PARQUET_SUFFIXES else 'CSV'}: {err}"
+        ) from err
     if len(frame) == 0:
         raise PipelineInputError(f"{path}: the file has a header but no data rows")
     return frame
@@ -58,9 +62,13 @@ def feature_columns(frame, spec, source):
         return [column for column in frame.columns if column != label_column]
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise PipelineInputError(f"{source}: column(s) {missing} named in columns are absent; the file has {list(frame.columns)}")
+        raise PipelineInputError(
+            f"{source}: column(s) {missing} named in columns are absent; the file has {list(frame.columns)}"
+        )
     if label_column in columns:
-        raise PipelineInputError(f"{source}: column {label_column!r} is both a feature (columns) and the label_column")
+        raise PipelineInputError(
+            f"{source}: column {label_column!r} is both a feature (columns) and the label_column"
+        )
     return list(columns)
 
 
@@ -145,10 +153,14 @@ def load_bundled(spec):
     for label, count in (spec.get("subsample_labels") or {}).items():
         rows = np.flatnonzero(labels == label)
         if len(rows) == 0:
-            raise PipelineInputError(f"subsample_labels names class {label!r}, which {name} does not have; "
-                                     f"its classes are {sorted(set(labels))}")
+            raise PipelineInputError(
+                f"subsample_labels names class {label!r}, which {name} does not have; "
+                f"its classes are {sorted(set(labels))}"
+            )
         if count > len(rows):
-            raise PipelineInputError(f"subsample_labels asks for {count} rows of class {label!r}; {name} has {len(rows)}")
+            raise PipelineInputError(
+                f"subsample_labels asks for {count} rows of class {label!r}; {name} has {len(rows)}"
+            )
         keep[rows] = False
         keep[np.sort(rng.choice(rows, size=count, replace=False))] = True
     return X[keep], labels[keep], features, np.flatnonzero(keep)
@@ -162,9 +174,13 @@ def check_report(spec, *, min_rows=1):
         "sha256": sha256_file(spec["path"]),
         "n_rows": int(len(X)),
         "features": {
-            name: {"mean": float(column.mean()), "std": float(column.std()),
-                   "min": float(column.min()), "max": float(column.max())}
-            for name, column in zip(features, X.T)
+            name: {
+                "mean": float(column.mean()),
+                "std": float(column.std()),
+                "min": float(column.min()),
+                "max": float(column.max()),
+            }
+            for name, column in zip(features, X.T, strict=True)
         },
         "label_column": spec.get("label_column"),
         "n_labels": int(len(set(labels.tolist()))) if labels is not None else None,

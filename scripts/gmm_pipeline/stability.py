@@ -21,8 +21,16 @@ from .fitting import fit_sweep, sweep_settings
 
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
 REPLICATE_COLUMNS = [
-    "dataset", "covariance_type", "resampling", "replicate", "data_seed", "n_components",
-    "lower_bound", "converged", "degenerate", *(criteria.column(name) for name in criteria.START_CRITERIA),
+    "dataset",
+    "covariance_type",
+    "resampling",
+    "replicate",
+    "data_seed",
+    "n_components",
+    "lower_bound",
+    "converged",
+    "degenerate",
+    *(criteria.column(name) for name in criteria.START_CRITERIA),
 ]
 
 
@@ -47,8 +55,7 @@ def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0):
         yield DATA_SEED, replicate, data_seed, redraw_features(spec, data_seed)
 
 
-def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0,
-                       dataset="", **sweep):
+def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0, dataset="", **sweep):
     """Refit the sweep on every replicate; one row per (replicate, component count).
 
     The row of a k is its best start's (highest lower bound among the starts that are not
@@ -57,17 +64,25 @@ def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_s
     """
     rows = []
     for resampling, replicate, data_seed, X_replicate in replicate_datasets(
-            X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds):
+        X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds
+    ):
         starts, _ = fit_sweep(X_replicate, covariance_type=covariance_type, dataset=dataset, **sweep)
         best = starts[starts["is_best"]]
         for _, row in best.iterrows():
-            rows.append({
-                "dataset": dataset, "covariance_type": covariance_type, "resampling": resampling,
-                "replicate": replicate, "data_seed": data_seed, "n_components": row["n_components"],
-                "lower_bound": row["lower_bound"], "converged": row["converged"],
-                "degenerate": row["degenerate"],
-                **{criteria.column(name): row[criteria.column(name)] for name in criteria.START_CRITERIA},
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "covariance_type": covariance_type,
+                    "resampling": resampling,
+                    "replicate": replicate,
+                    "data_seed": data_seed,
+                    "n_components": row["n_components"],
+                    "lower_bound": row["lower_bound"],
+                    "converged": row["converged"],
+                    "degenerate": row["degenerate"],
+                    **{criteria.column(name): row[criteria.column(name)] for name in criteria.START_CRITERIA},
+                }
+            )
     frame = pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
     frame["data_seed"] = frame["data_seed"].astype("Int64")
     return frame
@@ -88,8 +103,15 @@ def selection_frequencies(replicates):
         n_replicates, frequency``; one row per model and criterion that was chosen at
         least once.
     """
-    columns = ["criterion", "resampling", "covariance_type", "n_components", "n_chosen",
-               "n_replicates", "frequency"]
+    columns = [
+        "criterion",
+        "resampling",
+        "covariance_type",
+        "n_components",
+        "n_chosen",
+        "n_replicates",
+        "frequency",
+    ]
     replicates = replicates.reset_index(drop=True)
     # As in the main selection, a model degenerate on a replicate cannot be its choice.
     replicates = replicates[~replicates["degenerate"].astype(bool)]
@@ -101,25 +123,38 @@ def selection_frequencies(replicates):
             winners = group.loc[group.groupby("replicate")[column].idxmin()]
             counts = winners.groupby(["covariance_type", "n_components"]).size()
             for (covariance_type, k), n_chosen in counts.items():
-                rows.append({
-                    "criterion": name, "resampling": resampling, "covariance_type": covariance_type,
-                    "n_components": int(k), "n_chosen": int(n_chosen), "n_replicates": n_replicates,
-                    "frequency": n_chosen / n_replicates,
-                })
+                rows.append(
+                    {
+                        "criterion": name,
+                        "resampling": resampling,
+                        "covariance_type": covariance_type,
+                        "n_components": int(k),
+                        "n_chosen": int(n_chosen),
+                        "n_replicates": n_replicates,
+                        "frequency": n_chosen / n_replicates,
+                    }
+                )
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values(["criterion", "resampling", "covariance_type", "n_components"],
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values(
+        ["criterion", "resampling", "covariance_type", "n_components"], kind="stable"
+    ).reset_index(drop=True)
 
 
-def stability_to_files(*, data_path, meta_path, spec, covariance_type, fit_params,
-                       stability_params, replicates_path):
+def stability_to_files(
+    *, data_path, meta_path, spec, covariance_type, fit_params, stability_params, replicates_path
+):
     """Refit one dataset's sweep for one covariance type on every replicate; write the table."""
     dataset = load_dataset(data_path, meta_path)
     sweep = sweep_settings(fit_params, n_seeds=stability_params["seeds"])
     table = replicate_criteria(
-        dataset.X, covariance_type=covariance_type, bootstrap=stability_params["bootstrap"],
-        seed=stability_params["seed"], spec=spec, data_seeds=stability_params["data_seeds"],
-        dataset=dataset.name, **sweep,
+        dataset.X,
+        covariance_type=covariance_type,
+        bootstrap=stability_params["bootstrap"],
+        seed=stability_params["seed"],
+        spec=spec,
+        data_seeds=stability_params["data_seeds"],
+        dataset=dataset.name,
+        **sweep,
     )
     write_csv(replicates_path, table)
     return table

@@ -8,8 +8,8 @@ worker has imported them all already.
 
 import os
 
-from .runner import run_step
 from .job_process import process_description
+from .runner import run_step
 
 
 def _named_outputs(job):
@@ -20,29 +20,50 @@ def _named_outputs(job):
 def check_input(job):
     from .sources import check_to_file
 
-    run_step(job, "check_input",
-             lambda: check_to_file(job.params.spec, min_rows=job.params.min_rows, report_path=job.output.report),
-             params=job.params.spec)
+    run_step(
+        job,
+        "check_input",
+        lambda: check_to_file(job.params.spec, min_rows=job.params.min_rows, report_path=job.output.report),
+        params=job.params.spec,
+    )
 
 
 def prepare_data(job):
     from .datasets import prepare_to_files, source_seeds
 
     spec = job.params.spec
-    run_step(job, "data",
-             lambda: prepare_to_files(spec, name=job.wildcards.dataset, data_path=job.output.data,
-                                      meta_path=job.output.meta, min_rows=job.params.min_rows),
-             params=spec, seeds=source_seeds(spec))
+    run_step(
+        job,
+        "data",
+        lambda: prepare_to_files(
+            spec,
+            name=job.wildcards.dataset,
+            data_path=job.output.data,
+            meta_path=job.output.meta,
+            min_rows=job.params.min_rows,
+        ),
+        params=spec,
+        seeds=source_seeds(spec),
+    )
 
 
 def fit_models(job):
     from .fitting import fit_to_files, resolve_seeds
 
-    run_step(job, "fit",
-             lambda: fit_to_files(data_path=job.input.data, meta_path=job.input.meta,
-                                  covariance_type=job.wildcards.covariance_type, fit_params=job.params.fit,
-                                  starts_path=job.output.starts, models_path=job.output.models),
-             params=job.params.fit, seeds=resolve_seeds(job.params.fit["seeds"]))
+    run_step(
+        job,
+        "fit",
+        lambda: fit_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            covariance_type=job.wildcards.covariance_type,
+            fit_params=job.params.fit,
+            starts_path=job.output.starts,
+            models_path=job.output.models,
+        ),
+        params=job.params.fit,
+        seeds=resolve_seeds(job.params.fit["seeds"]),
+    )
 
 
 def cross_validate(job):
@@ -50,12 +71,20 @@ def cross_validate(job):
     from .fitting import sweep_settings
 
     cv = job.params.cross_validation
-    run_step(job, "cross_validate",
-             lambda: cross_validate_to_files(data_path=job.input.data, meta_path=job.input.meta,
-                                             covariance_type=job.wildcards.covariance_type,
-                                             fit_params=job.params.fit, cv_params=cv, folds_path=job.output.folds),
-             params={"fit": job.params.fit, "cross_validation": cv},
-             seeds=[cv["seed"], *sweep_settings(job.params.fit, n_seeds=cv["seeds"])["seeds"]])
+    run_step(
+        job,
+        "cross_validate",
+        lambda: cross_validate_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            covariance_type=job.wildcards.covariance_type,
+            fit_params=job.params.fit,
+            cv_params=cv,
+            folds_path=job.output.folds,
+        ),
+        params={"fit": job.params.fit, "cross_validation": cv},
+        seeds=[cv["seed"], *sweep_settings(job.params.fit, n_seeds=cv["seeds"])["seeds"]],
+    )
 
 
 def assess_stability(job):
@@ -63,53 +92,94 @@ def assess_stability(job):
     from .stability import stability_to_files
 
     stability = job.params.stability
-    run_step(job, "stability",
-             lambda: stability_to_files(data_path=job.input.data, meta_path=job.input.meta, spec=job.params.spec,
-                                        covariance_type=job.wildcards.covariance_type, fit_params=job.params.fit,
-                                        stability_params=stability, replicates_path=job.output.replicates),
-             params={"fit": job.params.fit, "stability": stability, "dataset": job.params.spec},
-             seeds=[stability["seed"], *sweep_settings(job.params.fit, n_seeds=stability["seeds"])["seeds"]])
+    run_step(
+        job,
+        "stability",
+        lambda: stability_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            spec=job.params.spec,
+            covariance_type=job.wildcards.covariance_type,
+            fit_params=job.params.fit,
+            stability_params=stability,
+            replicates_path=job.output.replicates,
+        ),
+        params={"fit": job.params.fit, "stability": stability, "dataset": job.params.spec},
+        seeds=[stability["seed"], *sweep_settings(job.params.fit, n_seeds=stability["seeds"])["seeds"]],
+    )
 
 
 def select_model(job):
     from .selection import select_to_files
 
     selection = job.params.selection
-    run_step(job, "select",
-             lambda: select_to_files(data_path=job.input.data, meta_path=job.input.meta,
-                                     starts_paths=job.input.starts, models_paths=job.input.models,
-                                     folds_paths=job.input.folds, replicates_paths=job.input.replicates,
-                                     criterion=job.params.criterion, pinned=job.params.pinned,
-                                     tolerance=selection["optimum_tolerance"], dataset=job.wildcards.dataset,
-                                     outputs=_named_outputs(job)),
-             params={"selection": selection, "criterion": job.params.criterion, "pinned": job.params.pinned})
+    run_step(
+        job,
+        "select",
+        lambda: select_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            starts_paths=job.input.starts,
+            models_paths=job.input.models,
+            folds_paths=job.input.folds,
+            replicates_paths=job.input.replicates,
+            criterion=job.params.criterion,
+            pinned=job.params.pinned,
+            tolerance=selection["optimum_tolerance"],
+            dataset=job.wildcards.dataset,
+            outputs=_named_outputs(job),
+        ),
+        params={"selection": selection, "criterion": job.params.criterion, "pinned": job.params.pinned},
+    )
 
 
 def prune_weights(job):
     from .bayesian import prune_to_files
 
-    run_step(job, "bayes",
-             lambda: prune_to_files(data_path=job.input.data, meta_path=job.input.meta, params=job.params.bayesian,
-                                    weights_path=job.output.weights, summary_path=job.output.summary),
-             params=job.params.bayesian, seeds=[job.params.bayesian["seed"]])
+    run_step(
+        job,
+        "bayes",
+        lambda: prune_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            params=job.params.bayesian,
+            weights_path=job.output.weights,
+            summary_path=job.output.summary,
+        ),
+        params=job.params.bayesian,
+        seeds=[job.params.bayesian["seed"]],
+    )
 
 
 def extract_anomalies(job):
     from .anomalies import extract_to_files
 
-    run_step(job, "anomalies",
-             lambda: extract_to_files(data_path=job.input.data, meta_path=job.input.meta, model_path=job.input.model,
-                                      params=job.params.anomalies, outputs=_named_outputs(job)),
-             params=job.params.anomalies, seeds=[job.params.anomalies["seed"]])
+    run_step(
+        job,
+        "anomalies",
+        lambda: extract_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            model_path=job.input.model,
+            params=job.params.anomalies,
+            outputs=_named_outputs(job),
+        ),
+        params=job.params.anomalies,
+        seeds=[job.params.anomalies["seed"]],
+    )
 
 
 def render_figures(job):
     from .figures import render_to_files
 
-    run_step(job, "figures",
-             lambda: render_to_files(inputs=dict(job.input.items()), params=job.params.figures,
-                                     outputs=_named_outputs(job)),
-             params=job.params.figures)
+    run_step(
+        job,
+        "figures",
+        lambda: render_to_files(
+            inputs=dict(job.input.items()), params=job.params.figures, outputs=_named_outputs(job)
+        ),
+        params=job.params.figures,
+    )
 
 
 def write_manifest(job):
@@ -130,7 +200,18 @@ def write_manifest(job):
         write(job.output.manifest, entries, job.config, results_dir=os.path.dirname(job.output.manifest))
 
 
-STEPS = {function.__name__: function for function in (
-    check_input, prepare_data, fit_models, cross_validate, assess_stability, select_model,
-    prune_weights, extract_anomalies, render_figures, write_manifest,
-)}
+STEPS = {
+    function.__name__: function
+    for function in (
+        check_input,
+        prepare_data,
+        fit_models,
+        cross_validate,
+        assess_stability,
+        select_model,
+        prune_weights,
+        extract_anomalies,
+        render_figures,
+        write_manifest,
+    )
+}

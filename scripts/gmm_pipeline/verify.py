@@ -96,7 +96,8 @@ def check_inputs(paths, index=None):
             raise PipelineInputError(
                 f"{path}: its contents differ from what {made_by[0]} recorded when the pipeline "
                 f"made it (edited by hand?); delete the file and rerun to rebuild it, or run "
-                f"`make verify` to list every such file")
+                f"`make verify` to list every such file"
+            )
         entries.append(entry)
     return entries
 
@@ -153,8 +154,13 @@ def verify_results(results_dir="results"):
     manifest_path = results_dir / MANIFEST_NAME
     manifest = _read_record(manifest_path)
     if manifest is None:
-        findings.add(Finding("missing" if not manifest_path.exists() else "unreadable", _key(manifest_path),
-                             "the run manifest, written when a run completes"))
+        findings.add(
+            Finding(
+                "missing" if not manifest_path.exists() else "unreadable",
+                _key(manifest_path),
+                "the run manifest, written when a run completes",
+            )
+        )
     else:
         described.add(_key(manifest_path))
         for entry in manifest.get("artifacts", []):
@@ -178,16 +184,25 @@ def verify_results(results_dir="results"):
             if str(entry.get("path", "")).startswith(f"{_key(results_dir)}{os.sep}"):
                 current = hashes.sha256(entry["path"])
                 if current is not None and current != entry.get("sha256"):
-                    findings.add(Finding("stale", _key(record_path),
-                                         f"made from an earlier version of {entry['path']}"))
+                    findings.add(
+                        Finding(
+                            "stale", _key(record_path), f"made from an earlier version of {entry['path']}"
+                        )
+                    )
         code = record.get("step_code")
         if not isinstance(code, dict) or code.get("step") not in known_steps:
-            findings.add(Finding("other code", _key(record_path), "the record names no step code of this checkout"))
+            findings.add(
+                Finding("other code", _key(record_path), "the record names no step code of this checkout")
+            )
         elif code.get("sha256") != step_code(code["step"])["sha256"]:
-            findings.add(Finding(
-                "other code", _key(record_path),
-                f"made by {code['step']} code {str(code.get('sha256'))[:12]}, this checkout's is "
-                f"{step_code(code['step'])['sha256'][:12]} (rerun snakemake to rebuild it)"))
+            findings.add(
+                Finding(
+                    "other code",
+                    _key(record_path),
+                    f"made by {code['step']} code {str(code.get('sha256'))[:12]}, this checkout's is "
+                    f"{step_code(code['step'])['sha256'][:12]} (rerun snakemake to rebuild it)",
+                )
+            )
 
     for path in sorted(results_dir.rglob("*")):
         if path.is_file() and not _is_excluded(path, results_dir) and _key(path) not in described:
@@ -197,5 +212,8 @@ def verify_results(results_dir="results"):
 
 def _is_excluded(path, results_dir):
     relative = path.relative_to(results_dir)
-    return (relative.parts[0] in NOT_ARTIFACTS or relative.as_posix() in NOT_ARTIFACT_FILES
-            or relative.name.startswith("."))
+    return (
+        relative.parts[0] in NOT_ARTIFACTS
+        or relative.as_posix() in NOT_ARTIFACT_FILES
+        or relative.name.startswith(".")
+    )

@@ -64,10 +64,24 @@ STARTUP_SECONDS = 60
 LOCK_WAIT_SECONDS = 2
 # Imported by the worker before it takes its first job: what nearly every step needs.
 PRELOAD = (
-    "sklearn.mixture", "sklearn.ensemble", "sklearn.neighbors", "sklearn.metrics", "sklearn.model_selection",
-    "sklearn.datasets", "scipy.cluster.hierarchy", "pandas", "threadpoolctl", "gmm_pipeline.steps",
-    "gmm_pipeline.anomalies", "gmm_pipeline.bayesian", "gmm_pipeline.crossval", "gmm_pipeline.datasets",
-    "gmm_pipeline.fitting", "gmm_pipeline.manifest", "gmm_pipeline.selection", "gmm_pipeline.sources",
+    "sklearn.mixture",
+    "sklearn.ensemble",
+    "sklearn.neighbors",
+    "sklearn.metrics",
+    "sklearn.model_selection",
+    "sklearn.datasets",
+    "scipy.cluster.hierarchy",
+    "pandas",
+    "threadpoolctl",
+    "gmm_pipeline.steps",
+    "gmm_pipeline.anomalies",
+    "gmm_pipeline.bayesian",
+    "gmm_pipeline.crossval",
+    "gmm_pipeline.datasets",
+    "gmm_pipeline.fitting",
+    "gmm_pipeline.manifest",
+    "gmm_pipeline.selection",
+    "gmm_pipeline.sources",
     "gmm_pipeline.stability",
 )
 # Imported while no job is waiting: what only the last steps or some datasets need, so the
@@ -76,8 +90,14 @@ PRELOAD_WHEN_IDLE = ("matplotlib.pyplot", "gmm_pipeline.figures", "pyarrow.parqu
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Names Snakemake's own process when it runs jobs with its local executor.
 LOCAL_RUN_VARIABLE = "GMM_PIPELINE_LOCAL_RUN"
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS",
-                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 _GREETING = b"G"
 _KEY_LENGTH = 20
 _EXIT_STATUS = struct.Struct("!i")
@@ -135,9 +155,13 @@ def started_by_local_snakemake():
 def worker_enabled():
     """Whether jobs may go to the warm worker here (see the module docstring)."""
     setting = os.environ.get("GMM_PIPELINE_WORKER", "on").lower()
-    return (setting not in {"off", "0", "no", "false"} and sys.platform == "linux"
-            and "SLURM_JOB_ID" not in os.environ and hasattr(socket, "send_fds")
-            and started_by_local_snakemake())
+    return (
+        setting not in {"off", "0", "no", "false"}
+        and sys.platform == "linux"
+        and "SLURM_JOB_ID" not in os.environ
+        and hasattr(socket, "send_fds")
+        and started_by_local_snakemake()
+    )
 
 
 def run_here(job):
@@ -187,8 +211,12 @@ def worker_folder():
         status = folder.lstat()
     except OSError:
         return None
-    private = (status.st_uid == os.getuid() and (status.st_mode & 0o077) == 0
-               and not folder.is_symlink() and folder.is_dir())
+    private = (
+        status.st_uid == os.getuid()
+        and (status.st_mode & 0o077) == 0
+        and not folder.is_symlink()
+        and folder.is_dir()
+    )
     # A Unix socket's path may have at most 107 bytes on Linux.
     fits = len(os.fsencode(folder / f"{'0' * _KEY_LENGTH}.sock")) <= 107
     return folder if private and fits else None
@@ -249,8 +277,10 @@ def _connect(socket_path):
 
 
 def _start_worker(folder, key):
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(PACKAGE_DIR.parent), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    environment = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
     # One thread for every BLAS and OpenMP library the worker loads, so that no thread pool
     # exists when it forks; each child then sets its job's own count (threadpoolctl).
     environment.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
@@ -258,21 +288,31 @@ def _start_worker(folder, key):
     with log:
         return subprocess.Popen(
             [sys.executable, "-m", "gmm_pipeline.worker", str(folder), key],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=environment,
-            cwd=folder, start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=environment,
+            cwd=folder,
+            start_new_session=True,
+            close_fds=True,
         )
 
 
 def _hand_over(connection, request):
     # The child takes this process's environment and limits too, as if it were this process.
-    payload = json.dumps({"job": request, "environment": dict(os.environ), "limits": process_limits()}).encode()
+    payload = json.dumps(
+        {"job": request, "environment": dict(os.environ), "limits": process_limits()}
+    ).encode()
     socket.send_fds(connection, [_LENGTH.pack(len(payload))], _standard_streams())
     connection.sendall(payload)
     reply = _receive_exactly(connection, _EXIT_STATUS.size)
     if reply is None:
-        print("gmm-pipeline: the worker process running this job died before it finished "
-              "(killed, or out of memory?); rerun it, or set GMM_PIPELINE_WORKER=off to run "
-              "each job in its own process.", file=sys.stderr)
+        print(
+            "gmm-pipeline: the worker process running this job died before it finished "
+            "(killed, or out of memory?); rerun it, or set GMM_PIPELINE_WORKER=off to run "
+            "each job in its own process.",
+            file=sys.stderr,
+        )
         return 1
     status = _EXIT_STATUS.unpack(reply)[0]
     return None if status == _DECLINED else status
@@ -397,8 +437,11 @@ def _run_child(connection):
         os.environ.update(hand_over["environment"])
         declined = adopt_limits(hand_over.get("limits") or {})
         if declined is not None:
-            print(f"gmm-pipeline: the warm worker {declined}; the job runs in its own process",
-                  file=sys.stderr, flush=True)
+            print(
+                f"gmm-pipeline: the warm worker {declined}; the job runs in its own process",
+                file=sys.stderr,
+                flush=True,
+            )
             status = _DECLINED
             connection.sendall(_EXIT_STATUS.pack(status))
             os._exit(0)

@@ -19,17 +19,17 @@ rule extract_anomalies:
         ),
         summary="results/anomalies/{dataset}/summary.json",
         provenance="results/anomalies/{dataset}/provenance.json",
-    params:
-        code=step_code("extract_anomalies"),
-        anomalies=lookup(dpath="anomalies", within=config),
-    threads: 1
+    log:
+        "results/logs/extract_anomalies/{dataset}.log",
     priority: PRIORITY["anomalies"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/extract_anomalies/{dataset}.log",
+    params:
+        code=step_code("extract_anomalies"),
+        anomalies=lookup(dpath="anomalies", within=config),
     script:
         "../../scripts/extract_anomalies.py"

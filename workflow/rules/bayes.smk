@@ -9,17 +9,17 @@ rule prune_weights:
         weights="results/bayes/{dataset}/weights.csv",
         summary="results/bayes/{dataset}/summary.json",
         provenance="results/bayes/{dataset}/provenance.json",
-    params:
-        code=step_code("prune_weights"),
-        bayesian=lookup(dpath="bayesian", within=config),
-    threads: 1
+    log:
+        "results/logs/prune_weights/{dataset}.log",
     priority: PRIORITY["sweep"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/prune_weights/{dataset}.log",
+    params:
+        code=step_code("prune_weights"),
+        bayesian=lookup(dpath="bayesian", within=config),
     script:
         "../../scripts/prune_weights.py"

@@ -78,7 +78,5 @@ def run_artifacts(wildcards):
         per_type += [rules.cross_validate] if CROSS_VALIDATION else []
         per_type += [rules.assess_stability] if STABILITY else []
         for step in per_type:
-            paths += expand(
-                list(step.output), dataset=dataset, covariance_type=COVARIANCE_TYPES
-            )
+            paths += expand(list(step.output), dataset=dataset, covariance_type=COVARIANCE_TYPES)
     return paths

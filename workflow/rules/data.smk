@@ -9,20 +9,20 @@ rule check_input:
     output:
         report="results/data/{dataset}/input_check.json",
         provenance="results/data/{dataset}/input_check.provenance.json",
+    log:
+        "results/logs/check_input/{dataset}.log",
+    priority: PRIORITY["data"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code=step_code("check_input"),
         source_sha256=source_content,
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
-    threads: 1
-    priority: PRIORITY["data"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/check_input/{dataset}.log",
     script:
         "../../scripts/check_input.py"
 
@@ -36,18 +36,18 @@ rule prepare_data:
         data="results/data/{dataset}/data.csv",
         meta="results/data/{dataset}/dataset.json",
         provenance="results/data/{dataset}/provenance.json",
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    priority: PRIORITY["data"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code=step_code("prepare_data"),
         spec=lookup(dpath="datasets/{dataset}", within=config),
         min_rows=MIN_ROWS,
-    threads: 1
-    priority: PRIORITY["data"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/prepare_data/{dataset}.log",
     script:
         "../../scripts/prepare_data.py"

@@ -65,16 +65,16 @@ rule render_figures:
             labels={"dataset": "{dataset}", "figure": "Bayesian weights"},
         ),
         provenance="results/figures/{dataset}/provenance.json",
-    params:
-        code=step_code("render_figures"),
-        figures=lookup(dpath="figures", within=config),
+    log:
+        "results/logs/render_figures/{dataset}.log",
+    conda:
+        "../envs/gmm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/render_figures/{dataset}.log",
+    params:
+        code=step_code("render_figures"),
+        figures=lookup(dpath="figures", within=config),
     script:
         "../../scripts/render_figures.py"

@@ -9,17 +9,17 @@ rule fit_models:
         starts="results/fit/{dataset}/{covariance_type}/starts.csv",
         models="results/fit/{dataset}/{covariance_type}/models.json",
         provenance="results/fit/{dataset}/{covariance_type}/provenance.json",
-    params:
-        code=step_code("fit_models"),
-        fit=FIT_SETTINGS,
-    threads: 1
+    log:
+        "results/logs/fit_models/{dataset}_{covariance_type}.log",
     priority: PRIORITY["sweep"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/fit_models/{dataset}_{covariance_type}.log",
+    params:
+        code=step_code("fit_models"),
+        fit=FIT_SETTINGS,
     script:
         "../../scripts/fit_models.py"

@@ -7,15 +7,15 @@ rule manifest:
         run_artifacts,
     output:
         manifest="results/manifest.json",
-    params:
-        code=step_code("write_manifest"),
+    log:
+        "results/logs/manifest.log",
+    conda:
+        "../envs/gmm.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/manifest.log",
+    params:
+        code=step_code("write_manifest"),
     script:
         "../../scripts/write_manifest.py"

@@ -8,19 +8,19 @@ rule cross_validate:
     output:
         folds="results/select/{dataset}/cv/{covariance_type}.csv",
         provenance="results/select/{dataset}/cv/{covariance_type}.provenance.json",
+    log:
+        "results/logs/cross_validate/{dataset}_{covariance_type}.log",
+    priority: PRIORITY["sweep"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     params:
         code=step_code("cross_validate"),
         fit=FIT_SETTINGS,
         cross_validation=lookup(dpath="selection/cross_validation", within=config),
-    threads: 1
-    priority: PRIORITY["sweep"]
-    resources:
-        mem_mb=2000,
-        runtime=120,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/cross_validate/{dataset}_{covariance_type}.log",
     script:
         "../../scripts/cross_validate.py"
 
@@ -32,20 +32,20 @@ rule assess_stability:
     output:
         replicates="results/select/{dataset}/stability/{covariance_type}.csv",
         provenance="results/select/{dataset}/stability/{covariance_type}.provenance.json",
+    log:
+        "results/logs/assess_stability/{dataset}_{covariance_type}.log",
+    priority: PRIORITY["sweep"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=240,
     params:
         code=step_code("assess_stability"),
         fit=FIT_SETTINGS,
         stability=lookup(dpath="selection/stability", within=config),
         spec=lookup(dpath="datasets/{dataset}", within=config),
-    threads: 1
-    priority: PRIORITY["sweep"]
-    resources:
-        mem_mb=2000,
-        runtime=240,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/assess_stability/{dataset}_{covariance_type}.log",
     script:
         "../../scripts/assess_stability.py"
 
@@ -67,6 +67,15 @@ rule select_model:
         selection="results/select/{dataset}/selection.json",
         model="results/select/{dataset}/model.json",
         provenance="results/select/{dataset}/provenance.json",
+    log:
+        "results/logs/select_model/{dataset}.log",
+    priority: PRIORITY["select"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code=step_code("select_model"),
         selection=lookup(dpath="selection", within=config),
@@ -76,14 +85,5 @@ rule select_model:
             default=config["selection"]["criterion"],
         ),
         pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
-    threads: 1
-    priority: PRIORITY["select"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../envs/gmm.yaml"
-    log:
-        "results/logs/select_model/{dataset}.log",
     script:
         "../../scripts/select_model.py"
