@@ -83,6 +83,22 @@ def _tamper(record, path, value):
         (("params", "covariance_type"), "banana", "covariance_type must be one of"),
         (("converged",), "yes", "converged has type str"),
         (("n_features",), 0, "positive integers"),
+        # Estimator fields go through scikit-learn's own parameter validation.
+        (
+            ("params", "tol"),
+            -1,
+            r"params: The 'tol' parameter of GaussianMixture must be a float in the range",
+        ),
+        (("params", "max_iter"), -5, "params: The 'max_iter' parameter"),
+        (("params", "init_params"), "rm -rf /", "params: The 'init_params' parameter .* Got 'rm -rf /'"),
+        (("params", "random_state"), 2**80, "params: The 'random_state' parameter"),
+        # Numbers must be numbers: numpy alone would read "5.0" as 5.0 and true as 1.0.
+        (("means", 0, 0), "5.0", "'means' must be a nested list of numbers"),
+        (("means", 0, 0), True, "'means' must be a nested list of numbers"),
+        (("means", 0), [1.0], "'means' must be a nested list of numbers"),  # ragged
+        (("means", 0, 0), 10**400, "'means' holds non-finite values"),
+        (("n_iter",), -3, "'n_iter' must be at least 0"),
+        (("comment",), "extra", r"unknown field\(s\) \['comment'\]"),
     ],
 )
 def test_tampered_fields_are_refused(data, path, value, expected):
@@ -107,6 +123,41 @@ def test_non_finite_values_are_refused(tmp_path, data):
     (tmp_path / "model.json").write_text(text)
     with pytest.raises(ModelFormatError, match="NaN is not valid JSON"):
         load_model(tmp_path / "model.json")
+
+
+def test_out_of_range_numbers_duplicate_keys_and_deep_nesting_are_refused(tmp_path, data):
+    path = tmp_path / "model.json"
+    text = json.dumps(model_to_dict(fitted(data, "diag")))
+    path.write_text(text.replace('"means": [[', '"means": [[1e400, ', 1))
+    with pytest.raises(ModelFormatError, match="1e400 is out of a float's range"):
+        load_model(path)
+    # A second "weights" would silently win in Python's parser.
+    path.write_text(text.replace('"weights": [', '"weights": [1.0, 0.0], "weights": [', 1))
+    with pytest.raises(ModelFormatError, match="key 'weights' appears more than once"):
+        load_model(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFormatError, match="nested too deeply"):
+        load_model(path)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, data):
+    from gmm_pipeline.model_io import MAX_MODEL_FILE_BYTES
+
+    path = tmp_path / "model.json"
+    save_model(path, fitted(data, "diag"))
+    with open(path, "r+b") as handle:  # sparse padding: the test writes no 256 MB
+        handle.truncate(MAX_MODEL_FILE_BYTES + 1)
+    with pytest.raises(ModelFormatError, match=r"268,435,457 bytes, more than the 268,435,456 allowed"):
+        load_model(path)
+
+
+def test_a_collection_with_extra_fields_is_refused(tmp_path, data):
+    save_models(tmp_path / "models.json", [fitted(data, "diag", 1)])
+    record = json.loads((tmp_path / "models.json").read_text())
+    record["note"] = "x"
+    (tmp_path / "models.json").write_text(json.dumps(record))
+    with pytest.raises(ModelFormatError, match="holds exactly 'format' and 'models'"):
+        load_models(tmp_path / "models.json")
 
 
 def test_truncated_and_binary_files_are_refused(tmp_path, data):

@@ -6,6 +6,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -75,14 +76,56 @@ def write_json(path, payload):
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def read_json(path):
-    """Read a JSON file, rejecting the NaN/Infinity extensions Python would accept."""
+def read_json(path, max_bytes=None):
+    """Read a JSON file strictly.
 
-    def reject_constant(name):
-        raise ValueError(f"{name} is not valid JSON")
+    Refuses what Python's parser would otherwise let through: the NaN/Infinity
+    extensions, numbers too large for a float (``1e400`` would read as infinity),
+    duplicate keys (the last one would silently win), and nesting deep enough to
+    exhaust the stack. Every refusal is a ``ValueError`` naming the problem.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file to read.
+    max_bytes : int, optional
+        Refuse a file larger than this without reading it.
+    """
+    if max_bytes is not None:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            raise ValueError(f"the file has {size:,} bytes, more than the {max_bytes:,} allowed")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle, parse_constant=reject_constant)
+        text = handle.read()
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_refuse_duplicate_keys,
+        )
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of a float's range")
+    return value
+
+
+def _refuse_duplicate_keys(pairs):
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {duplicate!r} appears more than once in one object")
+    return record
 
 
 def write_csv(path, frame):

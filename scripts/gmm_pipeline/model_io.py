@@ -32,6 +32,12 @@ _PARAMS = {
     "random_state": (int, type(None)),
 }
 _FIT_STATE = {"converged": bool, "n_iter": int, "lower_bound": float}
+_ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
+_RECORD_KEYS = {"format", "format_version", "estimator", "params", "n_features", "start"}
+_RECORD_KEYS |= set(_FIT_STATE) | set(_ARRAYS)
+# Far above any real model (a full 20-component model of 200 features is about 30 MB),
+# far below what would exhaust memory while parsing.
+MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 
 def model_to_dict(model):
@@ -69,14 +75,24 @@ def _expected_shapes(covariance_type, k, d):
 
 
 def _array(record, key, shape, source):
+    if key not in record:
+        raise ModelFormatError(f"{source}: field {key!r} is missing")
+    # dtype=object keeps each leaf as written: numpy would turn "5.0" or true into 5.0 or 1.0.
     try:
-        array = np.asarray(record[key], dtype=np.float64)
-    except KeyError:
-        raise ModelFormatError(f"{source}: field {key!r} is missing") from None
+        leaves = np.array(record[key], dtype=object)
     except (TypeError, ValueError):
-        raise ModelFormatError(f"{source}: field {key!r} must be a nested list of numbers") from None
-    if array.shape != shape:
-        raise ModelFormatError(f"{source}: field {key!r} has shape {array.shape}, expected {shape}")
+        leaves = None
+    numbers = leaves is not None and all(
+        type(leaf) in (int, float) for leaf in leaves.flat
+    )  # type(), not isinstance: bool is an int
+    if not numbers:
+        raise ModelFormatError(f"{source}: field {key!r} must be a nested list of numbers")
+    if leaves.shape != shape:
+        raise ModelFormatError(f"{source}: field {key!r} has shape {leaves.shape}, expected {shape}")
+    try:
+        array = leaves.astype(np.float64)
+    except OverflowError:
+        array = np.array([np.inf])
     if not np.all(np.isfinite(array)):
         raise ModelFormatError(f"{source}: field {key!r} holds non-finite values")
     return array
@@ -89,6 +105,23 @@ def _check_type(value, expected, where):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok:
         raise ModelFormatError(f"{where} has type {type(value).__name__}, expected {expected}")
+
+
+def _check_estimator_params(params, source):
+    """Check the estimator parameters with scikit-learn's own validation.
+
+    scikit-learn validates an estimator's parameters first thing in ``fit``, before it
+    looks at the data, and reports a bad one as ``InvalidParameterError`` (a subclass of
+    both ``ValueError`` and ``TypeError``). Fitting zero rows therefore runs exactly that
+    validation through the public API, then stops at the empty data with a plain
+    ``ValueError``.
+    """
+    try:
+        GaussianMixture(**params).fit(np.empty((0, 1)))
+    except TypeError as err:
+        raise ModelFormatError(f"{source}: params: {err}") from None
+    except ValueError:
+        return
 
 
 def precisions_cholesky_from_covariances(covariances, covariance_type):
@@ -135,6 +168,9 @@ def model_from_dict(record, source="model"):
         )
     if record.get("estimator") != "GaussianMixture":
         raise ModelFormatError(f"{source}: 'estimator' must be 'GaussianMixture'")
+    unknown = sorted(set(record) - _RECORD_KEYS)
+    if unknown:
+        raise ModelFormatError(f"{source}: unknown field(s) {unknown}; a model holds {sorted(_RECORD_KEYS)}")
 
     params = record.get("params")
     if not isinstance(params, dict) or set(params) != set(_PARAMS):
@@ -145,6 +181,8 @@ def model_from_dict(record, source="model"):
         if name not in record:
             raise ModelFormatError(f"{source}: field {name!r} is missing")
         _check_type(record[name], expected, f"{source}: {name}")
+    if record["n_iter"] < 0 or not np.isfinite(record["lower_bound"]):
+        raise ModelFormatError(f"{source}: 'n_iter' must be at least 0 and 'lower_bound' finite")
 
     start = record.get("start")
     if start is not None and not (
@@ -159,6 +197,7 @@ def model_from_dict(record, source="model"):
     covariance_type, k = params["covariance_type"], params["n_components"]
     if covariance_type not in COVARIANCE_TYPES:
         raise ModelFormatError(f"{source}: params.covariance_type must be one of {COVARIANCE_TYPES}")
+    _check_estimator_params(params, source)
     d = record.get("n_features")
     if isinstance(d, bool) or not isinstance(d, int) or d < 1 or k < 1:
         raise ModelFormatError(f"{source}: 'n_features' and params.n_components must be positive integers")
@@ -216,6 +255,8 @@ def load_models(path):
     record = _read(path)
     if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT + ".collection":
         raise ModelFormatError(f"{path}: not a gmm-pipeline model collection")
+    if set(record) != {"format", "models"}:
+        raise ModelFormatError(f"{path}: a model collection holds exactly 'format' and 'models'")
     models = record.get("models")
     if not isinstance(models, list):
         raise ModelFormatError(f"{path}: 'models' must be a list")
@@ -224,6 +265,6 @@ def load_models(path):
 
 def _read(path):
     try:
-        return read_json(path)
+        return read_json(path, max_bytes=MAX_MODEL_FILE_BYTES)
     except (OSError, ValueError) as err:
         raise ModelFormatError(f"{path}: cannot read model file: {err}") from err
