@@ -208,7 +208,8 @@ def test_numbers_typed_on_the_command_line_become_numbers_only_where_the_key_tak
         },
         "fit": {"seeds": ["1", "2"], "n_components": ["1", "2"], "init_params": "kmeans", "tol": "1e-4"},
         "bayesian": {"weight_concentration_prior": "null"},
-        "anomalies": {"percentile": "2.5"},
+        # contamination takes a number or the string "truth": "0.1" is no valid string there.
+        "anomalies": {"percentile": "2.5", "contamination": "0.1"},
     }
     coerce_cli_strings(config, read_schema(SCHEMA_PATH))
     assert config["datasets"]["m"] == {
@@ -221,7 +222,7 @@ def test_numbers_typed_on_the_command_line_become_numbers_only_where_the_key_tak
     assert config["datasets"]["b"]["center_box"] == [-5, 5]
     assert config["fit"] == {"seeds": [1, 2], "n_components": [1, 2], "init_params": "kmeans", "tol": 1e-4}
     assert config["bayesian"]["weight_concentration_prior"] is None
-    assert config["anomalies"]["percentile"] == 2.5
+    assert config["anomalies"] == {"percentile": 2.5, "contamination": 0.1}
 
 
 def test_strings_that_are_not_numbers_are_left_for_the_schema_to_refuse():
@@ -229,6 +230,9 @@ def test_strings_that_are_not_numbers_are_left_for_the_schema_to_refuse():
     coerce_cli_strings(config, read_schema(SCHEMA_PATH))
     # "1.5" is a number but max_iter takes integers only; "1" stays a string for an enum of strings.
     assert config == {"fit": {"seeds": "three", "max_iter": "1.5"}, "selection": {"criterion": "1"}}
+    config = {"anomalies": {"contamination": "truth"}}  # valid as it stands
+    coerce_cli_strings(config, read_schema(SCHEMA_PATH))
+    assert config == {"anomalies": {"contamination": "truth"}}
 
 
 def test_command_line_config_overrides_nested_numbers_and_lists(tmp_path):

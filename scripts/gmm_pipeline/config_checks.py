@@ -22,7 +22,6 @@ SOURCE_KEYS = ("generator", "bundled", "path")
 # walks it (an 850-byte YAML file of nested aliases expands to billions of values).
 MAX_CONFIG_VALUES = 100_000
 # JSON-schema type names of the values yaml.safe_load can give for a scalar.
-_JSON_TYPES = {bool: {"boolean"}, int: {"integer", "number"}, float: {"number"}, type(None): {"null"}}
 
 
 def check_config(config):
@@ -197,9 +196,9 @@ def coerce_cli_strings(value, schema, root=None):
     """Turn strings into numbers, booleans or null where the schema allows no string.
 
     Snakemake reads nested ``--config`` values with YAML's BaseLoader, which keeps every
-    scalar a string: ``--config anomalies='{percentile: 10}'`` gives ``"10"``. Where the
-    key takes a number, such a string is read as YAML again; keys that accept strings are
-    never touched.
+    scalar a string: ``--config anomalies='{percentile: 10}'`` gives ``"10"``. Where such a
+    string is not valid at its key and what it reads as in YAML is (a number, a boolean,
+    null), the reading replaces it; a string valid as it stands is never touched.
 
     Parameters
     ----------
@@ -232,20 +231,23 @@ def coerce_cli_strings(value, schema, root=None):
         for sub in schemas:
             if isinstance(sub.get("items"), dict):
                 value[:] = [coerce_cli_strings(item, sub["items"], root) for item in value]
-    elif isinstance(value, str):
-        allowed = set().union(*(_types(sub) for sub in schemas))
-        if allowed and "string" not in allowed:
-            try:
-                parsed = yaml.safe_load(value)
-            except yaml.YAMLError:
-                return value
-            if isinstance(parsed, str) and "number" in allowed:
-                # YAML 1.1 reads "1e-4" (no decimal point) as a string; Python does not.
-                with contextlib.suppress(ValueError):
-                    parsed = float(value)
-            if _JSON_TYPES.get(type(parsed), set()) & allowed:
-                return parsed
+    elif isinstance(value, str) and not _valid(value, schema, root):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(parsed, str):
+            # YAML 1.1 reads "1e-4" (no decimal point) as a string; Python does not.
+            with contextlib.suppress(ValueError):
+                parsed = float(value)
+        if not isinstance(parsed, str) and _valid(parsed, schema, root):
+            return parsed
     return value
+
+
+def _valid(value, schema, root):
+    """Whether ``value`` is valid under ``schema`` (a part of ``root``)."""
+    return Draft202012Validator({**schema, "$defs": root.get("$defs", {})}).is_valid(value)
 
 
 def _alternatives(schema, root):
@@ -257,11 +259,3 @@ def _alternatives(schema, root):
         for branch in schema.get(key, []):
             found += _alternatives(branch, root)
     return found
-
-
-def _types(schema):
-    declared = schema.get("type", [])
-    types = {declared} if isinstance(declared, str) else set(declared)
-    for constant in schema.get("enum", []) + ([schema["const"]] if "const" in schema else []):
-        types |= {"string"} if isinstance(constant, str) else _JSON_TYPES.get(type(constant), set())
-    return types
