@@ -101,6 +101,35 @@ def test_each_bad_file_is_refused_naming_file_and_column(tmp_path, good_frame, m
         load_file(spec, min_rows=10)
 
 
+def test_repeated_and_empty_column_names_are_refused_not_renamed(tmp_path, good_frame):
+    # pandas would read these as "height.1" and "Unnamed: 0" and fit them as features.
+    path = tmp_path / "data.csv"
+    path.write_text("height,weight,height\n1,2,3\n4,5,7\n")
+    with pytest.raises(
+        PipelineInputError, match=r"data.csv: column name 'height' appears 2 times in the header"
+    ):
+        load_file({"path": str(path)})
+    good_frame.to_csv(path)  # the index saved as a first, unnamed column
+    with pytest.raises(
+        PipelineInputError, match=r"data.csv: column 1 has no name in the header .*index=False"
+    ):
+        load_file({"path": str(path), "label_column": "species"})
+
+
+def test_values_too_large_to_square_are_refused_naming_the_row(tmp_path, good_frame):
+    frame = good_frame.assign(weight=good_frame["weight"].where(good_frame.index != 7, -1e308))
+    path = _write(tmp_path, frame)
+    with pytest.raises(
+        PipelineInputError, match=r"data.csv: feature column 'weight' holds 1e\+308 at data row 7; .*rescale"
+    ):
+        load_file({"path": str(path), "label_column": "species"})
+    frame["weight"] *= 1e140  # large, but squares stay finite: accepted
+    assert load_file({"path": str(_write(tmp_path, frame.drop(7))), "label_column": "species"})[0].shape == (
+        49,
+        2,
+    )
+
+
 def test_unreadable_bytes_are_refused(tmp_path):
     path = tmp_path / "data.parquet"
     path.write_bytes(b"not parquet at all")

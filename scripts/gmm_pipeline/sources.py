@@ -2,6 +2,7 @@
 a dataset bundled with scikit-learn. Every check here names the file and column at fault.
 """
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ BUNDLED = {
     "breast_cancer": sklearn_datasets.load_breast_cancer,
 }
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Squares and sums of squares of larger values overflow float64 (about 1.8e308) in EM.
+MAX_MAGNITUDE = 1e150
 
 
 def read_table(path):
@@ -47,7 +50,32 @@ def read_table(path):
         ) from err
     if len(frame) == 0:
         raise PipelineInputError(f"{path}: the file has a header but no data rows")
+    names = _header(path) if path.suffix.lower() not in PARQUET_SUFFIXES else list(frame.columns)
+    _check_column_names(names, path)
     return frame
+
+
+def _header(path):
+    """The CSV header as written: pandas renames a repeated name "x" to "x.1" and an
+    empty one to "Unnamed: 0", which would hide both from the checks."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _check_column_names(names, path):
+    seen = set()
+    for position, name in enumerate(names):
+        if str(name).strip() == "":
+            raise PipelineInputError(
+                f"{path}: column {position + 1} has no name in the header (a DataFrame index saved "
+                f"with to_csv looks like this); name it, or save without the index (index=False)"
+            )
+        if name in seen:
+            raise PipelineInputError(
+                f"{path}: column name {name!r} appears {names.count(name)} times in the header; "
+                f"expected each column named once"
+            )
+        seen.add(name)
 
 
 def feature_columns(frame, spec, source):
@@ -94,6 +122,13 @@ def check_features(frame, features, source, *, min_rows=1):
             raise PipelineInputError(
                 f"{source}: feature column {column!r} has {int(bad.sum())} missing, NaN or infinite "
                 f"value(s), first at data row {int(np.argmax(bad))}; expected finite numbers"
+            )
+        largest = float(np.max(np.abs(numbers)))
+        if largest > MAX_MAGNITUDE:
+            raise PipelineInputError(
+                f"{source}: feature column {column!r} holds {largest:g} at data row "
+                f"{int(np.argmax(np.abs(numbers)))}; expected magnitudes up to {MAX_MAGNITUDE:g} "
+                f"(squared distances must stay finite in float64), so rescale the column"
             )
         if np.ptp(numbers) == 0:
             raise PipelineInputError(
