@@ -189,11 +189,35 @@ def test_an_idle_worker_exits_and_the_next_job_starts_a_new_one(tmp_path, bad_cs
     while process_alive(first) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not process_alive(first)
-    assert not list(runtime_dir.rglob("*.sock"))  # it removed its socket
+    # It removed its socket, lock and log: nothing is left behind.
+    assert [path.name for path in runtime_dir.rglob("*") if not path.is_dir()] == []
     again = _run_through_worker(tmp_path, runtime_dir, request, GMM_PIPELINE_WORKER_IDLE_SECONDS="1")
     assert "status 1" in again.stdout, again.stderr
     second = int(_running_in(tmp_path / "check.log").split()[4].rstrip(","))
     assert second != first
+
+
+def test_a_worker_runs_at_most_its_bound_of_jobs_and_sends_the_rest_home(tmp_path, bad_csv, runtime_dir):
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    bound = {"GMM_PIPELINE_WORKER_MAX_JOBS": "1"}
+    assert "status 1" in _run_through_worker(tmp_path, runtime_dir, request, **bound).stdout
+    # Take the one place: connect and get a child's greeting, then hand over nothing yet.
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    holder.settimeout(30)
+    holder.connect(str(next(runtime_dir.rglob("*.sock"))))
+    assert holder.recv(1) == b"G"
+    started = time.monotonic()
+    busy = _run_through_worker(tmp_path, runtime_dir, request, **bound)
+    # The worker said so at once; the job's process then ran nothing in the worker.
+    assert "status None" in busy.stdout and time.monotonic() - started < 10, busy.stderr
+    holder.close()  # its child gets no job and exits; the place is free again
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        again = _run_through_worker(tmp_path, runtime_dir, request, **bound)
+        if "status 1" in again.stdout:
+            break
+        time.sleep(0.2)
+    assert "status 1" in again.stdout, again.stdout + again.stderr
 
 
 def test_no_worker_is_used_from_a_folder_other_users_can_enter(tmp_path, monkeypatch):

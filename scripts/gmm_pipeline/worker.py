@@ -29,7 +29,10 @@ Safety:
   process instead.
 * If the job's process dies (Snakemake cancelled it, or was killed), the child notices
   the closed socket and kills itself, so no orphan keeps writing.
-* The worker exits after :data:`IDLE_SECONDS` without a job.
+* The worker runs at most :data:`MAX_CHILDREN` jobs at once; it answers a job beyond
+  that with "busy", and the job runs in its own process.
+* The worker exits after :data:`IDLE_SECONDS` without a job, and removes its socket, lock
+  and log file as it goes.
 
 Jobs use the worker only when Snakemake's local executor runs them: the Snakefile's
 ``onstart`` names Snakemake's own process (:func:`mark_local_run`), and a job uses the
@@ -60,6 +63,9 @@ from .jobs import job_from_json, job_to_json
 
 # How long a worker waits for a job before it exits (it is read by the worker at its start).
 IDLE_SECONDS = float(os.environ.get("GMM_PIPELINE_WORKER_IDLE_SECONDS", 120))
+# How many jobs a worker runs at once; a job beyond that runs in its own process. Snakemake
+# holds a run to --cores jobs; the bound holds several runs, or a flood of connections.
+MAX_CHILDREN = int(os.environ.get("GMM_PIPELINE_WORKER_MAX_JOBS", 2 * (os.cpu_count() or 1)))
 STARTUP_SECONDS = 60
 LOCK_WAIT_SECONDS = 2
 # Imported by the worker before it takes its first job: what nearly every step needs.
@@ -99,6 +105,8 @@ _THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
 )
 _GREETING = b"G"
+# Sent instead of the greeting by a worker running MAX_CHILDREN jobs already.
+_BUSY = b"B"
 _KEY_LENGTH = 20
 _EXIT_STATUS = struct.Struct("!i")
 # The reply of a child that could not take on the job's limits and ran nothing.
@@ -233,6 +241,8 @@ def run_in_worker(request):
     key = worker_key()
     socket_path = folder / f"{key}.sock"
     connection = _connect(socket_path)
+    if connection is _BUSY:
+        return None
     if connection is None:
         started = _start_worker(folder, key)
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -241,7 +251,7 @@ def run_in_worker(request):
                 return None
             time.sleep(0.02)
             connection = _connect(socket_path)
-        if connection is None:
+        if connection is None or connection is _BUSY:
             return None
     with connection:
         return _hand_over(connection, request)
@@ -259,16 +269,18 @@ def start_worker():
 
 
 def _connect(socket_path):
-    """A connection to the worker whose child is ready for a job, or None."""
+    """A connection to the worker whose child is ready for a job, :data:`_BUSY` if the
+    worker runs as many jobs as it may, or None if there is no worker."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.settimeout(STARTUP_SECONDS)
         connection.connect(str(socket_path))
         # The greeting comes from the child forked for this connection. Without it the
         # worker was closing as we connected: nothing ran, so the caller may try again.
-        if connection.recv(1) != _GREETING:
+        greeting = connection.recv(1)
+        if greeting != _GREETING:
             connection.close()
-            return None
+            return _BUSY if greeting == _BUSY else None
         connection.settimeout(None)
         return connection
     except OSError:
@@ -344,23 +356,14 @@ def _receive_exactly(connection, size):
 
 
 def serve(folder, key):
-    """Import the step modules, then fork a child per job until idle for IDLE_SECONDS."""
-    import fcntl
+    """Import the step modules, then fork a child per job (at most :data:`MAX_CHILDREN` at
+    once) until idle for IDLE_SECONDS."""
     import importlib
 
     folder = Path(folder)
-    lock = open(folder / f"{key}.lock", "w")
-    # Wait briefly: a worker that went idle may still hold the lock while it exits. One that
-    # holds it longer is starting or serving, and this one is not needed.
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
+    lock = _hold_lock(folder / f"{key}.lock")
+    if lock is None:
+        return
     # CPython's recipe for a process that forks without exec (see gc.freeze): no collections
     # in the worker, which would only scan the imported modules' objects (and make the
     # imports slower), everything frozen right before each fork, collections back on in
@@ -379,8 +382,7 @@ def serve(folder, key):
     listener.bind(str(socket_path))
     os.chmod(socket_path, 0o600)
     listener.listen(64)
-    # Children are reaped by the kernel; a child restores the default for its own use.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    children = set()
     pending = list(PRELOAD_WHEN_IDLE)
     try:
         while True:
@@ -396,15 +398,63 @@ def serve(folder, key):
             if _peer_uid(connection) != os.getuid():
                 connection.close()
                 continue
+            _reap(children)
+            if len(children) >= MAX_CHILDREN:
+                with contextlib.suppress(OSError):
+                    connection.sendall(_BUSY)
+                connection.close()
+                continue
             gc.freeze()
-            if os.fork() == 0:
+            child = os.fork()
+            if child == 0:
                 listener.close()
                 lock.close()
                 _run_child(connection)  # never returns
+            children.add(child)
             connection.close()
     finally:
+        # Gone with the worker: its socket, and its lock and log (a worker that crashes
+        # leaves its log for a look). The lock goes while still held, so no other
+        # worker can be waiting on the file removed (see _hold_lock).
         socket_path.unlink(missing_ok=True)
         listener.close()
+        (folder / f"{key}.lock").unlink(missing_ok=True)
+        (folder / f"{key}.log").unlink(missing_ok=True)
+        lock.close()
+
+
+def _hold_lock(path):
+    """Take the worker's lock file, or return None if another worker holds it.
+
+    Wait briefly: a worker that went idle may still hold the lock while it exits. One that
+    holds it longer is starting or serving, and this one is not needed. A lock taken on a
+    file its holder removed meanwhile (it exited) is taken again on the new file.
+    """
+    import fcntl
+
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while time.monotonic() <= deadline:
+        lock = open(path, "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            time.sleep(0.05)
+            continue
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                return lock
+        lock.close()
+    return None
+
+
+def _reap(children):
+    """Forget the children that have exited (and collect their exit status)."""
+    for child in list(children):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(child, os.WNOHANG)[0] == 0:
+                continue
+        children.discard(child)
 
 
 def _peer_uid(connection):
