@@ -21,6 +21,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     normalise_config,
     read_schema,
 )
+from gmm_pipeline.memory import check_memory  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
 from gmm_pipeline.worker import mark_local_run, start_worker  # noqa: E402
 
@@ -39,6 +40,13 @@ with config_errors_reported():
     check_strict_types(config, config_schema)
     check_config(config)
     normalise_config(config)
+    # The run's --resources mem_mb, if the user gave one. Snakemake has no public accessor
+    # for it; if this attribute path changes, the check falls back to the machine's limits.
+    try:
+        RUN_MEM_MB = workflow.global_resources["mem_mb"].value
+    except (KeyError, AttributeError, TypeError):
+        RUN_MEM_MB = None
+    check_memory(config, RUN_MEM_MB)
 
 
 report: "workflow/report/workflow.rst"

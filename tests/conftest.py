@@ -17,14 +17,20 @@ SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
+def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=None):
     """Run the workflow with ``workdir`` as working directory; return the finished process.
 
-    ``env`` adds environment variables to this process's own.
+    ``env`` adds environment variables to this process's own; ``preexec_fn`` runs in the
+    child before snakemake starts (to set limits).
     """
     command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
     process = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {}))
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+        preexec_fn=preexec_fn,
     )
     if check and process.returncode != 0:
         raise AssertionError(

@@ -26,7 +26,7 @@ rule extract_anomalies:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=30,
     params:
         code=step_code("extract_anomalies"),

@@ -16,7 +16,7 @@ rule prune_weights:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=60,
     params:
         code=step_code("prune_weights"),

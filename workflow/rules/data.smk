@@ -16,7 +16,7 @@ rule check_input:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=30,
     params:
         code=step_code("check_input"),
@@ -43,7 +43,7 @@ rule prepare_data:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=30,
     params:
         code=step_code("prepare_data"),

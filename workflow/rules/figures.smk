@@ -71,7 +71,7 @@ rule render_figures:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=30,
     params:
         code=step_code("render_figures"),

@@ -16,7 +16,7 @@ rule fit_models:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=120,
     params:
         code=step_code("fit_models"),

@@ -13,7 +13,7 @@ rule manifest:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=rule_mem_mb(BASE_MIB, RUN_MEM_MB),
         runtime=10,
     params:
         code=step_code("write_manifest"),

@@ -15,7 +15,7 @@ rule cross_validate:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=120,
     params:
         code=step_code("cross_validate"),
@@ -39,7 +39,7 @@ rule assess_stability:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=240,
     params:
         code=step_code("assess_stability"),
@@ -74,7 +74,7 @@ rule select_model:
         "../envs/gmm.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=dataset_mem_mb,
         runtime=30,
     params:
         code=step_code("select_model"),

@@ -1,0 +1,179 @@
+"""How much memory a dataset's jobs need, estimated from the config before any job runs.
+
+A job's peak resident memory is a fixed part (Python with numpy, scipy, scikit-learn,
+pandas and matplotlib loaded) plus a part that grows with the data: EM holds the rows
+(n x d), responsibilities and log-densities (n x k) and per-component temporaries, and
+the bootstrap and cross-validation steps hold copies. Measured on every step (each job
+logs its peak; README, "Large data"): 300,000 x 2 rows with up to 10 components peaked
+at 362 MiB, 60,000 x 20 at 265 MiB. The estimate below is about 30 % above both.
+
+The estimate decides two things: the ``mem_mb`` each rule asks for (what a cluster
+scheduler reserves), and whether the run can start at all: a dataset whose estimate
+exceeds this machine's memory, its cgroup's, the process's ``ulimit``, or the
+``--resources mem_mb`` the user gave, is refused with the numbers before any job runs,
+instead of an out-of-memory kill an hour in.
+"""
+
+import contextlib
+import csv
+import os
+import resource
+from pathlib import Path
+
+from .errors import PipelineInputError
+
+BASE_MIB = 250
+# Peak bytes per 8-byte value of rows x (features + components), above the base.
+WORKING_FACTOR = 8
+# What a job asks a scheduler for at least: small data gains nothing from a smaller request.
+MIN_REQUEST_MB = 1000
+# Rows x features of scikit-learn's bundled datasets (before any subsampling); a test
+# checks them against the loaders, which are too slow to call while the config is read.
+BUNDLED_SHAPES = {"iris": (150, 4), "wine": (178, 13), "breast_cancer": (569, 30)}
+# Lines of a CSV file read to estimate its row count from its size.
+_SAMPLE_LINES = 1000
+
+
+def dataset_shape(spec):
+    """Rows and features of a dataset entry, from the config (and a file's size) alone.
+
+    A CSV file's row count is estimated from its size and the length of its first lines;
+    a Parquet file's is read from its footer. Returns None for a file that is not there
+    (the config check names it).
+    """
+    if "generator" in spec:
+        n_rows = spec["n_samples"]
+        n_features = spec.get("n_features", 2) if spec["generator"] == "blobs" else 2
+    elif "bundled" in spec:
+        n_rows, n_features = BUNDLED_SHAPES.get(spec["bundled"], (0, 0))
+    else:
+        shape = _file_shape(Path(spec["path"]))
+        if shape is None:
+            return None
+        n_rows, n_features = shape
+    injected = spec.get("inject_outliers")
+    if injected:
+        n_rows += max(1, round(injected["fraction"] * n_rows))
+    return n_rows, n_features
+
+
+def _file_shape(path):
+    if not path.is_file():
+        return None
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet
+
+        try:
+            metadata = pyarrow.parquet.ParquetFile(path).metadata
+        except Exception:  # an unreadable file is the input check's to name
+            return None
+        return metadata.num_rows, metadata.num_columns
+    with open(path, "rb") as handle:
+        header_line = handle.readline()
+        lengths = [len(line) for line, _ in zip(handle, range(_SAMPLE_LINES), strict=False)]
+    header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), [])
+    if not lengths:
+        return 0, len(header)
+    per_row = sum(lengths) / len(lengths)
+    return round((path.stat().st_size - len(header_line)) / per_row), len(header)
+
+
+def peak_memory_mib(n_rows, n_features, max_components):
+    """Estimated peak resident memory (MiB) of the heaviest job on such data."""
+    return BASE_MIB + WORKING_FACTOR * n_rows * (n_features + max_components) * 8 / 2**20
+
+
+def largest_component_count(config):
+    """The most components any model of the run has (fitted sweep or Bayesian model)."""
+    return max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
+
+
+def dataset_memory_mib(config):
+    """Estimated peak memory (MiB) of each dataset's jobs, by dataset name."""
+    k = largest_component_count(config)
+    estimates = {}
+    for name, spec in config["datasets"].items():
+        shape = dataset_shape(spec)
+        estimates[name] = BASE_MIB if shape is None else peak_memory_mib(*shape, k)
+    return estimates
+
+
+def memory_limits():
+    """The limits a job of this run is held to, in MiB, each named by where it comes from."""
+    limits = {}
+    with contextlib.suppress(OSError, ValueError):
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        limits["this machine's memory"] = pages / 2**20
+    cgroup_max = _cgroup_memory_max()
+    if cgroup_max is not None:
+        limits["the cgroup's memory.max"] = cgroup_max / 2**20
+    for name, which in (("ulimit -v", resource.RLIMIT_AS), ("ulimit -d", resource.RLIMIT_DATA)):
+        soft, _ = resource.getrlimit(which)
+        if soft != resource.RLIM_INFINITY:
+            limits[name] = soft / 2**20
+    return limits
+
+
+def _cgroup_memory_max():
+    """The memory limit of this process's cgroup in bytes (v2 ``memory.max`` or v1
+    ``memory.limit_in_bytes``), or None where there is none."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    files = []
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        path = path.lstrip("/")
+        if hierarchy == "0" and not controllers:
+            files += [Path("/sys/fs/cgroup", path, "memory.max"), Path("/sys/fs/cgroup/memory.max")]
+        elif "memory" in controllers.split(","):
+            # In a container the mount shows the container's own cgroup at its root.
+            root = Path("/sys/fs/cgroup/memory")
+            files += [root / path / "memory.limit_in_bytes", root / "memory.limit_in_bytes"]
+    found = []
+    for file in files:
+        with contextlib.suppress(OSError, ValueError):
+            value = file.read_text().strip()
+            if value != "max" and int(value) < 2**60:  # v1 writes "no limit" as about 2^63
+                found.append(int(value))
+    return min(found, default=None)
+
+
+def check_memory(config, requested_mb=None):
+    """Refuse a config whose data would not fit in memory, naming the dataset and numbers.
+
+    Parameters
+    ----------
+    config : dict
+        The validated config.
+    requested_mb : int, optional
+        The ``--resources mem_mb`` the run was given, if any.
+
+    Raises
+    ------
+    PipelineInputError
+        If any dataset's estimated peak exceeds the smallest limit.
+    """
+    limits = memory_limits()
+    if requested_mb is not None:
+        limits["--resources mem_mb"] = requested_mb * 10**6 / 2**20
+    if not limits:
+        return
+    where, limit = min(limits.items(), key=lambda item: item[1])
+    k = largest_component_count(config)
+    for name, estimate in dataset_memory_mib(config).items():
+        if estimate > limit:
+            n_rows, n_features = dataset_shape(config["datasets"][name])
+            raise PipelineInputError(
+                f"datasets.{name}: {n_rows:,} rows x {n_features} features with up to {k} "
+                f"components need an estimated {estimate:,.0f} MiB per job, more than the "
+                f"{limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
+            )
+
+
+def rule_mem_mb(estimate_mib, requested_mb=None):
+    """What a job asks its scheduler for (``mem_mb``, in MB): the estimate, at least
+    :data:`MIN_REQUEST_MB`, and never more than the run's ``--resources mem_mb``."""
+    wanted = max(MIN_REQUEST_MB, round(estimate_mib * 2**20 / 10**6))
+    return wanted if requested_mb is None else min(wanted, requested_mb)

@@ -1,0 +1,121 @@
+"""Memory: each dataset's need estimated from the config, too much refused before any job runs."""
+
+import re
+import resource
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from gmm_pipeline.memory import (
+    BUNDLED_SHAPES,
+    dataset_memory_mib,
+    dataset_shape,
+    peak_memory_mib,
+    rule_mem_mb,
+)
+from gmm_pipeline.sources import load_bundled
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_SHAPES))
+def test_bundled_shapes_are_the_loaders(name):
+    assert load_bundled({"bundled": name})[0].shape == BUNDLED_SHAPES[name]
+
+
+def test_file_shapes_come_from_the_file(tmp_path):
+    rng = np.random.default_rng(0)
+    # Rows of uneven length (the first ones short): the estimate reads a sample of lines.
+    frame = pd.DataFrame({"a": rng.lognormal(0, 6, 20_000), "b": rng.normal(size=20_000), "c": 1})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    n_rows, n_features = dataset_shape({"path": str(tmp_path / "data.csv")})
+    assert n_features == 3 and abs(n_rows - 20_000) < 0.05 * 20_000
+    frame.to_parquet(tmp_path / "data.parquet")
+    assert dataset_shape({"path": str(tmp_path / "data.parquet")}) == (20_000, 3)
+    assert dataset_shape({"path": str(tmp_path / "absent.csv")}) is None
+    spec = {"generator": "blobs", "n_samples": 1000, "n_features": 5, "inject_outliers": {"fraction": 0.03}}
+    assert dataset_shape(spec) == (1030, 5)
+
+
+def test_the_estimate_bounds_every_jobs_measured_peak(small_run):
+    estimates = dataset_memory_mib(small_config())
+    peaks = {}
+    for log in (small_run / "results/logs").rglob("*.log"):
+        match = re.search(r"peak resident memory: ([\d.]+) MiB", log.read_text())
+        dataset = next((name for name in estimates if name in log.stem), None)
+        if match and dataset:
+            peaks[f"{log.parent.name}/{log.stem}"] = (float(match.group(1)), estimates[dataset])
+    assert len(peaks) > 10
+    assert all(peak < estimate for peak, estimate in peaks.values()), peaks
+
+
+def _too_big_is_refused(tmp_path, config, *args, preexec=None, expected):
+    """Run (not a dry run) with ``config``: it must stop before any job, results untouched."""
+    earlier = tmp_path / "results/data/moons/data.csv"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("x\n1\n")
+    process = run_snakemake(
+        tmp_path,
+        "--configfile",
+        write_config(tmp_path / "config.yaml", config),
+        "--cores",
+        1,
+        *args,
+        check=False,
+        preexec_fn=preexec,
+    )
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert re.search(expected, output), output[-3000:]
+    assert "rule prepare_data" not in output and earlier.read_text() == "x\n1\n"
+
+
+def test_data_larger_than_the_machine_is_refused_with_the_estimate(tmp_path):
+    config = small_config()
+    config["datasets"]["moons"]["n_samples"] = 1_000_000_000
+    _too_big_is_refused(
+        tmp_path,
+        config,
+        expected=r"datasets\.moons: 1,000,000,000 rows x 2 features with up to 5 components need an "
+        rf"estimated {peak_memory_mib(10**9, 2, 5):,.0f} MiB per job, more than the [\d,]+ MiB of "
+        r"(this machine's memory|the cgroup)",
+    )
+
+
+def test_data_larger_than_the_address_space_limit_is_refused(tmp_path):
+    config = small_config()
+    config["datasets"]["blobs"]["n_samples"] = 20_000_000  # about 8.8 GB, more than 3 GiB
+
+    def limited():  # as `ulimit -v 3145728`
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    _too_big_is_refused(
+        tmp_path,
+        config,
+        preexec=limited,
+        expected=r"datasets\.blobs: .* more than the 3,072 MiB of ulimit -v",
+    )
+
+
+def test_data_larger_than_the_runs_mem_mb_is_refused(tmp_path):
+    _too_big_is_refused(
+        tmp_path,
+        small_config(),
+        "--resources",
+        "mem_mb=200",
+        expected=r"datasets\.moons: 200 rows .* more than the 191 MiB of --resources mem_mb",
+    )
+
+
+def test_each_job_asks_for_its_datasets_estimate(tmp_path):
+    config = small_config()
+    config["datasets"]["moons"]["n_samples"] = 3_000_000
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "c.yaml", config), "--dry-run", "--forceall"
+    )
+    assert planned_jobs(process.stdout)["prepare_data"] == 2
+    requests = dict(re.findall(r"wildcards: dataset=(\w+)\n.*?mem_mb=(\d+)", process.stdout, flags=re.S))
+    moons = rule_mem_mb(peak_memory_mib(3_000_000, 2, 5))
+    assert moons > 1500 and requests == {"moons": str(moons), "blobs": "1000"}, requests
+    # The run's own --resources mem_mb caps what a job asks for.
+    capped = run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--dry-run", "--resources", "mem_mb=800")
+    assert set(re.findall(r"mem_mb=(\d+)", capped.stdout)) <= {"800"}
