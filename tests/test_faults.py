@@ -57,11 +57,13 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
     fitting_logs = []
 
     def fitting():
-        # A fit job has logged a finished component count but not yet written its tables.
+        # A fit job is running (in the worker's child) and has not yet written its tables.
+        # (Waiting for a logged component count missed the jobs of the fast engine, which
+        # finish in a fraction of a second.)
         for log in fit_logs.glob("*.log") if fit_logs.is_dir() else []:
             dataset, covariance_type = log.stem.rsplit("_", 1)
             if (
-                "best start" in log.read_text()
+                "running in: warm worker" in log.read_text()
                 and not (tmp_path / f"results/fit/{dataset}/{covariance_type}/starts.csv").exists()
             ):
                 fitting_logs.append(log)
@@ -96,7 +98,13 @@ def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(tmp_
     first = _start(tmp_path, "--cores", 1)
     locks = tmp_path / ".snakemake/locks"
     _wait_for(lambda: locks.is_dir() and any(locks.iterdir()))
-    second = run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1, check=False)
+    # Hold the first run where it is (it keeps its lock), so that however fast the jobs,
+    # the second meets a run in progress.
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = run_snakemake(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1, check=False)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     output, _ = first.communicate(timeout=600)
     assert first.returncode == 0, output[-3000:]
     assert second.returncode != 0

@@ -21,8 +21,13 @@ or a component's expected size ``n * weight`` is below ``min_points`` (default: 
 of features + 1, the fewest points that determine a full covariance). Such fits can have
 an arbitrarily high likelihood and win every criterion; mclust leaves them out. The best
 start of a component count is its highest-lower-bound start that is not degenerate (the
-first in table order on a tie); only when every start is degenerate is the best of them
-kept, marked degenerate, and selection leaves the model out.
+first in table order on a tie, lower bounds within 1e-10 relative counting as tied); only
+when every start is degenerate is the best of them kept, marked degenerate, and
+selection leaves the model out.
+
+**Engines.** By default (``engine="fast"``) every start of a component count runs at once
+in :mod:`gmm_pipeline.em`; ``engine="sklearn"`` fits each start with scikit-learn's
+``GaussianMixture`` (:func:`fit_start`). Both make the same fits from the same starts.
 """
 
 import logging
@@ -34,7 +39,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from . import criteria
+from . import criteria, em
 from .artifacts import write_csv
 from .datasets import load_dataset
 from .errors import PipelineInputError
@@ -56,6 +61,8 @@ INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATI
 DEFAULT_TOL = 1e-5
 DEFAULT_MAX_ITER = 1000
 DEFAULT_EIGENVALUE_FACTOR = 10.0
+ENGINES = ("fast", "sklearn")
+DEFAULT_ENGINE = "fast"
 
 # Columns of the starts table, one row per (n_components, init_params, seed).
 START_COLUMNS = [
@@ -116,6 +123,7 @@ def sweep_settings(fit_config, *, n_seeds=None):
         "agglomerative_max_samples": fit_config.get("agglomerative_max_samples", DEFAULT_MAX_SAMPLES),
         "eigenvalue_factor": degenerate.get("eigenvalue_factor", DEFAULT_EIGENVALUE_FACTOR),
         "min_points": degenerate.get("min_points"),
+        "engine": fit_config.get("engine", DEFAULT_ENGINE),
     }
 
 
@@ -281,6 +289,39 @@ def fit_start(
             model = None
         row["fit_seconds"] = round(time.perf_counter() - started, 6)
     messages = [str(w.message).replace("\n", " ") for w in caught]
+    if model is not None:
+        model.start_ = {"init_params": init_params, "seed": int(seed)}
+    _describe_fit(
+        model,
+        row,
+        X,
+        lower_bounds=lower_bounds if model is not None else [],
+        converged=converged if model is not None else False,
+        messages=messages,
+        tol=tol,
+        max_iter=max_iter,
+        reg_covar=reg_covar,
+        eigenvalue_factor=eigenvalue_factor,
+        min_points=min_points,
+    )
+    return model, row
+
+
+def _describe_fit(
+    model,
+    row,
+    X,
+    *,
+    lower_bounds,
+    converged,
+    messages,
+    tol,
+    max_iter,
+    reg_covar,
+    eigenvalue_factor,
+    min_points,
+):
+    """Fill a start's row from its fit (or only its warnings, for a start that failed)."""
     final_change = relative_change(lower_bounds, len(X)) if model is not None else np.nan
     if model is not None and not converged:
         messages.append(
@@ -288,28 +329,125 @@ def fit_start(
             f"(last relative change {final_change:.3g} > tol={tol:g})"
         )
     row["warnings"] = "; ".join(dict.fromkeys(messages))
-    if model is not None:
-        model.start_ = {"init_params": init_params, "seed": int(seed)}
-        reason, min_eigenvalue, fewest = degeneracy(
-            model, len(X), reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor, min_points=min_points
+    if model is None:
+        return
+    reason, min_eigenvalue, fewest = degeneracy(
+        model, len(X), reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor, min_points=min_points
+    )
+    row.update(
+        {
+            "lower_bound": float(model.lower_bound_),
+            "log_likelihood": float(model.score(X)),
+            "converged": bool(converged),
+            "n_iter": len(lower_bounds),
+            "final_relative_change": final_change,
+            "degenerate": bool(reason),
+            "degenerate_reason": reason,
+            "min_covariance_eigenvalue": min_eigenvalue,
+            "min_component_points": fewest,
+            criteria.column("bic"): float(model.bic(X)),
+            criteria.column("aic"): float(model.aic(X)),
+            criteria.column("icl"): criteria.icl(model, X),
+        }
+    )
+
+
+def fit_batch(
+    X,
+    planned,
+    *,
+    n_components,
+    covariance_type,
+    max_iter=DEFAULT_MAX_ITER,
+    tol=DEFAULT_TOL,
+    reg_covar=1e-6,
+    eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
+    min_points=None,
+):
+    """Fit every planned start of one component count at once with :mod:`gmm_pipeline.em`.
+
+    The same starts, stopping rule and records as :func:`fit_start` one by one; each start's
+    ``fit_seconds`` is its own initialisation plus an equal share of the batch's EM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    planned : list of (method, seed, start)
+        ``start`` is None for scikit-learn's methods, else starting parameters
+        (``weights_init``, ``means_init``, ``precisions_init``) or the reason there are none.
+    n_components, covariance_type, max_iter, tol, reg_covar, eigenvalue_factor, min_points
+        As for :func:`fit_start`.
+
+    Returns
+    -------
+    fitted : list of (GaussianMixture or None, dict)
+        The model and row of each planned start, in order.
+    """
+    starts, rows, messages, seconds = [], [], [], []
+    for method, seed, start in planned:
+        rows.append(_start_row(X, n_components, covariance_type, method, seed))
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                if isinstance(start, str):
+                    starts.append(em.Start(error=start))
+                elif start is None:
+                    resp = em.initial_responsibilities(X, n_components, method, seed)
+                    starts.append(em.start_from_responsibilities(X, resp, covariance_type, reg_covar))
+                else:
+                    starts.append(
+                        em.start_from_parameters(
+                            start["weights_init"],
+                            start["means_init"],
+                            start["precisions_init"],
+                            covariance_type,
+                        )
+                    )
+            except (ValueError, np.linalg.LinAlgError) as err:
+                starts.append(em.Start(error=str(err).replace("\n", " ")))
+        messages.append([str(w.message).replace("\n", " ") for w in caught])
+        seconds.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    fits = em.run_starts(
+        X, starts, covariance_type=covariance_type, reg_covar=reg_covar, tol=tol, max_iter=max_iter
+    )
+    shared = (time.perf_counter() - started) / max(1, len(fits))
+    fitted = []
+    for (method, seed, start), row, fit, caught, own in zip(
+        planned, rows, fits, messages, seconds, strict=True
+    ):
+        model = None
+        if fit.error is not None:
+            row["error"] = fit.error
+        else:
+            model = em.as_estimator(
+                fit,
+                covariance_type=covariance_type,
+                n_features=X.shape[1],
+                tol=tol,
+                reg_covar=reg_covar,
+                max_iter=max_iter,
+                init_params="random_from_data" if start is not None else method,
+                seed=seed,
+            )
+            model.start_ = {"init_params": method, "seed": int(seed)}
+        row["fit_seconds"] = round(own + shared, 6)
+        _describe_fit(
+            model,
+            row,
+            X,
+            lower_bounds=fit.lower_bounds,
+            converged=fit.converged,
+            messages=caught,
+            tol=tol,
+            max_iter=max_iter,
+            reg_covar=reg_covar,
+            eigenvalue_factor=eigenvalue_factor,
+            min_points=min_points,
         )
-        row.update(
-            {
-                "lower_bound": float(model.lower_bound_),
-                "log_likelihood": float(model.score(X)),
-                "converged": bool(converged),
-                "n_iter": len(lower_bounds),
-                "final_relative_change": final_change,
-                "degenerate": bool(reason),
-                "degenerate_reason": reason,
-                "min_covariance_eigenvalue": min_eigenvalue,
-                "min_component_points": fewest,
-                criteria.column("bic"): float(model.bic(X)),
-                criteria.column("aic"): float(model.aic(X)),
-                criteria.column("icl"): criteria.icl(model, X),
-            }
-        )
-    return model, row
+        fitted.append((model, row))
+    return fitted
 
 
 def _hierarchical_starts(X, n_components, covariance_type, *, seed, reg_covar, max_samples):
@@ -367,6 +505,7 @@ def fit_sweep(
     agglomerative_max_samples=DEFAULT_MAX_SAMPLES,
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
+    engine="fast",
 ):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
@@ -390,6 +529,10 @@ def fit_sweep(
         Rows a hierarchy (Ward or VVV) is built on at most.
     eigenvalue_factor, min_points
         The degeneracy rule (:func:`degeneracy`).
+    engine : {"fast", "sklearn"}
+        ``"fast"`` runs all starts of a component count at once (:func:`fit_batch`);
+        ``"sklearn"`` fits each with scikit-learn's estimator (:func:`fit_start`), the
+        reference the fast engine is tested against. Both give the same fits.
 
     Returns
     -------
@@ -423,27 +566,23 @@ def fit_sweep(
         reg_covar=reg_covar,
         agglomerative_max_samples=agglomerative_max_samples,
     )
+    settings = {
+        "covariance_type": covariance_type,
+        "max_iter": max_iter,
+        "tol": tol,
+        "reg_covar": reg_covar,
+        "eigenvalue_factor": eigenvalue_factor,
+        "min_points": min_points,
+    }
     rows, best_models = [], []
     for k in sorted(n_components):
+        plan_k = [(method, seed, None if by_k is None else by_k[k]) for method, seed, by_k in planned]
+        if engine == "fast":
+            results = fit_batch(X, plan_k, n_components=k, **settings)
+        else:
+            results = [_fit_one(X, k, method, seed, start, settings) for method, seed, start in plan_k]
         fitted = []
-        for method, seed, starts_by_k in planned:
-            start = starts_by_k[k] if starts_by_k is not None else None
-            if isinstance(start, str):  # no start of this method for this k
-                model, row = None, _start_row(X, k, covariance_type, method, seed, error=start)
-            else:
-                model, row = fit_start(
-                    X,
-                    n_components=k,
-                    covariance_type=covariance_type,
-                    seed=seed,
-                    init_params=method,
-                    start=start,
-                    max_iter=max_iter,
-                    tol=tol,
-                    reg_covar=reg_covar,
-                    eigenvalue_factor=eigenvalue_factor,
-                    min_points=min_points,
-                )
+        for model, row in results:
             row["is_best"] = False
             rows.append(row)
             if model is not None:
@@ -453,7 +592,7 @@ def fit_sweep(
             continue
         # The highest lower bound among sound fits; a degenerate one only if all are.
         sound = [pair for pair in fitted if not pair[1]["degenerate"]] or fitted
-        best_model, best_row = max(sound, key=lambda pair: pair[1]["lower_bound"])
+        best_model, best_row = best_start(sound)
         best_row["is_best"] = True
         best_models.append(best_model)
         log.info(
@@ -469,6 +608,22 @@ def fit_sweep(
     starts = pd.DataFrame(rows)
     starts.insert(0, "dataset", dataset)
     return starts[START_COLUMNS], best_models
+
+
+def best_start(fitted):
+    """The (model, row) with the highest lower bound; among starts within rounding of it
+    (1e-10 relative: the same optimum reached by different starts), the first in order, so
+    that both engines, whose last digits may differ, choose the same start."""
+    highest = max(row["lower_bound"] for _, row in fitted)
+    margin = 1e-10 * (1.0 + abs(highest))
+    return next(pair for pair in fitted if pair[1]["lower_bound"] >= highest - margin)
+
+
+def _fit_one(X, k, method, seed, start, settings):
+    """One start through scikit-learn's own estimator (``fit.engine: sklearn``)."""
+    if isinstance(start, str):  # no start of this method for this k
+        return None, _start_row(X, k, settings["covariance_type"], method, seed, error=start)
+    return fit_start(X, n_components=k, seed=seed, init_params=method, start=start, **settings)
 
 
 def _start_row(X, k, covariance_type, method, seed, error=""):

@@ -217,21 +217,41 @@ def model_from_dict(record, source="model"):
     if not np.allclose(precisions_cholesky, expected_cholesky, rtol=1e-6, atol=1e-9):
         raise ModelFormatError(f"{source}: 'precisions_cholesky' does not match 'covariances'")
 
+    model = fitted_estimator(
+        params,
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        precisions_cholesky=precisions_cholesky,
+        converged=record["converged"],
+        n_iter=record["n_iter"],
+        lower_bound=float(record["lower_bound"]),
+        n_features=d,
+    )
+    if start is not None:
+        model.start_ = dict(start)
+    return model
+
+
+def fitted_estimator(
+    params, *, weights, means, covariances, precisions_cholesky, converged, n_iter, lower_bound, n_features
+):
+    """A fitted ``GaussianMixture`` from its parameters, through its public fitted attributes
+    (those ``predict``, ``predict_proba``, ``score_samples``, ``sample``, ``bic`` and ``aic``
+    read)."""
     model = GaussianMixture(**params)
     model.weights_ = weights
     model.means_ = means
     model.covariances_ = covariances
     model.precisions_cholesky_ = precisions_cholesky
-    if covariance_type in ("full", "tied"):
+    if params["covariance_type"] in ("full", "tied"):
         model.precisions_ = np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, -1, -2))
     else:
         model.precisions_ = precisions_cholesky**2
-    model.converged_ = record["converged"]
-    model.n_iter_ = record["n_iter"]
-    model.lower_bound_ = float(record["lower_bound"])
-    model.n_features_in_ = d
-    if start is not None:
-        model.start_ = dict(start)
+    model.converged_ = converged
+    model.n_iter_ = n_iter
+    model.lower_bound_ = lower_bound
+    model.n_features_in_ = n_features
     return model
 
 

@@ -76,9 +76,10 @@ def run_step(smk, step, action, *, params, seeds=None):
         logging.basicConfig(
             stream=log_file, level=logging.INFO, force=True, format="%(levelname)s %(name)s: %(message)s"
         )
+        # Flushed at once: a user (or a test) following the log sees where the job runs.
         print(f"running in: {process_description()}", file=log_file)
         print(f"threads: {thread_counts()}", file=log_file)
-        print(f"limits: {describe_limits(process_limits())}", file=log_file)
+        print(f"limits: {describe_limits(process_limits())}", file=log_file, flush=True)
         try:
             input_entries = check_inputs(smk.input)
             action()

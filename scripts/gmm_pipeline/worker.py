@@ -383,6 +383,13 @@ def serve(folder, key):
     os.chmod(socket_path, 0o600)
     listener.listen(64)
     children = set()
+
+    def reap(signum, frame):
+        # Collect each child as it exits, so none lingers as a zombie (which would look
+        # alive to a caller checking on it) and the count of running jobs stays true.
+        _reap(children)
+
+    signal.signal(signal.SIGCHLD, reap)
     pending = list(PRELOAD_WHEN_IDLE)
     try:
         while True:

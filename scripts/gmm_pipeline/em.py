@@ -1,0 +1,325 @@
+"""EM for Gaussian mixtures, many starts at once.
+
+scikit-learn's ``GaussianMixture.fit`` runs one start at a time, and on small data most of
+an iteration goes to Python and numpy call overhead per component: the arithmetic of one
+iteration on 1000 x 2 rows is tens of microseconds. This engine runs every start of a
+component count together: its arrays carry a leading axis over starts (and one over
+components), so one numpy call does the work of one call per start and component.
+
+It is the same algorithm as scikit-learn's, step for step:
+
+* the same starting responsibilities (:func:`initial_responsibilities`: scikit-learn's own
+  ``KMeans`` and ``kmeans_plusplus`` with the start's seed, or the same uniform draws), or
+  the same explicit starting parameters;
+* the same E-step (log-densities through the Cholesky factors of the precisions, the
+  log-likelihood per point by log-sum-exp), the same M-step formulas for the four
+  covariance types, the same ``reg_covar`` added to each covariance's diagonal;
+* the lower bound is the mean log-likelihood per point before each M-step, and EM stops by
+  the pipeline's rule (:func:`gmm_pipeline.fitting.relative_change`): when the relative
+  change of the total log-likelihood is at most ``tol``, or after ``max_iter`` iterations.
+
+It adds what scikit-learn lacks: a weight per row (``sample_weight``; integer weights give
+the fit of the data with rows repeated). The fitted results become ordinary scikit-learn
+``GaussianMixture`` estimators (:func:`as_estimator`).
+"""
+
+import math
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+from .model_io import fitted_estimator, precisions_cholesky_from_covariances
+
+RESPONSIBILITY_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+# scikit-learn adds this to each component's total responsibility so none is exactly 0.
+_TINY = 10 * np.finfo(np.float64).eps
+_LOG_2PI = math.log(2 * math.pi)
+ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease "
+    "the number of components, increase reg_covar, or scale the input data."
+)
+
+
+def initial_responsibilities(X, n_components, init_params, seed, sample_weight=None):
+    """The responsibilities ``GaussianMixture(init_params=..., random_state=seed)`` starts from.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+    seed : int
+    sample_weight : ndarray of shape (n_samples,), optional
+        Passed to k-means; the other methods do not use weights.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components)
+    """
+    n_samples = len(X)
+    random_state = np.random.RandomState(seed)
+    resp = np.zeros((n_samples, n_components))
+    if init_params == "kmeans":
+        labels = KMeans(n_clusters=n_components, n_init=1, random_state=random_state).fit(
+            X, sample_weight=sample_weight
+        )
+        resp[np.arange(n_samples), labels.labels_] = 1
+    elif init_params == "random":
+        resp = random_state.uniform(size=(n_samples, n_components))
+        resp /= resp.sum(axis=1)[:, np.newaxis]
+    elif init_params == "random_from_data":
+        indices = random_state.choice(n_samples, size=n_components, replace=False)
+        resp[indices, np.arange(n_components)] = 1
+    elif init_params == "k-means++":
+        _, indices = kmeans_plusplus(X, n_components, random_state=random_state)
+        resp[indices, np.arange(n_components)] = 1
+    else:
+        raise ValueError(f"init_params {init_params!r} is not one of {RESPONSIBILITY_METHODS}")
+    return resp
+
+
+def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None):
+    """Weights (unnormalised), means and covariances from responsibilities, for a batch.
+
+    ``resp`` has shape (n_starts, n_samples, n_components); the results carry the same
+    leading axis. These are scikit-learn's M-step formulas, with each row's responsibility
+    multiplied by its weight.
+    """
+    if sample_weight is not None:
+        resp = resp * sample_weight[np.newaxis, :, np.newaxis]
+    nk = resp.sum(axis=1) + _TINY  # (S, K)
+    means = np.matmul(np.swapaxes(resp, 1, 2), X) / nk[..., np.newaxis]  # (S, K, d)
+    d = X.shape[1]
+    if covariance_type == "full":
+        diff = X[np.newaxis, np.newaxis] - means[:, :, np.newaxis, :]  # (S, K, n, d)
+        weighted = diff * np.swapaxes(resp, 1, 2)[..., np.newaxis]
+        covariances = np.matmul(np.swapaxes(weighted, 2, 3), diff) / nk[..., np.newaxis, np.newaxis]
+        covariances[..., np.arange(d), np.arange(d)] += reg_covar
+    elif covariance_type == "tied":
+        row_weights = np.ones(len(X)) if sample_weight is None else sample_weight
+        avg_X2 = (X * row_weights[:, np.newaxis]).T @ X
+        avg_means2 = np.matmul(np.swapaxes(means, 1, 2) * nk[:, np.newaxis, :], means)
+        covariances = (avg_X2[np.newaxis] - avg_means2) / nk.sum(axis=1)[:, np.newaxis, np.newaxis]
+        covariances[..., np.arange(d), np.arange(d)] += reg_covar
+    else:
+        avg_X2 = np.matmul(np.swapaxes(resp, 1, 2), X * X) / nk[..., np.newaxis]
+        covariances = avg_X2 - means**2 + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=2)
+    return nk, means, covariances
+
+
+def precision_factors(covariances, covariance_type):
+    """Upper-triangular ``U`` with ``U U^T`` the precision, per start (and component).
+
+    Returns the factors and a boolean mask of the starts whose covariances are not
+    positive definite (their factors are meaningless).
+    """
+    if covariance_type in ("diag", "spherical"):
+        bad = np.any(covariances.reshape(len(covariances), -1) <= 0.0, axis=1)
+        safe = np.where(bad.reshape((-1,) + (1,) * (covariances.ndim - 1)), 1.0, covariances)
+        return 1.0 / np.sqrt(safe), bad
+    bad = np.zeros(len(covariances), dtype=bool)
+    try:
+        lower = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:  # find the starts that fail; the others go on
+        for start, stack in enumerate(covariances):
+            try:
+                np.linalg.cholesky(stack)
+            except np.linalg.LinAlgError:
+                bad[start] = True
+        safe = covariances.copy()
+        safe[bad] = np.eye(covariances.shape[-1])
+        lower = np.linalg.cholesky(safe)
+    # scikit-learn's factor: the inverse of the covariance's Cholesky factor, transposed.
+    # numpy inverts the whole stack in one call (scipy's solve_triangular loops in Python
+    # over the stack); the inverse of a triangular factor is triangular.
+    return np.swapaxes(np.tril(np.linalg.inv(lower)), -1, -2), bad
+
+
+def log_densities(X, means, factors, covariance_type):
+    """Gaussian log-densities of every row under every component: shape (S, n, K)."""
+    d = X.shape[1]
+    if covariance_type == "full":
+        projected = np.matmul(X, factors) - np.matmul(means[:, :, np.newaxis, :], factors)  # (S,K,n,d)
+        squared = np.einsum("sknd,sknd->snk", projected, projected)
+        log_det = np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)  # (S, K)
+    elif covariance_type == "tied":
+        projected = np.matmul(X, factors)[:, :, np.newaxis, :] - np.matmul(means, factors)[:, np.newaxis]
+        squared = np.einsum("snkd,snkd->snk", projected, projected)
+        log_det = np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)[:, np.newaxis]
+    elif covariance_type == "diag":
+        precisions = factors**2  # (S, K, d)
+        squared = (
+            np.sum(means**2 * precisions, axis=2)[:, np.newaxis, :]
+            - 2.0 * np.matmul(X, np.swapaxes(means * precisions, 1, 2))
+            + np.matmul(X**2, np.swapaxes(precisions, 1, 2))
+        )
+        log_det = np.log(factors).sum(axis=2)
+    else:
+        precisions = factors**2  # (S, K)
+        squared = (
+            (np.sum(means**2, axis=2) * precisions)[:, np.newaxis, :]
+            - 2.0 * np.matmul(X, np.swapaxes(means, 1, 2)) * precisions[:, np.newaxis, :]
+            + np.einsum("ij,ij->i", X, X)[np.newaxis, :, np.newaxis] * precisions[:, np.newaxis, :]
+        )
+        log_det = d * np.log(factors)
+    return -0.5 * (d * _LOG_2PI + squared) + log_det[:, np.newaxis, :]
+
+
+class Start:
+    """One start's parameters: weights (K,), means (K, d) and covariances, or an error."""
+
+    def __init__(self, weights=None, means=None, covariances=None, error=None):
+        self.weights, self.means, self.covariances, self.error = weights, means, covariances, error
+
+
+def start_from_responsibilities(X, resp, covariance_type, reg_covar, sample_weight=None):
+    """The parameters scikit-learn's first M-step makes of starting responsibilities."""
+    nk, means, covariances = estimate_parameters(
+        X, resp[np.newaxis], covariance_type, reg_covar, sample_weight
+    )
+    total = len(X) if sample_weight is None else float(np.sum(sample_weight))
+    return Start(nk[0] / total, means[0], covariances[0])
+
+
+def start_from_parameters(weights_init, means_init, precisions_init, covariance_type):
+    """A start from explicit parameters (as ``GaussianMixture(weights_init=..., ...)``)."""
+    precisions = np.asarray(precisions_init, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        covariances = np.linalg.inv(precisions)
+        covariances = (covariances + np.swapaxes(covariances, -1, -2)) / 2
+    else:
+        covariances = 1.0 / precisions
+    return Start(
+        np.asarray(weights_init, dtype=np.float64), np.asarray(means_init, dtype=np.float64), covariances
+    )
+
+
+class Fit:
+    """What EM made of one start: the final parameters and the lower bound at each iteration."""
+
+    def __init__(self):
+        self.weights = self.means = self.covariances = None
+        self.lower_bounds, self.converged, self.error = [], False, None
+
+
+def run_starts(X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_weight=None):
+    """Run EM from every start at once; each stops by its own convergence.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    starts : list of Start
+        All with the same number of components; a start with an ``error`` is passed through.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    reg_covar, tol, max_iter
+        As for :class:`~sklearn.mixture.GaussianMixture`; ``tol`` bounds the relative
+        change of the total log-likelihood (see the module docstring).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Non-negative weight of each row.
+
+    Returns
+    -------
+    fits : list of Fit
+        One per start, in order.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    weights_per_row = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total_weight = len(X) if weights_per_row is None else float(weights_per_row.sum())
+    fits = [Fit() for _ in starts]
+    active = [index for index, start in enumerate(starts) if start.error is None]
+    for index, start in enumerate(starts):
+        fits[index].error = start.error
+    if not active:
+        return fits
+    weights = np.stack([starts[i].weights for i in active])
+    means = np.stack([starts[i].means for i in active])
+    covariances = np.stack([starts[i].covariances for i in active])
+    factors, bad = precision_factors(covariances, covariance_type)
+    active, weights, means, covariances, factors = _drop(
+        bad, active, fits, weights, means, covariances, factors
+    )
+    for _ in range(max_iter):
+        if not active:
+            break
+        with np.errstate(divide="ignore"):
+            weighted_log = (
+                log_densities(X, means, factors, covariance_type) + np.log(weights)[:, np.newaxis, :]
+            )
+        per_point = _logsumexp(weighted_log)  # (S, n)
+        if weights_per_row is None:
+            bounds = per_point.mean(axis=1)
+        else:
+            bounds = per_point @ weights_per_row / total_weight
+        resp = np.exp(weighted_log - per_point[:, :, np.newaxis])
+        nk, means, covariances = estimate_parameters(X, resp, covariance_type, reg_covar, weights_per_row)
+        weights = nk / nk.sum(axis=1, keepdims=True)
+        factors, bad = precision_factors(covariances, covariance_type)
+        finished = np.zeros(len(active), dtype=bool)
+        for position, index in enumerate(active):
+            fit = fits[index]
+            fit.lower_bounds.append(float(bounds[position]))
+            if len(fit.lower_bounds) >= 2:
+                current, previous = total_weight * fit.lower_bounds[-1], total_weight * fit.lower_bounds[-2]
+                fit.converged = abs(current - previous) / (1.0 + abs(current)) <= tol
+            if fit.converged and not bad[position]:
+                fit.weights, fit.means, fit.covariances = (
+                    weights[position],
+                    means[position],
+                    covariances[position],
+                )
+                finished[position] = True
+        active, weights, means, covariances, factors = _drop(
+            bad | finished, active, fits, weights, means, covariances, factors
+        )
+    for position, index in enumerate(active):  # max_iter spent
+        fit = fits[index]
+        fit.weights, fit.means, fit.covariances = weights[position], means[position], covariances[position]
+    return fits
+
+
+def _logsumexp(values):
+    """log(sum(exp(values))) over the last axis, shifted by its maximum (as scipy's, without
+    its per-call overhead, which dominates on small data)."""
+    largest = values.max(axis=-1)
+    with np.errstate(divide="ignore"):
+        return largest + np.log(np.exp(values - largest[..., np.newaxis]).sum(axis=-1))
+
+
+def _drop(leaving, active, fits, *arrays):
+    """Take the starts marked ``leaving`` out of the batch; a failed one gets its error."""
+    for position, index in enumerate(active):
+        if leaving[position] and fits[index].weights is None and fits[index].error is None:
+            fits[index].error = ILL_DEFINED
+    keep = ~leaving
+    return ([index for index, kept in zip(active, keep, strict=True) if kept], *(a[keep] for a in arrays))
+
+
+def as_estimator(fit, *, covariance_type, n_features, tol, reg_covar, max_iter, init_params, seed):
+    """The fitted result as a scikit-learn ``GaussianMixture`` (predict, score_samples, ...)."""
+    n_components = len(fit.weights)
+    params = {
+        "n_components": n_components,
+        "covariance_type": covariance_type,
+        "tol": tol,
+        "reg_covar": reg_covar,
+        "max_iter": max_iter,
+        "n_init": 1,
+        "init_params": init_params,
+        "random_state": seed,
+    }
+    model = fitted_estimator(
+        params,
+        weights=fit.weights,
+        means=fit.means,
+        covariances=fit.covariances,
+        precisions_cholesky=precisions_cholesky_from_covariances(fit.covariances, covariance_type),
+        converged=fit.converged,
+        n_iter=len(fit.lower_bounds),
+        lower_bound=fit.lower_bounds[-1],
+        n_features=n_features,
+    )
+    model.lower_bounds_ = list(fit.lower_bounds)
+    return model

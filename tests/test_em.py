@@ -1,0 +1,179 @@
+"""The batched EM engine: the same fits as scikit-learn's GaussianMixture from the same starts."""
+
+import warnings
+
+import numpy as np
+import pytest
+from gmm_pipeline import em
+from gmm_pipeline.datasets import generate_dataset
+from gmm_pipeline.fitting import fit_start, fit_sweep, run_em
+from sklearn.datasets import make_blobs
+from sklearn.mixture import GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+TOL, REG_COVAR, MAX_ITER = 1e-5, 1e-6, 1000
+
+
+def _datasets():
+    found = {
+        name: generate_dataset({"generator": name, "n_samples": 300, "seed": 3, "noise": 0.08})[0]
+        for name in ("moons", "anisotropic")
+    }
+    found["blobs"] = generate_dataset({"generator": "blobs", "n_samples": 300, "centers": 4, "seed": 1})[0]
+    found["blobs_20d"] = make_blobs(n_samples=300, n_features=20, centers=5, random_state=2)[0]
+    return found
+
+
+DATASETS = _datasets()
+
+
+def _reference(X, covariance_type, k, seed):
+    """scikit-learn's own fit from the same k-means start, under the pipeline's stopping rule."""
+    model = GaussianMixture(k, covariance_type=covariance_type, random_state=seed, reg_covar=REG_COVAR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lower_bounds, converged = run_em(model, X, tol=TOL, max_iter=MAX_ITER)
+    return model, lower_bounds, converged
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_the_engine_makes_scikit_learns_fits(dataset, covariance_type):
+    X = DATASETS[dataset]
+    compared, other_n_iter = 0, []
+    for k in range(1, 11):
+        seeds = [0, 1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # k-means' own warnings on tiny clusters
+            starts = [
+                em.start_from_responsibilities(
+                    X, em.initial_responsibilities(X, k, "kmeans", seed), covariance_type, REG_COVAR
+                )
+                for seed in seeds
+            ]
+        fits = em.run_starts(
+            X, starts, covariance_type=covariance_type, reg_covar=REG_COVAR, tol=TOL, max_iter=MAX_ITER
+        )
+        for seed, fit in zip(seeds, fits, strict=True):
+            reference, lower_bounds, converged = _reference(X, covariance_type, k, seed)
+            assert fit.error is None and fit.converged == converged
+            if len(fit.lower_bounds) != len(lower_bounds):
+                other_n_iter.append((k, seed, len(fit.lower_bounds), len(lower_bounds)))
+                continue
+            compared += 1
+            assert abs(fit.lower_bounds[-1] - lower_bounds[-1]) < 1e-6
+            np.testing.assert_allclose(fit.lower_bounds, lower_bounds, rtol=0, atol=1e-6)
+            for ours, theirs in (
+                (fit.weights, reference.weights_),
+                (fit.means, reference.means_),
+                (fit.covariances, reference.covariances_),
+            ):
+                np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+            model = em.as_estimator(
+                fit,
+                covariance_type=covariance_type,
+                n_features=X.shape[1],
+                tol=TOL,
+                reg_covar=REG_COVAR,
+                max_iter=MAX_ITER,
+                init_params="kmeans",
+                seed=seed,
+            )
+            np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+            np.testing.assert_allclose(model.score_samples(X), reference.score_samples(X), atol=1e-6)
+            np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+            assert model.sample(3)[0].shape == (3, X.shape[1])
+    # The pipeline's stopping rule is exact in the engine and staged in the reference
+    # (fitting.run_em); they may differ where the crossing is within rounding.
+    print(f"{dataset} {covariance_type}: {compared} of 20 fits compared, other n_iter: {other_n_iter}")
+    assert len(other_n_iter) <= 1, other_n_iter
+
+
+def _explicit_start(X, k, covariance_type, seed=0):
+    resp = em.initial_responsibilities(X, k, "kmeans", seed)
+    return em.start_from_responsibilities(X, resp, covariance_type, REG_COVAR)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_sample_weights_fit_as_repeated_rows(covariance_type):
+    X = DATASETS["anisotropic"]
+    weights = np.random.default_rng(0).integers(0, 4, size=len(X))  # 0 drops a row
+    repeated = np.repeat(X, weights, axis=0)
+    start = _explicit_start(X, 3, covariance_type)
+    settings = {"covariance_type": covariance_type, "reg_covar": REG_COVAR, "tol": TOL, "max_iter": MAX_ITER}
+    (weighted,) = em.run_starts(X, [start], sample_weight=weights, **settings)
+    (plain,) = em.run_starts(repeated, [start], **settings)
+    assert len(weighted.lower_bounds) == len(plain.lower_bounds) > 2
+    np.testing.assert_allclose(weighted.lower_bounds, plain.lower_bounds, rtol=0, atol=1e-10)
+    for ours, theirs in (
+        (weighted.weights, plain.weights),
+        (weighted.means, plain.means),
+        (weighted.covariances, plain.covariances),
+    ):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
+    # Unit weights are no weights at all.
+    (unit,) = em.run_starts(X, [start], sample_weight=np.ones(len(X)), **settings)
+    (none,) = em.run_starts(X, [start], **settings)
+    np.testing.assert_allclose(unit.means, none.means, rtol=0, atol=1e-12)
+
+
+def test_a_failing_start_leaves_the_others_of_its_batch_untouched():
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    # A component narrowed onto one row takes that row alone: its covariance becomes singular.
+    weights, means = np.array([0.5, 0.5]), np.array([X[0], [0.0, 0.0]])
+    precisions = np.stack([np.eye(2) * 1e12, np.eye(2)])
+    collapsing = em.start_from_parameters(weights, means, precisions, "full")
+    sound = em.start_from_parameters(weights, [[0.0, 0.0], [1.0, 1.0]], np.stack([np.eye(2)] * 2), "full")
+    settings = {"covariance_type": "full", "reg_covar": 0.0, "tol": TOL, "max_iter": MAX_ITER}
+    failed, batched = em.run_starts(X, [collapsing, sound], **settings)
+    (alone,) = em.run_starts(X, [sound], **settings)
+    assert failed.error == em.ILL_DEFINED and len(failed.lower_bounds) == 2  # failed mid-run
+    assert batched.error is None and len(batched.lower_bounds) > 10
+    assert batched.lower_bounds == alone.lower_bounds
+    np.testing.assert_array_equal(batched.means, alone.means)
+    # scikit-learn fails on the same start with its own message.
+    model = GaussianMixture(
+        2, reg_covar=0.0, weights_init=weights, means_init=means, precisions_init=precisions
+    )
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        model.fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_both_engines_give_the_same_sweep(covariance_type):
+    X = DATASETS["moons"]
+    sweep = {
+        "covariance_type": covariance_type,
+        "n_components": [1, 2, 3, 4, 6],
+        "seeds": [0, 1, 2],
+        "init_params": ["kmeans", "k-means++", "random", "agglomerative", "hc_vvv"],
+    }
+    fast, fast_models = fit_sweep(X, engine="fast", **sweep)
+    reference, reference_models = fit_sweep(X, engine="sklearn", **sweep)
+    assert (fast["is_best"] == reference["is_best"]).all()
+    assert (fast["error"] == reference["error"]).all() and (fast["converged"] == reference["converged"]).all()
+    same = fast["n_iter"] == reference["n_iter"]
+    assert same.mean() >= 0.97, fast.loc[~same, ["n_components", "init_params", "seed", "n_iter"]]
+    close = (fast["lower_bound"] - reference["lower_bound"]).abs()
+    assert close[same].max() < 1e-6
+    for ours, theirs in zip(fast_models, reference_models, strict=True):
+        assert ours.start_ == theirs.start_
+        np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-5)
+
+
+def test_a_single_start_matches_fit_start(tmp_path):
+    X = DATASETS["blobs"]
+    model, row = fit_start(X, n_components=4, covariance_type="full", seed=5, init_params="k-means++")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resp = em.initial_responsibilities(X, 4, "k-means++", 5)
+    (fit,) = em.run_starts(
+        X,
+        [em.start_from_responsibilities(X, resp, "full", REG_COVAR)],
+        covariance_type="full",
+        reg_covar=REG_COVAR,
+        tol=TOL,
+        max_iter=MAX_ITER,
+    )
+    assert row["n_iter"] == len(fit.lower_bounds)
+    np.testing.assert_allclose(model.means_, fit.means, atol=1e-8)
