@@ -14,8 +14,14 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   (``gmm_pipeline.worker``) saves;
 * the floor's steps run as one copy per CPU at once: how much the same work slows down when
   every CPU is busy, which bounds any speed-up from more cores;
+* a plain scikit-learn loop doing the same science by hand in one process on CPU 0 (every
+  fit as ``GaussianMixture(k, covariance_type, random_state=seed).fit(X)``, the Bayesian
+  model and the anomalies), against the pipeline on 1 core;
 * a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
-* rows per second per EM iteration of our fit against scikit-learn's own ``fit``;
+* the EM engine (``gmm_pipeline.em``) on one CPU: per fit over the sweep's fits against the
+  pipeline's scikit-learn path and a plain scikit-learn loop, and per iteration on
+  1,000,000 x 2 (k = 3) and 200,000 x 20 (k = 5) rows against scikit-learn's ``fit``
+  (``--engine-only`` runs just these);
 * with ``--large``: the pipeline on 1,000,000 x 2 and 200,000 x 20 rows, with each job's
   peak memory against the limit of 4 x the data's size + 500 MiB.
 """
@@ -39,13 +45,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
+from gmm_pipeline import em  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
 from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
 from gmm_pipeline.config_checks import check_config, normalise_config  # noqa: E402
 from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
-from gmm_pipeline.datasets import prepare_to_files  # noqa: E402
+from gmm_pipeline.datasets import generate_dataset, prepare_to_files  # noqa: E402
 from gmm_pipeline.figures import render_to_files  # noqa: E402
-from gmm_pipeline.fitting import fit_start, fit_to_files  # noqa: E402
+from gmm_pipeline.fitting import fit_sweep, fit_to_files, resolve_seeds  # noqa: E402
 from gmm_pipeline.memory import largest_component_count, peak_memory_mib  # noqa: E402
 from gmm_pipeline.selection import select_to_files  # noqa: E402
 from gmm_pipeline.stability import stability_to_files  # noqa: E402
@@ -307,6 +314,7 @@ def orchestration(configfile, repeats):
     with tempfile.TemporaryDirectory() as workdir:
         snakemake(workdir, configfile, "--cores", cores)
         no_op, _ = snakemake(workdir, configfile, "--cores", cores)
+    loop, loop_runs = median_run(repeats, lambda: plain_loop_process(configfile))
     print(
         f"  floor, one plain Python process on 1 CPU:   {floor:7.1f} s   ({spread(floor_runs)}; start to "
         f"exit, {floor_work:.1f} s of it in the steps, the rest Python and imports)"
@@ -323,6 +331,10 @@ def orchestration(configfile, repeats):
         f"  pipeline from clean, {cores} cores:               {all_cores:7.1f} s   speed-up over 1 core "
         f"{one_core / all_cores:.2f} (target >= 1.7 on 2 cores; {spread(all_cores_runs)})"
     )
+    print(
+        f"  a plain scikit-learn loop, same science, 1 CPU: {loop:5.1f} s   pipeline 1 core / loop "
+        f"{one_core / loop:.2f} (target <= 1; {spread(loop_runs)})"
+    )
     print(f"  no-op rerun:                                {no_op:7.1f} s   (target < 3)")
     print(f"  pipeline 1 core against the floor's steps alone: ratio {one_core / floor_work:.2f}")
     if cores > 1:
@@ -336,6 +348,45 @@ def orchestration(configfile, repeats):
         f"  {n_jobs} jobs: orchestration costs {(one_core - floor) / n_jobs:.2f} s per job with the warm "
         f"worker, {(own_processes - floor) / n_jobs:.2f} s with a fresh process per job"
     )
+
+
+def plain_loop_process(configfile):
+    """Seconds a plain scikit-learn loop takes in a fresh process on CPU 0, start to exit."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, __file__, "--plain-loop", str(configfile)],
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+        env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"),
+    )
+    return time.perf_counter() - started
+
+
+def plain_loop(configfile):
+    """What a user would write by hand for the sweep's science, in one process: every
+    (dataset, covariance type, k, seed) as ``GaussianMixture(k, covariance_type,
+    random_state=seed).fit(X)``, then per dataset a ``BayesianGaussianMixture(n_components=10,
+    n_init=10, max_iter=1000, random_state=0)`` and the 4th-percentile anomalies of the
+    lowest-BIC model. No files, no records, scikit-learn's own (looser) stopping rule."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    config = full_config(configfile)
+    fit = config["fit"]
+    for spec in config["datasets"].values():
+        X = generate_dataset(spec)[0]
+        best, best_bic = None, np.inf
+        for covariance_type in fit["covariance_types"]:
+            for k in fit["n_components"]:
+                for seed in resolve_seeds(fit["seeds"]):
+                    model = GaussianMixture(k, covariance_type=covariance_type, random_state=seed).fit(X)
+                    bic = model.bic(X)
+                    if bic < best_bic:
+                        best, best_bic = model, bic
+        BayesianGaussianMixture(n_components=10, n_init=10, max_iter=1000, random_state=0).fit(X)
+        densities = best.score_samples(X)
+        _ = X[densities < np.percentile(densities, 4)]
 
 
 def large_dag(configfile):
@@ -359,26 +410,106 @@ def large_dag(configfile):
 
 
 def em_throughput():
-    """Rows per second per EM iteration: our recorded start against scikit-learn's own fit."""
+    """Per EM iteration on large data, one CPU and one BLAS thread: the engine against
+    scikit-learn's own ``fit``, each in a fresh process (so its peak memory is its own)."""
+    for n_rows, n_features, k in ((1_000_000, 2, 3), (200_000, 20, 5)):
+        measured = {}
+        for engine in ("fast", "sklearn"):
+            command = [sys.executable, __file__, "--iteration", engine, str(n_rows), str(n_features), str(k)]
+            process = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                check=True,
+                preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+                env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"),
+            )
+            measured[engine] = [float(value) for value in process.stdout.split()]
+        (fast, fast_mib), (sklearn, sklearn_mib) = measured["fast"], measured["sklearn"]
+        data_mib = n_rows * n_features * 8 / 2**20
+        print(
+            f"  {n_rows:>9,} x {n_features:<2} k={k} full: engine {fast * 1e3:7.1f} ms/iteration, "
+            f"scikit-learn {sklearn * 1e3:7.1f} (ratio {sklearn / fast:.2f}); peak memory "
+            f"{fast_mib:.0f} MiB against {sklearn_mib:.0f} (data {data_mib:.0f} MiB)"
+        )
+
+
+def iteration_time(engine, n_rows, n_features, k, iterations=10):
+    """Seconds per EM iteration (full covariances) and peak memory; for em_throughput."""
+    import resource
+
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    rng = np.random.default_rng(0)
-    # tol=0 runs exactly max_iter iterations, so both sides do the same work; it never "converges".
     warnings.simplefilter("ignore", ConvergenceWarning)
-    for n_rows, n_features in ((100_000, 2), (1_000_000, 2), (200_000, 20)):
-        X = rng.normal(size=(n_rows, n_features))
-        kwargs = {"n_components": 5, "covariance_type": "full", "max_iter": 20, "tol": 0.0}
+    X = np.random.default_rng(0).normal(size=(n_rows, n_features))
+    X[: n_rows // 2] += 3.0
+    resp = em.initial_responsibilities(X, k, "random_from_data", 0)
+    if engine == "fast":
+        start = em.start_from_responsibilities(X, resp, "full", 1e-6)
         started = time.perf_counter()
-        model = GaussianMixture(random_state=0, **kwargs).fit(X)
-        sklearn_rate = n_rows * model.n_iter_ / (time.perf_counter() - started)
-        started = time.perf_counter()
-        _, row = fit_start(X, seed=0, **kwargs)
-        ours_rate = n_rows * row["n_iter"] / (time.perf_counter() - started)
-        print(
-            f"  {n_rows:>9,} x {n_features:<2}: ours {ours_rate / 1e6:6.2f} M rows/s/iteration, "
-            f"scikit-learn {sklearn_rate / 1e6:6.2f} (ratio {ours_rate / sklearn_rate:.2f}; ours adds BIC, AIC, ICL)"
+        # tol=-1 never holds: exactly `iterations` iterations.
+        em.run_starts(X, [start], covariance_type="full", reg_covar=1e-6, tol=-1.0, max_iter=iterations)
+    else:
+        model = GaussianMixture(
+            k, init_params="random_from_data", random_state=0, max_iter=iterations, tol=0.0
         )
+        started = time.perf_counter()
+        model.fit(X)
+    seconds = (time.perf_counter() - started) / iterations
+    print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def engine_speed(configfile):
+    """Per fit over the benchmark sweep's fits, one CPU and one BLAS thread: the engine, the
+    pipeline's scikit-learn path (same starts and stopping rule) and a plain scikit-learn
+    loop (``GaussianMixture(k, covariance_type, random_state=seed).fit(X)``, its own
+    default stopping rule)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    config = full_config(configfile)
+    fit = config["fit"]
+    seeds = resolve_seeds(fit["seeds"])
+    timings = {"fast": 0.0, "sklearn": 0.0, "plain loop": 0.0}
+    n_fits = 0
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for spec in config["datasets"].values():
+                X = generate_dataset(spec)[0]
+                for covariance_type in fit["covariance_types"]:
+                    for engine in ("fast", "sklearn"):
+                        started = time.perf_counter()
+                        starts, _ = fit_sweep(
+                            X,
+                            covariance_type=covariance_type,
+                            n_components=fit["n_components"],
+                            seeds=seeds,
+                            init_params=fit["init_params"],
+                            tol=fit["tol"],
+                            max_iter=fit["max_iter"],
+                            engine=engine,
+                        )
+                        timings[engine] += time.perf_counter() - started
+                    n_fits += len(starts)
+                    started = time.perf_counter()
+                    for k in fit["n_components"]:
+                        for seed in seeds:
+                            GaussianMixture(k, covariance_type=covariance_type, random_state=seed).fit(X)
+                    timings["plain loop"] += time.perf_counter() - started
+    finally:
+        os.sched_setaffinity(0, affinity)
+    per_fit = {name: seconds / n_fits * 1e3 for name, seconds in timings.items()}
+    print(
+        f"  {n_fits:,} fits, per fit: engine {per_fit['fast']:.2f} ms, scikit-learn path "
+        f"{per_fit['sklearn']:.2f} ms (ratio {per_fit['sklearn'] / per_fit['fast']:.2f}), plain "
+        f"scikit-learn loop {per_fit['plain loop']:.2f} ms (ratio {per_fit['plain loop'] / per_fit['fast']:.2f}; "
+        f"it stops by scikit-learn's looser rule and records nothing)"
+    )
 
 
 def large_data(configfile):
@@ -420,10 +551,27 @@ def main():
     )
     parser.add_argument("--large", action="store_true", help="also run the large-data cases (minutes)")
     parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
+    parser.add_argument("--engine-only", action="store_true", help="run only the EM engine comparisons")
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--plain-loop", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--iteration", nargs=4, metavar=("ENGINE", "ROWS", "FEATURES", "K"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.floor:
         floor_steps(*args.floor)
+        return
+    if args.plain_loop:
+        plain_loop(args.plain_loop)
+        return
+    if args.iteration:
+        engine, *sizes = args.iteration
+        iteration_time(engine, *map(int, sizes))
+        return
+    if args.engine_only:
+        print("EM engine")
+        engine_speed(args.config)
+        em_throughput()
         return
     if args.large_only:
         print("large data")
@@ -434,7 +582,8 @@ def main():
         parser.error("--repeats must be at least 1")
     orchestration(args.config, args.repeats)
     large_dag(args.config)
-    print("EM throughput")
+    print("EM engine")
+    engine_speed(args.config)
     em_throughput()
     if args.large:
         print("large data")

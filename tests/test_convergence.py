@@ -15,14 +15,15 @@ from sklearn.mixture import GaussianMixture
 
 DATA = Path(__file__).parent / "data"
 BIC = "bic_lower_is_better"
-# The pipeline's default starts and stopping rule (mclust's tolerance), and the tighter
-# settings that reach mclust's optimum in every cell.
+# The pipeline's default starts and stopping rule, which reach mclust's optimum in every
+# cell, and the earlier defaults (mclust's own tolerance, no k-means++ starts), which do not.
 DEFAULT_FIT = {
     "n_components": list(range(1, 10)),
     "seeds": 10,
-    "init_params": ["kmeans", "agglomerative", "hc_vvv"],
+    "init_params": ["kmeans", "k-means++", "agglomerative", "hc_vvv"],
+    "tol": 1e-6,
 }
-THOROUGH_FIT = {**DEFAULT_FIT, "init_params": ["kmeans", "k-means++", "agglomerative", "hc_vvv"], "tol": 1e-7}
+MCLUST_TOL_FIT = {**DEFAULT_FIT, "init_params": ["kmeans", "agglomerative", "hc_vvv"], "tol": 1e-5}
 
 
 def test_em_stops_by_the_relative_change_of_the_total_log_likelihood(three_blobs):
@@ -153,13 +154,12 @@ FAITHFUL = pd.read_csv(DATA / "faithful.csv").to_numpy(float)
 @pytest.mark.parametrize(
     "name, X, fit, every_cell, bic_value",
     [
-        # Defaults: the choices agree; on faithful two full-covariance cells (k = 4, 6) stay
-        # above mclust's, and the tied k = 3 optimum stops 0.04 short of its last decimals.
-        ("faithful", FAITHFUL, DEFAULT_FIT, False, 2314.316 + 0.05),
-        ("iris", load_iris().data, DEFAULT_FIT, True, 574.018 + 0.05),
-        # With k-means++ starts too and tol 1e-7, every cell is as good as mclust's.
-        ("faithful", FAITHFUL, THOROUGH_FIT, True, 2314.316),
-        ("iris", load_iris().data, THOROUGH_FIT, True, 574.018 + 1e-3),
+        # Defaults: every cell as good as mclust's, and the same choices.
+        ("faithful", FAITHFUL, DEFAULT_FIT, True, 2314.316),
+        ("iris", load_iris().data, DEFAULT_FIT, True, 574.018 + 1e-3),
+        # mclust's tolerance without k-means++ starts: the choices agree, but two full
+        # faithful cells (k = 4, 6) stay above mclust's and tied k = 3 stops 0.04 short.
+        ("faithful", FAITHFUL, MCLUST_TOL_FIT, False, 2314.316 + 0.05),
     ],
 )
 def test_cells_are_as_good_as_mclusts_and_the_choices_agree(name, X, fit, every_cell, bic_value):
@@ -193,3 +193,16 @@ def test_a_count_above_the_distinct_rows_fails_alone_the_others_start():
     failed = starts.set_index("n_components")["error"].fillna("")
     assert (failed.loc[[1, 2, 3, 4]] == "").all()
     assert "fewer than 5 distinct rows" in failed.loc[5]
+
+
+def test_the_settings_checked_against_mclust_are_the_defaults():
+    import yaml
+    from gmm_pipeline.config_checks import read_schema
+
+    repo = Path(__file__).resolve().parents[1]
+    configured = yaml.safe_load((repo / "config.yaml").read_text())["fit"]
+    schema = read_schema(repo / "workflow/schemas/config.schema.yaml")["properties"]["fit"]["properties"]
+    for key in ("init_params", "tol", "seeds"):
+        assert configured[key] == DEFAULT_FIT[key], key
+    assert schema["init_params"]["default"] == DEFAULT_FIT["init_params"]
+    assert schema["tol"]["default"] == DEFAULT_FIT["tol"]

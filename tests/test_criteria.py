@@ -49,3 +49,13 @@ def test_every_criterion_column_and_label_states_the_sign_convention():
     for name in criteria.CRITERIA:
         assert criteria.column(name).endswith("lower_is_better")
         assert "lower is better" in criteria.describe(name)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_start_criteria_are_scikit_learns_to_the_last_bit(covariance_type):
+    X = np.random.default_rng(4).normal(size=(120, 3))
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    values = criteria.start_criteria(model, X)
+    assert values["log_likelihood"] == model.score(X)
+    assert values["bic"] == model.bic(X) and values["aic"] == model.aic(X)
+    assert values["icl"] == criteria.icl(model, X)

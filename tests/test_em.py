@@ -163,7 +163,9 @@ def test_both_engines_give_the_same_sweep(covariance_type):
 
 def test_a_single_start_matches_fit_start(tmp_path):
     X = DATASETS["blobs"]
-    model, row = fit_start(X, n_components=4, covariance_type="full", seed=5, init_params="k-means++")
+    model, row = fit_start(
+        X, n_components=4, covariance_type="full", seed=5, init_params="k-means++", tol=TOL
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         resp = em.initial_responsibilities(X, 4, "k-means++", 5)

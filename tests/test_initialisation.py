@@ -78,8 +78,8 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
     # scikit-learn's default rule (tol 1e-3 per point), ten k-means starts stayed where
     # k-means cut the clusters across and BIC preferred k = 2; only the Ward start found the
     # three clusters. Run to convergence, the hierarchical starts (Ward and mclust's VVV)
-    # reach the best optimum at k = 3, and the choice is k = 3. (The k-means starts now
-    # reach it too on draw 0, not on draw 2.)
+    # reach the best optimum at k = 3, and the choice is k = 3. (At the default tolerance,
+    # 1e-6, the k-means starts reach it too on both draws; at 1e-5 they did not on draw 2.)
     X, _, _ = generate_dataset({"generator": "anisotropic", "n_samples": 1000, "centers": 3, "seed": seed})
     starts, _ = fit_sweep(
         X,
@@ -94,7 +94,7 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
         at_three.loc["agglomerative", "reaches_best_optimum"]
         and at_three.loc["hc_vvv", "reaches_best_optimum"]
     )
-    assert at_three.loc["kmeans", "reaches_best_optimum"] == (seed == 0)
+    assert at_three.loc["kmeans", "reaches_best_optimum"]
     selection = select_model(criteria_table(starts), criterion="bic", inits=inits)
     for method in ("agglomerative", "hc_vvv"):
         assert selection["by_init_params"][method]["bic_choice"]["n_components"] == 3

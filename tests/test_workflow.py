@@ -107,9 +107,9 @@ def test_every_start_of_the_sweep_is_recorded(small_run):
         per_dataset = pd.read_csv(small_run / f"results/select/{dataset}/starts.csv")
         for covariance_type in COVARIANCE_TYPES:
             starts = pd.read_csv(small_run / f"results/fit/{dataset}/{covariance_type}/starts.csv")
-            # Each k: every k-means seed, one Ward and one mclust hierarchical start (each
-            # deterministic on this little data).
-            assert len(starts) == len(config["fit"]["n_components"]) * (config["fit"]["seeds"] + 2)
+            # Each k: every k-means and k-means++ seed, one Ward and one mclust hierarchical
+            # start (each deterministic on this little data).
+            assert len(starts) == len(config["fit"]["n_components"]) * (2 * config["fit"]["seeds"] + 2)
             assert sorted(set(starts.loc[starts["init_params"] == "kmeans", "seed"])) == list(
                 range(config["fit"]["seeds"])
             )
@@ -165,7 +165,7 @@ def test_selection_reports_every_criterion_its_runner_up_stability_and_truth(sma
         counts = table.groupby(["criterion", "resampling"])["n_chosen"].sum()
         assert counts.xs("bootstrap", level="resampling").eq(stability["bootstrap"]).all()
         assert counts.xs("data_seed", level="resampling").eq(stability["data_seeds"]).all()
-        assert set(selection["by_init_params"]) == {"kmeans", "agglomerative", "hc_vvv"}
+        assert set(selection["by_init_params"]) == {"kmeans", "k-means++", "agglomerative", "hc_vvv"}
     blobs = json.loads((small_run / "results/select/blobs/selection.json").read_text())
     assert blobs["chosen"]["agreement_with_truth"]["adjusted_rand_index"] > 0.95  # three clear blobs
 

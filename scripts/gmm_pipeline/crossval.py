@@ -65,7 +65,9 @@ def cross_validate(X, *, covariance_type, folds, seed, dataset="", **sweep):
     """
     rows = []
     for fold, (train, test) in enumerate(fold_indices(len(X), folds=folds, seed=seed)):
-        starts, models = fit_sweep(X[train], covariance_type=covariance_type, dataset=dataset, **sweep)
+        starts, models = fit_sweep(
+            X[train], covariance_type=covariance_type, dataset=dataset, criteria_for="best", **sweep
+        )
         best = starts[starts["is_best"]].set_index("n_components")
         for model in models:
             k = model.n_components

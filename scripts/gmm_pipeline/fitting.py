@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 HC_VVV = "hc_vvv"
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATIVE, HC_VVV)
 # Defaults of the stopping and degeneracy rules (the config's fit section can change them).
-DEFAULT_TOL = 1e-5
+DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITER = 1000
 DEFAULT_EIGENVALUE_FACTOR = 10.0
 ENGINES = ("fast", "sklearn")
@@ -231,6 +231,7 @@ def fit_start(
     reg_covar=1e-6,
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
+    with_criteria=True,
 ):
     """Fit one start.
 
@@ -254,6 +255,8 @@ def fit_start(
         Passed to :class:`~sklearn.mixture.GaussianMixture`.
     eigenvalue_factor, min_points
         The degeneracy rule (:func:`degeneracy`).
+    with_criteria : bool
+        Also compute the log-likelihood and the criteria (BIC, AIC, ICL) on ``X``.
 
     Returns
     -------
@@ -304,6 +307,8 @@ def fit_start(
         eigenvalue_factor=eigenvalue_factor,
         min_points=min_points,
     )
+    if model is not None and with_criteria:
+        _add_criteria(model, row, X)
     return model, row
 
 
@@ -337,7 +342,6 @@ def _describe_fit(
     row.update(
         {
             "lower_bound": float(model.lower_bound_),
-            "log_likelihood": float(model.score(X)),
             "converged": bool(converged),
             "n_iter": len(lower_bounds),
             "final_relative_change": final_change,
@@ -345,11 +349,15 @@ def _describe_fit(
             "degenerate_reason": reason,
             "min_covariance_eigenvalue": min_eigenvalue,
             "min_component_points": fewest,
-            criteria.column("bic"): float(model.bic(X)),
-            criteria.column("aic"): float(model.aic(X)),
-            criteria.column("icl"): criteria.icl(model, X),
         }
     )
+
+
+def _add_criteria(model, row, X):
+    """The start's log-likelihood and criteria on its own data (BIC, AIC, ICL)."""
+    values = criteria.start_criteria(model, X)
+    row["log_likelihood"] = values.pop("log_likelihood")
+    row.update({criteria.column(name): value for name, value in values.items()})
 
 
 def fit_batch(
@@ -506,6 +514,7 @@ def fit_sweep(
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
     engine="fast",
+    criteria_for="all",
 ):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
@@ -533,6 +542,10 @@ def fit_sweep(
         ``"fast"`` runs all starts of a component count at once (:func:`fit_batch`);
         ``"sklearn"`` fits each with scikit-learn's estimator (:func:`fit_start`), the
         reference the fast engine is tested against. Both give the same fits.
+    criteria_for : {"all", "best"}
+        Which starts get their log-likelihood and criteria computed: every start (the
+        starts table), or only each count's best (all that refits for cross-validation and
+        stability use); the others keep NaN there.
 
     Returns
     -------
@@ -594,6 +607,8 @@ def fit_sweep(
         sound = [pair for pair in fitted if not pair[1]["degenerate"]] or fitted
         best_model, best_row = best_start(sound)
         best_row["is_best"] = True
+        for model, row in fitted if criteria_for == "all" else [(best_model, best_row)]:
+            _add_criteria(model, row, X)
         best_models.append(best_model)
         log.info(
             "dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
@@ -623,7 +638,9 @@ def _fit_one(X, k, method, seed, start, settings):
     """One start through scikit-learn's own estimator (``fit.engine: sklearn``)."""
     if isinstance(start, str):  # no start of this method for this k
         return None, _start_row(X, k, settings["covariance_type"], method, seed, error=start)
-    return fit_start(X, n_components=k, seed=seed, init_params=method, start=start, **settings)
+    return fit_start(
+        X, n_components=k, seed=seed, init_params=method, start=start, with_criteria=False, **settings
+    )
 
 
 def _start_row(X, k, covariance_type, method, seed, error=""):

@@ -66,7 +66,9 @@ def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_s
     for resampling, replicate, data_seed, X_replicate in replicate_datasets(
         X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds
     ):
-        starts, _ = fit_sweep(X_replicate, covariance_type=covariance_type, dataset=dataset, **sweep)
+        starts, _ = fit_sweep(
+            X_replicate, covariance_type=covariance_type, dataset=dataset, criteria_for="best", **sweep
+        )
         best = starts[starts["is_best"]]
         for _, row in best.iterrows():
             rows.append(
