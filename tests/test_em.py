@@ -179,3 +179,16 @@ def test_a_single_start_matches_fit_start(tmp_path):
     )
     assert row["n_iter"] == len(fit.lower_bounds)
     np.testing.assert_allclose(model.means_, fit.means, atol=1e-8)
+
+
+def test_large_data_goes_a_component_at_a_time_with_the_same_results(monkeypatch):
+    X = DATASETS["blobs_20d"]
+    starts = [_explicit_start(X, 5, "full", seed) for seed in (0, 1)]
+    settings = {"covariance_type": "full", "reg_covar": REG_COVAR, "tol": TOL, "max_iter": MAX_ITER}
+    together = em.run_starts(X, starts, **settings)
+    monkeypatch.setattr(em, "_BATCH_VALUES", 1)  # as if the data were huge: one component at a time
+    assert len(em._component_parts(2, 5, X.shape)) == 5
+    apart = em.run_starts(X, starts, **settings)
+    for a, b in zip(together, apart, strict=True):
+        assert a.lower_bounds == b.lower_bounds
+        np.testing.assert_array_equal(a.covariances, b.covariances)

@@ -34,6 +34,9 @@ RESPONSIBILITY_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 # scikit-learn adds this to each component's total responsibility so none is exactly 0.
 _TINY = 10 * np.finfo(np.float64).eps
 _LOG_2PI = math.log(2 * math.pi)
+# Most values a full-covariance temporary may hold (64 MB): large data goes a slice of
+# components at a time, as scikit-learn goes one component at a time.
+_BATCH_VALUES = 2**23
 ILL_DEFINED = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
     "covariance (for instance caused by singleton or collapsed samples). Try to decrease "
@@ -92,9 +95,12 @@ def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None)
     means = np.matmul(np.swapaxes(resp, 1, 2), X) / nk[..., np.newaxis]  # (S, K, d)
     d = X.shape[1]
     if covariance_type == "full":
-        diff = X[np.newaxis, np.newaxis] - means[:, :, np.newaxis, :]  # (S, K, n, d)
-        weighted = diff * np.swapaxes(resp, 1, 2)[..., np.newaxis]
-        covariances = np.matmul(np.swapaxes(weighted, 2, 3), diff) / nk[..., np.newaxis, np.newaxis]
+        pieces = []
+        for part in _component_parts(means.shape[0], means.shape[1], X.shape):
+            diff = X[np.newaxis, np.newaxis] - means[:, part, np.newaxis, :]  # (S, K', n, d)
+            weighted = diff * np.swapaxes(resp[:, :, part], 1, 2)[..., np.newaxis]
+            pieces.append(np.matmul(np.swapaxes(weighted, 2, 3), diff) / nk[:, part, np.newaxis, np.newaxis])
+        covariances = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
         covariances[..., np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
         row_weights = np.ones(len(X)) if sample_weight is None else sample_weight
@@ -138,12 +144,27 @@ def precision_factors(covariances, covariance_type):
     return np.swapaxes(np.tril(np.linalg.inv(lower)), -1, -2), bad
 
 
+def _component_parts(n_starts, n_components, shape):
+    """Slices of the component axis small enough that a (starts, components, rows,
+    features) temporary stays under :data:`_BATCH_VALUES` values; all at once on small data.
+    The arithmetic per component is the same either way, so are the results."""
+    per_component = n_starts * shape[0] * shape[1]
+    step = max(1, min(n_components, _BATCH_VALUES // max(1, per_component)))
+    return [slice(start, min(start + step, n_components)) for start in range(0, n_components, step)]
+
+
 def log_densities(X, means, factors, covariance_type):
     """Gaussian log-densities of every row under every component: shape (S, n, K)."""
     d = X.shape[1]
     if covariance_type == "full":
-        projected = np.matmul(X, factors) - np.matmul(means[:, :, np.newaxis, :], factors)  # (S,K,n,d)
-        squared = np.einsum("sknd,sknd->snk", projected, projected)
+        parts = _component_parts(means.shape[0], means.shape[1], X.shape)
+        pieces = []
+        for part in parts:
+            projected = np.matmul(X, factors[:, part]) - np.matmul(
+                means[:, part, np.newaxis, :], factors[:, part]
+            )
+            pieces.append(np.einsum("sknd,sknd->snk", projected, projected))
+        squared = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=2)
         log_det = np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)  # (S, K)
     elif covariance_type == "tied":
         projected = np.matmul(X, factors)[:, :, np.newaxis, :] - np.matmul(means, factors)[:, np.newaxis]
