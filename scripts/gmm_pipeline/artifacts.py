@@ -76,6 +76,10 @@ def write_json(path, payload):
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+# A table file with one of these suffixes is Parquet; any other is CSV.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
 def read_json(path, max_bytes=None):
     """Read a JSON file strictly.
 
@@ -139,12 +143,18 @@ def write_csv(path, frame):
         frame.to_csv(handle, index=False, lineterminator="\n")
 
 
+def csv_header(path, errors="strict"):
+    """A CSV file's header row as written (pandas would rename a repeated name "x" to
+    "x.1" and an empty one to "Unnamed: 0"). ``errors`` is the UTF-8 decoding's."""
+    with open(path, encoding="utf-8", errors=errors, newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
 def timing_columns(path):
     """The ``TIMING_COLUMNS`` a CSV artifact's header holds (none for other files)."""
     if Path(path).suffix != ".csv":
         return []
-    with open(path, encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle), [])
+    header = csv_header(path)
     return [column for column in TIMING_COLUMNS if column in header]
 
 

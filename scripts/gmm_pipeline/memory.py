@@ -15,11 +15,11 @@ instead of an out-of-memory kill an hour in.
 """
 
 import contextlib
-import csv
 import os
 import resource
 from pathlib import Path
 
+from .artifacts import PARQUET_SUFFIXES, csv_header
 from .errors import PipelineInputError
 
 BASE_MIB = 250
@@ -60,7 +60,7 @@ def dataset_shape(spec):
 def _file_shape(path):
     if not path.is_file():
         return None
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if path.suffix.lower() in PARQUET_SUFFIXES:
         import pyarrow.parquet
 
         try:
@@ -68,14 +68,15 @@ def _file_shape(path):
         except Exception:  # an unreadable file is the input check's to name
             return None
         return metadata.num_rows, metadata.num_columns
+    # Not yet checked: bytes that are not UTF-8 are the input check's to name.
+    n_features = len(csv_header(path, errors="replace"))
     with open(path, "rb") as handle:
-        header_line = handle.readline()
+        header_bytes = len(handle.readline())
         lengths = [len(line) for line, _ in zip(handle, range(_SAMPLE_LINES), strict=False)]
-    header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), [])
     if not lengths:
-        return 0, len(header)
+        return 0, n_features
     per_row = sum(lengths) / len(lengths)
-    return round((path.stat().st_size - len(header_line)) / per_row), len(header)
+    return round((path.stat().st_size - header_bytes) / per_row), n_features
 
 
 def peak_memory_mib(n_rows, n_features, max_components):

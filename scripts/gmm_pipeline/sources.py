@@ -2,14 +2,13 @@
 a dataset bundled with scikit-learn. Every check here names the file and column at fault.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn import datasets as sklearn_datasets
 
-from .artifacts import sha256_file, write_json
+from .artifacts import PARQUET_SUFFIXES, csv_header, sha256_file, write_json
 from .errors import PipelineInputError
 
 BUNDLED = {
@@ -17,7 +16,6 @@ BUNDLED = {
     "wine": sklearn_datasets.load_wine,
     "breast_cancer": sklearn_datasets.load_breast_cancer,
 }
-PARQUET_SUFFIXES = (".parquet", ".pq")
 # Squares and sums of squares of larger values overflow float64 (about 1.8e308) in EM.
 MAX_MAGNITUDE = 1e150
 
@@ -50,16 +48,10 @@ def read_table(path):
         ) from err
     if len(frame) == 0:
         raise PipelineInputError(f"{path}: the file has a header but no data rows")
-    names = _header(path) if path.suffix.lower() not in PARQUET_SUFFIXES else list(frame.columns)
+    # The header as written: pandas' renaming would hide repeated and empty names.
+    names = csv_header(path) if path.suffix.lower() not in PARQUET_SUFFIXES else list(frame.columns)
     _check_column_names(names, path)
     return frame
-
-
-def _header(path):
-    """The CSV header as written: pandas renames a repeated name "x" to "x.1" and an
-    empty one to "Unnamed: 0", which would hide both from the checks."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        return next(csv.reader(handle), [])
 
 
 def _check_column_names(names, path):
