@@ -46,7 +46,8 @@ with config_errors_reported():
         RUN_MEM_MB = workflow.global_resources["mem_mb"].value
     except (KeyError, AttributeError, TypeError):
         RUN_MEM_MB = None
-    check_memory(config, RUN_MEM_MB)
+    # Each dataset's estimated peak memory, also what its jobs ask for (common.smk).
+    MEMORY_MIB = check_memory(config, RUN_MEM_MB)
 
 
 report: "workflow/report/workflow.rst"

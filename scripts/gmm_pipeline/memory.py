@@ -89,14 +89,15 @@ def largest_component_count(config):
     return max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
 
 
-def dataset_memory_mib(config):
-    """Estimated peak memory (MiB) of each dataset's jobs, by dataset name."""
+def dataset_memory_mib(config, shapes=None):
+    """Estimated peak memory (MiB) of each dataset's jobs, by dataset name.
+
+    ``shapes`` are the datasets' :func:`dataset_shape`, where already known.
+    """
+    if shapes is None:
+        shapes = {name: dataset_shape(spec) for name, spec in config["datasets"].items()}
     k = largest_component_count(config)
-    estimates = {}
-    for name, spec in config["datasets"].items():
-        shape = dataset_shape(spec)
-        estimates[name] = BASE_MIB if shape is None else peak_memory_mib(*shape, k)
-    return estimates
+    return {name: BASE_MIB if shape is None else peak_memory_mib(*shape, k) for name, shape in shapes.items()}
 
 
 def memory_limits():
@@ -151,26 +152,34 @@ def check_memory(config, requested_mb=None):
     requested_mb : int, optional
         The ``--resources mem_mb`` the run was given, if any.
 
+    Returns
+    -------
+    estimates : dict
+        :func:`dataset_memory_mib` of the config (what each dataset's jobs ask for).
+
     Raises
     ------
     PipelineInputError
         If any dataset's estimated peak exceeds the smallest limit.
     """
+    shapes = {name: dataset_shape(spec) for name, spec in config["datasets"].items()}
+    estimates = dataset_memory_mib(config, shapes)
     limits = memory_limits()
     if requested_mb is not None:
         limits["--resources mem_mb"] = requested_mb * 10**6 / 2**20
     if not limits:
-        return
+        return estimates
     where, limit = min(limits.items(), key=lambda item: item[1])
     k = largest_component_count(config)
-    for name, estimate in dataset_memory_mib(config).items():
+    for name, estimate in estimates.items():
         if estimate > limit:
-            n_rows, n_features = dataset_shape(config["datasets"][name])
+            n_rows, n_features = shapes[name]
             raise PipelineInputError(
                 f"datasets.{name}: {n_rows:,} rows x {n_features} features with up to {k} "
                 f"components need an estimated {estimate:,.0f} MiB per job, more than the "
                 f"{limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
             )
+    return estimates
 
 
 def rule_mem_mb(estimate_mib, requested_mb=None):

@@ -3,7 +3,7 @@ import os
 
 from gmm_pipeline.code_version import step_code
 from gmm_pipeline.artifacts import sha256_file
-from gmm_pipeline.memory import BASE_MIB, dataset_memory_mib, rule_mem_mb
+from gmm_pipeline.memory import BASE_MIB, rule_mem_mb
 
 DATASETS = list(config["datasets"])
 COVARIANCE_TYPES = config["fit"]["covariance_types"]
@@ -21,13 +21,11 @@ STABILITY = (
 # anomalies and figures before more figures of others: on several cores, no dataset's
 # chain of last steps is left to run alone at the end. Figures and the manifest keep 0.
 PRIORITY = {"data": 4, "sweep": 3, "select": 2, "anomalies": 1}
-# What each dataset's jobs ask a scheduler for (mem_mb): the estimated peak of its heaviest
-# step (gmm_pipeline.memory), which the config check held within this run's limits.
-MEMORY_MIB = dataset_memory_mib(config)
 
 
 def dataset_mem_mb(wildcards):
-    """The ``mem_mb`` a job of the wildcard's dataset asks for."""
+    """The ``mem_mb`` a job of the wildcard's dataset asks for: the estimated peak of its
+    heaviest step (``MEMORY_MIB``, which the config check held within this run's limits)."""
     return rule_mem_mb(MEMORY_MIB[wildcards.dataset], RUN_MEM_MB)
 
 
