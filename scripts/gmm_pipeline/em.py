@@ -15,7 +15,7 @@ It is the same algorithm as scikit-learn's, step for step:
   log-likelihood per point by log-sum-exp), the same M-step formulas for the four
   covariance types, the same ``reg_covar`` added to each covariance's diagonal;
 * the lower bound is the mean log-likelihood per point before each M-step, and EM stops by
-  the pipeline's rule (:func:`gmm_pipeline.fitting.relative_change`): when the relative
+  the pipeline's rule (:func:`relative_change`): when the relative
   change of the total log-likelihood is at most ``tol``, or after ``max_iter`` iterations.
 
 It adds what scikit-learn lacks: a weight per row (``sample_weight``; integer weights give
@@ -80,6 +80,16 @@ def initial_responsibilities(X, n_components, init_params, seed, sample_weight=N
     else:
         raise ValueError(f"init_params {init_params!r} is not one of {RESPONSIBILITY_METHODS}")
     return resp
+
+
+def relative_change(lower_bounds, n_samples):
+    """mclust's convergence measure at the last iteration: ``|L_t - L_(t-1)| / (1 + |L_t|)``
+    of the total log-likelihood ``L = n_samples * lower bound`` (NaN before two iterations;
+    with sample weights, ``n_samples`` is their sum)."""
+    if len(lower_bounds) < 2:
+        return float("nan")
+    current, previous = n_samples * lower_bounds[-1], n_samples * lower_bounds[-2]
+    return abs(current - previous) / (1.0 + abs(current))
 
 
 def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None):
@@ -282,9 +292,7 @@ def run_starts(X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_w
         for position, index in enumerate(active):
             fit = fits[index]
             fit.lower_bounds.append(float(bounds[position]))
-            if len(fit.lower_bounds) >= 2:
-                current, previous = total_weight * fit.lower_bounds[-1], total_weight * fit.lower_bounds[-2]
-                fit.converged = abs(current - previous) / (1.0 + abs(current)) <= tol
+            fit.converged = relative_change(fit.lower_bounds, total_weight) <= tol  # NaN: False
             if fit.converged and not bad[position]:
                 fit.weights, fit.means, fit.covariances = (
                     weights[position],

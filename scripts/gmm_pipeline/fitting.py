@@ -42,6 +42,7 @@ from sklearn.mixture import GaussianMixture
 from . import criteria, em
 from .artifacts import write_csv
 from .datasets import load_dataset
+from .em import relative_change
 from .errors import PipelineInputError
 from .hierarchical import hierarchical_partitions
 from .initialisation import (
@@ -125,15 +126,6 @@ def sweep_settings(fit_config, *, n_seeds=None):
         "min_points": degenerate.get("min_points"),
         "engine": fit_config.get("engine", DEFAULT_ENGINE),
     }
-
-
-def relative_change(lower_bounds, n_samples):
-    """mclust's convergence measure at the last iteration: ``|L_t - L_(t-1)| / (1 + |L_t|)``
-    of the total log-likelihood ``L = n_samples * lower bound`` (NaN before two iterations)."""
-    if len(lower_bounds) < 2:
-        return float("nan")
-    current, previous = n_samples * lower_bounds[-1], n_samples * lower_bounds[-2]
-    return abs(current - previous) / (1.0 + abs(current))
 
 
 def run_em(model, X, *, tol, max_iter):
@@ -267,8 +259,7 @@ def fit_start(
         in ``row["warnings"]``, with one of our own for a start that spent ``max_iter``; a
         failure's message in ``row["error"]``.
     """
-    # With explicit starting parameters the estimator's own init only needs to be cheap.
-    estimator_init = "random_from_data" if start else init_params
+    estimator_init = _estimator_init_params(init_params, start)
     model = GaussianMixture(
         n_components=n_components,
         covariance_type=covariance_type,
@@ -310,6 +301,12 @@ def fit_start(
     if model is not None and with_criteria:
         _add_criteria(model, row, X)
     return model, row
+
+
+def _estimator_init_params(method, start):
+    """The estimator's ``init_params`` for a start: its own method, or, with explicit
+    starting parameters (``start``), a cheap one whose result those parameters replace."""
+    return "random_from_data" if start is not None else method
 
 
 def _describe_fit(
@@ -436,7 +433,7 @@ def fit_batch(
                 tol=tol,
                 reg_covar=reg_covar,
                 max_iter=max_iter,
-                init_params="random_from_data" if start is not None else method,
+                init_params=_estimator_init_params(method, start),
                 seed=seed,
             )
             model.start_ = {"init_params": method, "seed": int(seed)}
