@@ -89,7 +89,7 @@ def test_the_engine_makes_scikit_learns_fits(dataset, covariance_type):
     assert len(other_n_iter) <= 1, other_n_iter
 
 
-def _explicit_start(X, k, covariance_type, seed=0):
+def _kmeans_start(X, k, covariance_type, seed=0):
     resp = em.initial_responsibilities(X, k, "kmeans", seed)
     return em.start_from_responsibilities(X, resp, covariance_type, REG_COVAR)
 
@@ -99,7 +99,7 @@ def test_integer_sample_weights_fit_as_repeated_rows(covariance_type):
     X = DATASETS["anisotropic"]
     weights = np.random.default_rng(0).integers(0, 4, size=len(X))  # 0 drops a row
     repeated = np.repeat(X, weights, axis=0)
-    start = _explicit_start(X, 3, covariance_type)
+    start = _kmeans_start(X, 3, covariance_type)
     settings = {"covariance_type": covariance_type, "reg_covar": REG_COVAR, "tol": TOL, "max_iter": MAX_ITER}
     (weighted,) = em.run_starts(X, [start], sample_weight=weights, **settings)
     (plain,) = em.run_starts(repeated, [start], **settings)
@@ -183,7 +183,7 @@ def test_a_single_start_matches_fit_start(tmp_path):
 
 def test_large_data_goes_a_component_at_a_time_with_the_same_results(monkeypatch):
     X = DATASETS["blobs_20d"]
-    starts = [_explicit_start(X, 5, "full", seed) for seed in (0, 1)]
+    starts = [_kmeans_start(X, 5, "full", seed) for seed in (0, 1)]
     settings = {"covariance_type": "full", "reg_covar": REG_COVAR, "tol": TOL, "max_iter": MAX_ITER}
     together = em.run_starts(X, starts, **settings)
     monkeypatch.setattr(em, "_BATCH_VALUES", 1)  # as if the data were huge: one component at a time

@@ -89,12 +89,13 @@ def _array(record, key, shape, source):
         raise ModelFormatError(f"{source}: field {key!r} must be a nested list of numbers")
     if leaves.shape != shape:
         raise ModelFormatError(f"{source}: field {key!r} has shape {leaves.shape}, expected {shape}")
+    non_finite = ModelFormatError(f"{source}: field {key!r} holds non-finite values")
     try:
         array = leaves.astype(np.float64)
-    except OverflowError:
-        array = np.array([np.inf])
+    except OverflowError:  # an integer beyond any float
+        raise non_finite from None
     if not np.all(np.isfinite(array)):
-        raise ModelFormatError(f"{source}: field {key!r} holds non-finite values")
+        raise non_finite
     return array
 
 
