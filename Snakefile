@@ -22,6 +22,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     read_schema,
 )
 from gmm_pipeline.memory import check_memory  # noqa: E402
+from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
 from gmm_pipeline.worker import mark_local_run, start_worker  # noqa: E402
 
@@ -38,8 +39,13 @@ with config_errors_reported():
     coerce_cli_strings(config, config_schema)
     validate(config, CONFIG_SCHEMA)
     check_strict_types(config, config_schema)
-    check_config(config)
     normalise_config(config)
+    # Every dataset of the run, the configured ones and each sweep point, with the
+    # settings its steps use (common.smk).
+    PLAN = plan_datasets(config, config_schema)
+    check_config(config, PLAN)
+    # Each sweep's figures, {sweep: {name: spec}}: the configured ones or the defaults.
+    SWEEP_PLOTS = {sweep: plot_specs(sweep, PLAN, config) for sweep in config["sweeps"]}
     # The run's --resources mem_mb, if the user gave one. Snakemake has no public accessor
     # for it; if this attribute path changes, the check falls back to the machine's limits.
     try:
@@ -47,7 +53,7 @@ with config_errors_reported():
     except (KeyError, AttributeError, TypeError):
         RUN_MEM_MB = None
     # Each dataset's estimated peak memory, also what its jobs ask for (common.smk).
-    MEMORY_MIB = check_memory(config, RUN_MEM_MB)
+    MEMORY_MIB = check_memory(PLAN, RUN_MEM_MB)
 
 
 report: "workflow/report/workflow.rst"
@@ -67,10 +73,12 @@ onstart:
 include: "workflow/rules/common.smk"
 
 
-# Dataset names are exactly the configured ones, so "moons" never matches "moons_big/...".
+# Dataset names are exactly the planned ones, so "moons" never matches "moons_big/...".
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     covariance_type="full|tied|diag|spherical",
+    sweep="|".join(map(re.escape, SWEEPS)) or "(?!)",
+    plot="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
 include: "workflow/rules/data.smk"
@@ -79,6 +87,7 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/bayes.smk"
 include: "workflow/rules/anomalies.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/summaries.smk"
 include: "workflow/rules/manifest.smk"
 
 

@@ -13,6 +13,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
+CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # The snakemake of the interpreter running the tests, so the pinned one in .venv.
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -71,6 +72,19 @@ def planned_jobs(dry_run_stdout):
     return counts
 
 
+def full_plan(config):
+    """The run's datasets as the Snakefile plans them: schema defaults filled, checked."""
+    from gmm_pipeline.config_checks import check_config, normalise_config, read_schema
+    from gmm_pipeline.plan import plan_datasets
+    from snakemake.utils import validate
+
+    validate(config, str(CONFIG_SCHEMA))
+    normalise_config(config)
+    plan = plan_datasets(config, read_schema(CONFIG_SCHEMA))
+    check_config(config, plan)
+    return plan
+
+
 def write_config(path, config):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -95,3 +109,47 @@ def three_blobs():
     centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
     labels = np.repeat(np.arange(3), 100)
     return centres[labels] + rng.normal(scale=0.7, size=(300, 2)), labels
+
+
+# A small config with two sweeps and a configured dataset (test_sweeps, test_compare).
+LIGHT_SELECTION = {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}}
+SWEEP_CONFIG = {
+    "datasets": {"blobs": {"generator": "blobs", "n_samples": 120, "centers": 3, "seed": 7}},
+    "fit": {
+        "covariance_types": ["full"],
+        "n_components": [1, 2, 3, 4],
+        "seeds": 2,
+        "init_params": ["kmeans"],
+    },
+    "selection": LIGHT_SELECTION,
+    "bayesian": {"max_components": 4, "n_init": 1, "max_iter": 100},
+    "figures": {"grid_resolution": 30, "dpi": 30},
+    "sweeps": {
+        "moons_n": {
+            "base": {"generator": "moons", "n_samples": 100, "noise": 0.05, "seed": 0},
+            "axes": {"n_samples": [60, 120], "seed": [0, 1]},
+            "settings": {"fit": {"covariance_types": ["full", "spherical"]}},
+        },
+        "outliers": {
+            "base": "blobs",
+            "axes": {"inject_outliers.fraction": [0.05, 0.2]},
+            "settings": {"anomalies": {"threshold": "contamination"}},
+        },
+    },
+}
+POINT_JOBS = (
+    "prepare_data",
+    "fit_models",
+    "prune_weights",
+    "select_model",
+    "extract_anomalies",
+    "render_figures",
+)
+
+
+@pytest.fixture(scope="session")
+def sweep_run(tmp_path_factory):
+    """A complete run of SWEEP_CONFIG: its working directory."""
+    workdir = tmp_path_factory.mktemp("sweep")
+    run_snakemake(workdir, "--configfile", write_config(workdir / "config.yaml", SWEEP_CONFIG), "--cores", 2)
+    return workdir

@@ -171,14 +171,21 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     assert "the config holds more than 100000 values" in process.stdout + process.stderr
 
 
-def test_missing_datasets_key_is_refused(tmp_path):
+@pytest.mark.parametrize("datasets", ["absent", "empty"])
+def test_a_config_without_any_dataset_is_refused(tmp_path, datasets):
     config = small_config()
-    del config["datasets"]
+    if datasets == "absent":
+        del config["datasets"]
+    else:
+        config["datasets"] = {}
     process = run_snakemake(
         tmp_path, "--configfile", write_config(tmp_path / "bad.yaml", config), "--dry-run", check=False
     )
     assert process.returncode != 0
-    assert "config key '(top level)': 'datasets' is a required property" in process.stdout + process.stderr
+    assert (
+        "Invalid config: the config names no dataset; expected at least one entry in datasets or sweeps"
+        in process.stdout + process.stderr
+    )
 
 
 def test_defaults_fill_what_the_config_leaves_out(tmp_path):

@@ -6,7 +6,7 @@ import resource
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
+from conftest import SMALL_CONFIG, full_plan, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.memory import (
     BUNDLED_SHAPES,
     dataset_memory_mib,
@@ -37,7 +37,7 @@ def test_file_shapes_come_from_the_file(tmp_path):
 
 
 def test_the_estimate_bounds_every_jobs_measured_peak(small_run):
-    estimates = dataset_memory_mib(small_config())
+    estimates = dataset_memory_mib(full_plan(small_config()))
     peaks = {}
     for log in (small_run / "results/logs").rglob("*.log"):
         match = re.search(r"peak resident memory: ([\d.]+) MiB", log.read_text())

@@ -151,9 +151,14 @@ def test_two_instances_with_prefixed_rules_run_side_by_side(tmp_path):
     for name, dataset in (("first", "rings"), ("second", "moons")):
         manifest = json.loads((folder / name / "results/manifest.json").read_text())
         assert list(manifest["config"]["datasets"]) == [dataset]
+        # Every artifact under this instance's results: in a step's folder, or (the run's
+        # metrics) at the top.
         assert all(
-            entry["path"].startswith(f"{name}/results/{entry['step']}/") for entry in manifest["artifacts"]
+            entry["path"].startswith(f"{name}/results/{entry['step']}/")
+            or (entry["step"] is None and entry["path"].count("/") == 2)
+            for entry in manifest["artifacts"]
         )
+        assert f"{name}/results/metrics.json" in {entry["path"] for entry in manifest["artifacts"]}
         assert (folder / name / f"results/figures/{dataset}/model.png").is_file()
         assert verify(folder, f"{name}/results").returncode == 0, verify(folder, f"{name}/results").stdout
     assert "Nothing to be done" in snakemake(folder, "--dry-run").stdout

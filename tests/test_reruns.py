@@ -21,8 +21,16 @@ from gmm_pipeline.code_version import step_code
 pytestmark = pytest.mark.workflow
 
 N_TYPES = len(small_config()["fit"]["covariance_types"])
-# What the rest of one dataset's chain reruns after each step, and the manifest.
-AFTER_SELECT = {"select_model": 1, "extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1}
+# What the rest of one dataset's chain reruns after each step, the run's metrics (read from
+# the selection, Bayesian and anomaly summaries) and the manifest.
+AFTER_SELECT = {
+    "select_model": 1,
+    "extract_anomalies": 1,
+    "render_figures": 1,
+    "collect_metrics": 1,
+    "manifest": 1,
+    "all": 1,
+}
 AFTER_FIT = {"fit_models": 1, **AFTER_SELECT}
 ALL_OF_ONE_DATASET = {
     "prepare_data": 1,
@@ -76,11 +84,11 @@ def jobs_outputs(dry_run_stdout):
         ("results/select/moons/cv/full.provenance.json", {"cross_validate": 1, **AFTER_SELECT}),
         (
             "results/bayes/moons/weights.csv",
-            {"prune_weights": 1, "render_figures": 1, "manifest": 1, "all": 1},
+            {"prune_weights": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
         ),
         (
             "results/anomalies/moons/scores.csv",
-            {"extract_anomalies": 1, "render_figures": 1, "manifest": 1, "all": 1},
+            {"extract_anomalies": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
         ),
         ("results/figures/moons/model.png", {"render_figures": 1, "manifest": 1, "all": 1}),
         ("results/figures/moons/provenance.json", {"render_figures": 1, "manifest": 1, "all": 1}),
@@ -134,15 +142,17 @@ def test_verify_lists_each_missing_edited_and_unlisted_file(small_run, tmp_path)
     assert problems == [
         "missing: results/bayes/blobs/weights.csv: listed in results/bayes/blobs/provenance.json",
         "missing: results/bayes/blobs/weights.csv: listed in results/manifest.json",
-        # The figures were drawn from the selection as it was before the edit.
+        # The figures and the run's metrics were made from the selection as it was before.
         "stale: results/figures/moons/provenance.json: made from an earlier version of "
         "results/select/moons/selection.json",
         "unlisted: results/fit/moons/full/notes.txt: no provenance record or manifest lists it",
+        "stale: results/metrics.provenance.json: made from an earlier version of "
+        "results/select/moons/selection.json",
         "edited: results/select/moons/selection.json: its SHA-256 differs from the one in results/manifest.json",
         "edited: results/select/moons/selection.json: its SHA-256 differs from the one in "
         "results/select/moons/provenance.json",
     ]
-    assert summary.endswith("6 problem(s)")
+    assert summary.endswith("7 problem(s)")
 
 
 def test_a_job_refuses_an_input_edited_after_its_record_was_written(small_run, tmp_path):
@@ -217,6 +227,7 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
         assert dry_run_jobs(command)[0] == {
             "extract_anomalies": 1,
             "render_figures": 1,
+            "collect_metrics": 1,
             "manifest": 1,
             "all": 1,
         }
@@ -226,6 +237,7 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
             "prune_weights": 1,
             "extract_anomalies": 1,
             "render_figures": 1,
+            "collect_metrics": 1,
             "manifest": 1,
             "all": 1,
         }
@@ -279,6 +291,7 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
         "prune_weights": 1,
         "extract_anomalies": 1,
         "render_figures": 1,
+        "collect_metrics": 1,
         "manifest": 1,
         "all": 1,
     }

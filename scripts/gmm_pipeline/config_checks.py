@@ -24,70 +24,77 @@ MAX_CONFIG_VALUES = 100_000
 # JSON-schema type names of the values yaml.safe_load can give for a scalar.
 
 
-def check_config(config):
+def check_config(config, plan):
     """Raise :class:`PipelineInputError` naming the key if the config cannot run.
 
     The schema has already checked each value on its own; this checks what it cannot:
-    that numbers are finite (jsonschema lets NaN through every bound), that pinned models
-    lie inside the fitted sweep, and that each dataset has enough points for the largest
-    component count.
+    that numbers are finite (jsonschema lets NaN through every bound), and, for every
+    dataset of the run (``plan``, from :func:`gmm_pipeline.plan.plan_datasets`), that it has
+    one source, that its pinned model lies inside its fitted sweep, and that it has enough
+    points for its largest component count.
     """
     for key, number in _numbers(config):
         if not math.isfinite(number):
             raise PipelineInputError(f"config key '{key}' is {number}; expected a finite number")
-    fit, bayesian = config["fit"], config["bayesian"]
-    max_k = max(fit["n_components"])
-    for name, spec in config["datasets"].items():
-        sources = [key for key in SOURCE_KEYS if key in spec]
-        if len(sources) != 1:
-            raise PipelineInputError(
-                f"datasets.{name} has {'no source' if not sources else 'sources ' + ', '.join(sources)}; "
-                f"expected exactly one of {', '.join(SOURCE_KEYS)}"
-            )
-        if "path" in spec and not Path(spec["path"]).is_file():
-            # Checked here, not left to the job: with earlier results present, Snakemake would
-            # otherwise skip the dataset silently instead of saying the file is gone.
-            raise PipelineInputError(
-                f"datasets.{name}.path is {spec['path']!r}, which is not a file "
-                f"(relative paths start from the working directory {Path.cwd()})"
-            )
-        if spec.get("outlier_labels") is not None and "path" in spec and "label_column" not in spec:
-            raise PipelineInputError(
-                f"datasets.{name}.outlier_labels needs datasets.{name}.label_column: the column the labels are in"
-            )
-        pinned = spec.get("model")
-        if pinned:
-            if pinned["covariance_type"] not in fit["covariance_types"]:
-                raise PipelineInputError(
-                    f"datasets.{name}.model.covariance_type is {pinned['covariance_type']!r}, "
-                    f"which is not in fit.covariance_types {fit['covariance_types']}"
-                )
-            if pinned["n_components"] not in fit["n_components"]:
-                raise PipelineInputError(
-                    f"datasets.{name}.model.n_components is {pinned['n_components']}, "
-                    f"which is not in fit.n_components {fit['n_components']}"
-                )
-        n_samples = spec.get("n_samples")
-        if n_samples is not None and n_samples < max(max_k, bayesian["max_components"]):
-            raise PipelineInputError(
-                f"datasets.{name}.n_samples is {n_samples}, fewer than the largest component "
-                f"count (fit.n_components up to {max_k}, bayesian.max_components "
-                f"{bayesian['max_components']}); expected at least one point per component"
-            )
-        folds = config["selection"]["cross_validation"]["folds"]
-        if folds and n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
-            raise PipelineInputError(
-                f"datasets.{name}.n_samples is {n_samples}: with "
-                f"selection.cross_validation.folds = {folds} a training fold has "
-                f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
-                f"component count in fit.n_components ({max_k}); use fewer folds or more data"
-            )
+    for planned in plan.values():
+        check_dataset(planned)
 
-    anomalies = config["anomalies"]
+
+def check_dataset(planned):
+    """Check one dataset of the run against the settings it runs with (see :func:`check_config`)."""
+    spec, settings = planned.spec, planned.settings
+    fit, bayesian = settings["fit"], settings["bayesian"]
+    max_k = max(fit["n_components"])
+    sources = [key for key in SOURCE_KEYS if key in spec]
+    if len(sources) != 1:
+        raise PipelineInputError(
+            f"{planned.key} has {'no source' if not sources else 'sources ' + ', '.join(sources)}; "
+            f"expected exactly one of {', '.join(SOURCE_KEYS)}"
+        )
+    if "path" in spec and not Path(spec["path"]).is_file():
+        # Checked here, not left to the job: with earlier results present, Snakemake would
+        # otherwise skip the dataset silently instead of saying the file is gone.
+        raise PipelineInputError(
+            f"{planned.dataset_key('path')} is {spec['path']!r}, which is not a file "
+            f"(relative paths start from the working directory {Path.cwd()})"
+        )
+    if spec.get("outlier_labels") is not None and "path" in spec and "label_column" not in spec:
+        raise PipelineInputError(
+            f"{planned.dataset_key('outlier_labels')} needs {planned.dataset_key('label_column')}: "
+            f"the column the labels are in"
+        )
+    pinned = spec.get("model")
+    if pinned:
+        if pinned["covariance_type"] not in fit["covariance_types"]:
+            raise PipelineInputError(
+                f"{planned.dataset_key('model.covariance_type')} is {pinned['covariance_type']!r}, "
+                f"which is not in {planned.setting_key('fit.covariance_types')} {fit['covariance_types']}"
+            )
+        if pinned["n_components"] not in fit["n_components"]:
+            raise PipelineInputError(
+                f"{planned.dataset_key('model.n_components')} is {pinned['n_components']}, "
+                f"which is not in {planned.setting_key('fit.n_components')} {fit['n_components']}"
+            )
+    n_samples = spec.get("n_samples")
+    if n_samples is not None and n_samples < max(max_k, bayesian["max_components"]):
+        raise PipelineInputError(
+            f"{planned.dataset_key('n_samples')} is {n_samples}, fewer than the largest component "
+            f"count ({planned.setting_key('fit.n_components')} up to {max_k}, bayesian.max_components "
+            f"{bayesian['max_components']}); expected at least one point per component"
+        )
+    folds = settings["selection"]["cross_validation"]["folds"]
+    if folds and n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
+        raise PipelineInputError(
+            f"{planned.dataset_key('n_samples')} is {n_samples}: with "
+            f"{planned.setting_key('selection.cross_validation.folds')} = {folds} a training fold has "
+            f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
+            f"component count in fit.n_components ({max_k}); use fewer folds or more data"
+        )
+    anomalies = settings["anomalies"]
     if anomalies["threshold"] == "log_density" and anomalies["log_density"] is None:
         raise PipelineInputError(
-            "anomalies.threshold is 'log_density' but anomalies.log_density is not set; "
-            "expected the log-density value below which points are anomalies"
+            f"{planned.setting_key('anomalies.threshold')} is 'log_density' but anomalies.log_density "
+            f"is not set; expected the log-density value below which points are anomalies"
         )
 
 
@@ -132,9 +139,14 @@ _StrictValidator = validators.extend(
 )
 
 
+def strict_validator(schema):
+    """A JSON-schema validator for ``schema`` that counts ``7.0`` as no integer."""
+    return _StrictValidator(schema)
+
+
 def check_strict_types(config, schema):
     """Refuse a float (such as ``7.0``) where ``schema`` asks for an integer, naming the key."""
-    error = best_match(_StrictValidator(schema).iter_errors(config))
+    error = best_match(strict_validator(schema).iter_errors(config))
     if error is not None:
         raise PipelineInputError(schema_error_message(error))
 

@@ -24,7 +24,8 @@ from .model_io import load_model  # noqa: E402
 COVARIANCE_COLORS = {"full": "tab:blue", "tied": "tab:orange", "diag": "tab:green", "spherical": "tab:red"}
 
 
-def _save(fig, path, dpi):
+def save_figure(fig, path, dpi):
+    """Write a figure as PNG, whole or not at all, and close it."""
     # Render to memory first so the file appears whole or not at all.
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -357,13 +358,13 @@ def render_to_files(*, inputs, params, outputs):
     fig, ax = plt.subplots(figsize=(8, 6))
     plot_model(ax, model, dataset.X[shown], is_anomaly[shown], grid_resolution=params["grid_resolution"])
     ax.set_title(f"{title}, {int(is_anomaly.sum())} anomalies{sample_note}")
-    _save(fig, outputs["model"], dpi)
+    save_figure(fig, outputs["model"], dpi)
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     plot_criteria(axes, table, selection)
     fig.suptitle(f"{dataset.name}: model selection (every criterion: lower is better)")
     fig.tight_layout()
-    _save(fig, outputs["criteria"], dpi)
+    save_figure(fig, outputs["criteria"], dpi)
 
     fig = plt.figure(figsize=(13, 6), layout="constrained")
     covariance_types = [c for c in COVARIANCE_COLORS if c in set(table["covariance_type"])]
@@ -371,12 +372,12 @@ def render_to_files(*, inputs, params, outputs):
         fig, pd.read_csv(inputs["stability"]), covariance_types, table["n_components"].unique()
     )
     fig.suptitle(f"{dataset.name}: how often each model is chosen over replicates")
-    _save(fig, outputs["stability"], dpi)
+    save_figure(fig, outputs["stability"], dpi)
 
     fig, ax = plt.subplots(figsize=(8, 6))
     uncertainty = plot_uncertainty(ax, model, dataset.X[shown])
     ax.set_title(f"{title}: classification uncertainty, mean {uncertainty.mean():.3f}{sample_note}")
-    _save(fig, outputs["uncertainty"], dpi)
+    save_figure(fig, outputs["uncertainty"], dpi)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     plot_score_histogram(ax, scores, anomaly_summary["log_density_threshold"])
@@ -385,17 +386,17 @@ def render_to_files(*, inputs, params, outputs):
         fontsize="medium",
     )
     fig.tight_layout()
-    _save(fig, outputs["anomaly_scores"], dpi)
+    save_figure(fig, outputs["anomaly_scores"], dpi)
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     plot_detector_curves(axes, scores)
     fig.suptitle(f"{dataset.name}: anomaly detectors against the truth")
     fig.tight_layout()
-    _save(fig, outputs["anomaly_curves"], dpi)
+    save_figure(fig, outputs["anomaly_curves"], dpi)
 
     fig, ax = plt.subplots(figsize=(7, 4))
     threshold = read_json(inputs["bayes_summary"])["weight_threshold"]
     plot_bayes_weights(ax, pd.read_csv(inputs["weights"]), threshold)
     fig.suptitle(f"{dataset.name}: BayesianGaussianMixture weights")
     fig.tight_layout()
-    _save(fig, outputs["weights"], dpi)
+    save_figure(fig, outputs["weights"], dpi)

@@ -84,20 +84,26 @@ def peak_memory_mib(n_rows, n_features, max_components):
     return BASE_MIB + WORKING_FACTOR * n_rows * (n_features + max_components) * 8 / 2**20
 
 
-def largest_component_count(config):
-    """The most components any model of the run has (fitted sweep or Bayesian model)."""
-    return max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
+def largest_component_count(settings):
+    """The most components any model has (fitted sweep or Bayesian model) under these
+    settings: a config, or a planned dataset's ``settings``."""
+    return max(max(settings["fit"]["n_components"]), settings["bayesian"]["max_components"])
 
 
-def dataset_memory_mib(config, shapes=None):
+def dataset_memory_mib(plan, shapes=None):
     """Estimated peak memory (MiB) of each dataset's jobs, by dataset name.
 
-    ``shapes`` are the datasets' :func:`dataset_shape`, where already known.
+    ``plan`` is the run's :func:`gmm_pipeline.plan.plan_datasets`; ``shapes`` are the
+    datasets' :func:`dataset_shape`, where already known.
     """
     if shapes is None:
-        shapes = {name: dataset_shape(spec) for name, spec in config["datasets"].items()}
-    k = largest_component_count(config)
-    return {name: BASE_MIB if shape is None else peak_memory_mib(*shape, k) for name, shape in shapes.items()}
+        shapes = {name: dataset_shape(planned.spec) for name, planned in plan.items()}
+    return {
+        name: BASE_MIB
+        if shape is None
+        else peak_memory_mib(*shape, largest_component_count(plan[name].settings))
+        for name, shape in shapes.items()
+    }
 
 
 def memory_limits():
@@ -142,40 +148,43 @@ def _cgroup_memory_max():
     return min(found, default=None)
 
 
-def check_memory(config, requested_mb=None):
+def check_memory(plan, requested_mb=None):
     """Refuse a config whose data would not fit in memory, naming the dataset and numbers.
 
     Parameters
     ----------
-    config : dict
-        The validated config.
+    plan : dict
+        The run's datasets, :func:`gmm_pipeline.plan.plan_datasets`.
     requested_mb : int, optional
         The ``--resources mem_mb`` the run was given, if any.
 
     Returns
     -------
     estimates : dict
-        :func:`dataset_memory_mib` of the config (what each dataset's jobs ask for).
+        :func:`dataset_memory_mib` of the plan (what each dataset's jobs ask for).
 
     Raises
     ------
     PipelineInputError
         If any dataset's estimated peak exceeds the smallest limit.
     """
-    shapes = {name: dataset_shape(spec) for name, spec in config["datasets"].items()}
-    estimates = dataset_memory_mib(config, shapes)
+    shapes = {name: dataset_shape(planned.spec) for name, planned in plan.items()}
+    estimates = dataset_memory_mib(plan, shapes)
     limits = memory_limits()
     if requested_mb is not None:
         limits["--resources mem_mb"] = requested_mb * 10**6 / 2**20
     if not limits:
         return estimates
     where, limit = min(limits.items(), key=lambda item: item[1])
-    k = largest_component_count(config)
     for name, estimate in estimates.items():
         if estimate > limit:
             n_rows, n_features = shapes[name]
+            k = largest_component_count(plan[name].settings)
+            where_named = (
+                plan[name].key if plan[name].sweep is None else f"{plan[name].key} point {plan[name].folder}"
+            )
             raise PipelineInputError(
-                f"datasets.{name}: {n_rows:,} rows x {n_features} features with up to {k} "
+                f"{where_named}: {n_rows:,} rows x {n_features} features with up to {k} "
                 f"components need an estimated {estimate:,.0f} MiB per job, more than the "
                 f"{limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
             )

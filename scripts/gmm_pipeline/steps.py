@@ -182,6 +182,64 @@ def render_figures(job):
     )
 
 
+def _inputs_by_kind(job, kinds):
+    """The job's input lists by kind, each in the order of its datasets or points."""
+    return {kind: list(getattr(job.input, kind)) for kind in kinds}
+
+
+METRIC_INPUTS = ("selection", "bayes_summary", "anomaly_summary", "starts", "detectors")
+
+
+def collect_metrics(job):
+    from .metrics import collect_to_file
+
+    run_step(
+        job,
+        "metrics",
+        lambda: collect_to_file(
+            datasets=job.params.datasets,
+            inputs=_inputs_by_kind(job, METRIC_INPUTS),
+            metrics_path=job.output.metrics,
+        ),
+        params={"datasets": job.params.datasets},
+    )
+
+
+def summarise_sweep(job):
+    from .sweep_summary import summarise_to_files
+
+    run_step(
+        job,
+        "sweep_summary",
+        lambda: summarise_to_files(
+            points=job.params.points,
+            axes=job.params.axes,
+            inputs=_inputs_by_kind(job, METRIC_INPUTS),
+            outputs=_named_outputs(job),
+        ),
+        params={"points": job.params.points, "axes": job.params.axes},
+    )
+
+
+def plot_sweep(job):
+    from .sweep_figures import plot_to_file
+
+    run_step(
+        job,
+        "sweep_figures",
+        lambda: plot_to_file(
+            summary_path=job.input.summary,
+            detectors_path=job.input.detectors,
+            spec=job.params.plot,
+            axes=job.params.axes,
+            sweep=job.wildcards.sweep,
+            figure_path=job.output.figure,
+            dpi=job.params.dpi,
+        ),
+        params={"plot": job.params.plot, "axes": job.params.axes, "dpi": job.params.dpi},
+    )
+
+
 def write_manifest(job):
     from .errors import PipelineInputError
     from .manifest import write_manifest as write
@@ -212,6 +270,9 @@ STEPS = {
         prune_weights,
         extract_anomalies,
         render_figures,
+        collect_metrics,
+        summarise_sweep,
+        plot_sweep,
         write_manifest,
     )
 }

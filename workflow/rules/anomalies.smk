@@ -30,6 +30,6 @@ rule extract_anomalies:
         runtime=30,
     params:
         code=step_code("extract_anomalies"),
-        anomalies=lookup(dpath="anomalies", within=config),
+        anomalies=setting("anomalies"),
     script:
         "../../scripts/extract_anomalies.py"

@@ -20,6 +20,6 @@ rule prune_weights:
         runtime=60,
     params:
         code=step_code("prune_weights"),
-        bayesian=lookup(dpath="bayesian", within=config),
+        bayesian=setting("bayesian"),
     script:
         "../../scripts/prune_weights.py"

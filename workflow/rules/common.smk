@@ -3,24 +3,73 @@ import os
 
 from gmm_pipeline.code_version import step_code
 from gmm_pipeline.artifacts import sha256_file
-from gmm_pipeline.memory import BASE_MIB, rule_mem_mb
+from gmm_pipeline.memory import BASE_MIB, largest_component_count, rule_mem_mb
 
-DATASETS = list(config["datasets"])
-COVARIANCE_TYPES = config["fit"]["covariance_types"]
-# The sweep settings a fitting job depends on. Its covariance type is a wildcard, so adding a
-# type to the list must not rerun the jobs of the others.
-FIT_SETTINGS = {key: value for key, value in config["fit"].items() if key != "covariance_types"}
-# Cross-validation and the stability refits can be switched off (0 folds, 0 replicates);
-# then their jobs are not planned at all.
-CROSS_VALIDATION = config["selection"]["cross_validation"]["folds"] > 0
-STABILITY = (
-    config["selection"]["stability"]["bootstrap"] + config["selection"]["stability"]["data_seeds"]
-) > 0
+# Every dataset of the run: the configured ones and each sweep point (PLAN, from the
+# Snakefile). A point's name is its folder, "<sweep>/<axis>~<value>/...".
+DATASETS = list(PLAN)
+SWEEPS = list(config["sweeps"])
 # Which ready job runs first: the one with more of the workflow waiting behind it. So every
 # dataset gets its data first, and a dataset whose fits are done goes on to selection,
 # anomalies and figures before more figures of others: on several cores, no dataset's
 # chain of last steps is left to run alone at the end. Figures and the manifest keep 0.
 PRIORITY = {"data": 4, "sweep": 3, "select": 2, "anomalies": 1}
+
+
+def spec(wildcards):
+    """The dataset entry of the job's dataset (source and options)."""
+    return PLAN[wildcards.dataset].spec
+
+
+def setting(section, *keys):
+    """An input function: the job's dataset's settings of ``section`` (a sweep point's own,
+    over the top-level ones), or the part of them ``keys`` lead to."""
+
+    def value(wildcards):
+        found = PLAN[wildcards.dataset].settings[section]
+        for key in keys:
+            found = found[key]
+        return found
+
+    return value
+
+
+def covariance_types(dataset):
+    return PLAN[dataset].settings["fit"]["covariance_types"]
+
+
+def fit_settings(wildcards):
+    """The fit settings a fitting job depends on. Its covariance type is a wildcard, so
+    adding a type to the list must not rerun the jobs of the others."""
+    fit = PLAN[wildcards.dataset].settings["fit"]
+    return {key: value for key, value in fit.items() if key != "covariance_types"}
+
+
+# Cross-validation and the stability refits can be switched off (0 folds, 0 replicates);
+# then their jobs are not planned at all.
+def cross_validation_on(dataset):
+    return PLAN[dataset].settings["selection"]["cross_validation"]["folds"] > 0
+
+
+def stability_on(dataset):
+    stability = PLAN[dataset].settings["selection"]["stability"]
+    return stability["bootstrap"] + stability["data_seeds"] > 0
+
+
+def caption_settings(wildcards):
+    """The settings the figure captions quote, the dataset's own (a sweep point's may differ
+    from the top-level ones)."""
+    settings = PLAN[wildcards.dataset].settings
+    selection, bayesian = settings["selection"], settings["bayesian"]
+    return {
+        "threshold": settings["anomalies"]["threshold"],
+        "bayes_max_components": bayesian["max_components"],
+        "weight_threshold": bayesian["weight_threshold"],
+        "folds": selection["cross_validation"]["folds"],
+        "bootstrap": selection["stability"]["bootstrap"],
+        "data_seeds": selection["stability"]["data_seeds"],
+        "stability_seeds": selection["stability"]["seeds"],
+    }
 
 
 def dataset_mem_mb(wildcards):
@@ -29,13 +78,27 @@ def dataset_mem_mb(wildcards):
     return rule_mem_mb(MEMORY_MIB[wildcards.dataset], RUN_MEM_MB)
 
 
-# Fewest rows a dataset may have: one per component of the largest model.
-MIN_ROWS = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
+def min_rows(wildcards):
+    """Fewest rows the dataset may have: one per component of its largest model."""
+    return largest_component_count(PLAN[wildcards.dataset].settings)
+
+
+def criterion(wildcards):
+    """The criterion whose choice the dataset's downstream steps use."""
+    return PLAN[wildcards.dataset].criterion
+
+
+def pinned_model(wildcards):
+    return PLAN[wildcards.dataset].spec.get("model")
+
+
+def source_path(wildcards):
+    return PLAN[wildcards.dataset].spec["path"]
 
 
 def source_files(wildcards):
     """A file dataset's own file and its check report; nothing for other sources."""
-    spec = config["datasets"][wildcards.dataset]
+    spec = PLAN[wildcards.dataset].spec
     if "path" not in spec:
         return {}
     return {
@@ -47,7 +110,7 @@ def source_files(wildcards):
 def source_content(wildcards):
     """The SHA-256 of a file dataset's bytes, watched by the ``params`` rerun trigger: a
     replaced file reruns its check even when its modification time is older."""
-    path = config["datasets"][wildcards.dataset]["path"]
+    path = PLAN[wildcards.dataset].spec["path"]
     # A missing file is left to Snakemake, which names it as a missing input.
     return sha256_file(path) if os.path.isfile(path) else None
 
@@ -60,32 +123,80 @@ def dataset_files(wildcards):
     }
 
 
-def per_covariance_type(path, enabled=True):
-    """``path`` for each configured covariance type, the dataset left as a wildcard (none
-    when the step producing it is switched off)."""
-    if not enabled:
-        return []
-    return expand(path, dataset="{dataset}", covariance_type=COVARIANCE_TYPES)
+def per_covariance_type(path, enabled=lambda dataset: True):
+    """An input function: ``path`` for each covariance type of the job's dataset (none when
+    ``enabled`` says the step producing it is switched off for that dataset)."""
+
+    def paths(wildcards):
+        if not enabled(wildcards.dataset):
+            return []
+        return expand(path, dataset=wildcards.dataset, covariance_type=covariance_types(wildcards.dataset))
+
+    return paths
 
 
-def run_artifacts(wildcards):
-    """Every artifact of the run: each step's outputs for each dataset."""
-    per_dataset = [
+def dataset_artifacts(dataset):
+    """Every artifact of one dataset: each step's outputs."""
+    paths = []
+    if "path" in PLAN[dataset].spec:
+        paths += expand(list(rules.check_input.output), dataset=dataset)
+    for step in (
         rules.prepare_data,
         rules.select_model,
         rules.prune_weights,
         rules.extract_anomalies,
         rules.render_figures,
+    ):
+        paths += expand(list(step.output), dataset=dataset)
+    per_type = [rules.fit_models]
+    per_type += [rules.cross_validate] if cross_validation_on(dataset) else []
+    per_type += [rules.assess_stability] if stability_on(dataset) else []
+    for step in per_type:
+        paths += expand(list(step.output), dataset=dataset, covariance_type=covariance_types(dataset))
+    return paths
+
+
+def metric_inputs(datasets):
+    """The artifacts the metrics of ``datasets`` are read from, as lists by kind."""
+    datasets = list(datasets)
+    return {
+        "selection": [f"results/select/{name}/selection.json" for name in datasets],
+        "bayes_summary": [f"results/bayes/{name}/summary.json" for name in datasets],
+        "anomaly_summary": [f"results/anomalies/{name}/summary.json" for name in datasets],
+        "starts": [f"results/select/{name}/starts.csv" for name in datasets],
+        "detectors": [f"results/anomalies/{name}/detectors.csv" for name in datasets],
+    }
+
+
+CONFIGURED_DATASETS = [name for name, planned in PLAN.items() if planned.sweep is None]
+
+
+def sweep_points(sweep):
+    """The points of ``sweep``, each as {name, values}."""
+    return [
+        {"name": planned.folder, "values": planned.values}
+        for planned in PLAN.values()
+        if planned.sweep == sweep
     ]
-    paths = []
-    for dataset in DATASETS:
-        if "path" in config["datasets"][dataset]:
-            paths += expand(list(rules.check_input.output), dataset=dataset)
-        for step in per_dataset:
-            paths += expand(list(step.output), dataset=dataset)
-        per_type = [rules.fit_models]
-        per_type += [rules.cross_validate] if CROSS_VALIDATION else []
-        per_type += [rules.assess_stability] if STABILITY else []
-        for step in per_type:
-            paths += expand(list(step.output), dataset=dataset, covariance_type=COVARIANCE_TYPES)
+
+
+def sweep_metric_inputs(wildcards):
+    """The artifacts a sweep's summary is read from, point by point."""
+    sweep = wildcards.sweep
+    return metric_inputs(f"{sweep}/{point['name']}" for point in sweep_points(sweep))
+
+
+def sweep_axes(wildcards):
+    return list(config["sweeps"][wildcards.sweep]["axes"])
+
+
+def run_artifacts(wildcards):
+    """Every artifact of the run: each dataset's and sweep point's, the metrics of the
+    configured datasets, and each sweep's summary and figures."""
+    paths = [path for dataset in DATASETS for path in dataset_artifacts(dataset)]
+    paths += list(rules.collect_metrics.output)
+    for sweep in SWEEPS:
+        paths += expand(list(rules.summarise_sweep.output), sweep=sweep)
+        for plot in SWEEP_PLOTS[sweep]:
+            paths += expand(list(rules.plot_sweep.output), sweep=sweep, plot=plot)
     return paths

@@ -5,7 +5,7 @@
 # the dataset and everything made from an earlier, good file stay as they were.
 rule check_input:
     input:
-        source=lookup(dpath="datasets/{dataset}/path", within=config),
+        source=source_path,
     output:
         report="results/data/{dataset}/input_check.json",
         provenance="results/data/{dataset}/input_check.provenance.json",
@@ -21,8 +21,8 @@ rule check_input:
     params:
         code=step_code("check_input"),
         source_sha256=source_content,
-        spec=lookup(dpath="datasets/{dataset}", within=config),
-        min_rows=MIN_ROWS,
+        spec=spec,
+        min_rows=min_rows,
     script:
         "../../scripts/check_input.py"
 
@@ -47,7 +47,7 @@ rule prepare_data:
         runtime=30,
     params:
         code=step_code("prepare_data"),
-        spec=lookup(dpath="datasets/{dataset}", within=config),
-        min_rows=MIN_ROWS,
+        spec=spec,
+        min_rows=min_rows,
     script:
         "../../scripts/prepare_data.py"

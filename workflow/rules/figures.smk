@@ -75,6 +75,7 @@ rule render_figures:
         runtime=30,
     params:
         code=step_code("render_figures"),
-        figures=lookup(dpath="figures", within=config),
+        figures=setting("figures"),
+        shown=caption_settings,
     script:
         "../../scripts/render_figures.py"

@@ -20,6 +20,6 @@ rule fit_models:
         runtime=120,
     params:
         code=step_code("fit_models"),
-        fit=FIT_SETTINGS,
+        fit=fit_settings,
     script:
         "../../scripts/fit_models.py"

@@ -19,8 +19,8 @@ rule cross_validate:
         runtime=120,
     params:
         code=step_code("cross_validate"),
-        fit=FIT_SETTINGS,
-        cross_validation=lookup(dpath="selection/cross_validation", within=config),
+        fit=fit_settings,
+        cross_validation=setting("selection", "cross_validation"),
     script:
         "../../scripts/cross_validate.py"
 
@@ -43,9 +43,9 @@ rule assess_stability:
         runtime=240,
     params:
         code=step_code("assess_stability"),
-        fit=FIT_SETTINGS,
-        stability=lookup(dpath="selection/stability", within=config),
-        spec=lookup(dpath="datasets/{dataset}", within=config),
+        fit=fit_settings,
+        stability=setting("selection", "stability"),
+        spec=spec,
     script:
         "../../scripts/assess_stability.py"
 
@@ -57,8 +57,8 @@ rule select_model:
         unpack(dataset_files),
         starts=per_covariance_type("results/fit/{dataset}/{covariance_type}/starts.csv"),
         models=per_covariance_type("results/fit/{dataset}/{covariance_type}/models.json"),
-        folds=per_covariance_type(rules.cross_validate.output.folds, CROSS_VALIDATION),
-        replicates=per_covariance_type(rules.assess_stability.output.replicates, STABILITY),
+        folds=per_covariance_type(rules.cross_validate.output.folds, cross_validation_on),
+        replicates=per_covariance_type(rules.assess_stability.output.replicates, stability_on),
     output:
         starts="results/select/{dataset}/starts.csv",
         criteria="results/select/{dataset}/criteria.csv",
@@ -78,12 +78,8 @@ rule select_model:
         runtime=30,
     params:
         code=step_code("select_model"),
-        selection=lookup(dpath="selection", within=config),
-        criterion=lookup(
-            dpath="datasets/{dataset}/criterion",
-            within=config,
-            default=config["selection"]["criterion"],
-        ),
-        pinned=lookup(dpath="datasets/{dataset}/model", within=config, default=None),
+        selection=setting("selection"),
+        criterion=criterion,
+        pinned=pinned_model,
     script:
         "../../scripts/select_model.py"
