@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
+.PHONY: run sweeps compare verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -29,6 +29,15 @@ setup-slurm: $(VENV)/.installed-slurm
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+
+# The worked sweep examples of sweeps.yaml, in their own folder (sweep-run/results/).
+sweeps: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CURDIR)/sweeps.yaml --directory sweep-run
+	$(BIN)/snakemake --configfile $(CURDIR)/sweeps.yaml --directory sweep-run --report results/report.html
+
+# What differs between two results folders: make compare A=results B=old/results
+compare: $(VENV)/.installed
+	$(BIN)/python scripts/compare_runs.py $(A) $(B)
 
 # Check every artifact under results/ against its provenance record and the manifest.
 verify: $(VENV)/.installed
@@ -73,4 +82,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake sweep-run
