@@ -1,7 +1,9 @@
 # gmm-pipeline: Gaussian mixture experiments as a reproducible Snakemake workflow.
 # Rules live in workflow/rules/, step logic in scripts/gmm_pipeline/; see README.md.
+import os
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -21,6 +23,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
     normalise_config,
     read_schema,
 )
+from gmm_pipeline.history import record_completed_run  # noqa: E402
 from gmm_pipeline.memory import check_memory  # noqa: E402
 from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
@@ -63,11 +66,24 @@ report: "workflow/report/workflow.rst"
 # only those this process starts itself (the local executor). Start it while Snakemake
 # plans the jobs rather than when the first job asks for it. The code identity every
 # provenance record cites is taken once here, not in every job.
+# When the run started, for its record in the run history.
+RUN_STARTED = {}
+
+
 onstart:
+    RUN_STARTED["at"] = datetime.now(UTC)
     share_code_identity()
     mark_local_run()
     if workflow.local_exec:
         start_worker()
+
+
+# A completed run that changed the results records itself: results/runs/<id>/ (see
+# gmm_pipeline/history.py and `scripts/runs.py`). Jobs on a cluster node run without hooks.
+onsuccess:
+    record_completed_run(
+        os.path.dirname(rules.manifest.output.manifest), started=RUN_STARTED.get("at"), log_path=log
+    )
 
 
 include: "workflow/rules/common.smk"

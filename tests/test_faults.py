@@ -47,7 +47,7 @@ def _results(workdir):
     return {
         str(p.relative_to(workdir)): p
         for p in sorted(results.rglob("*"))
-        if p.is_file() and "logs" not in p.relative_to(results).parts
+        if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "runs")
     }
 
 

@@ -53,7 +53,9 @@ def _state(workdir):
             path.stat().st_mtime_ns,
         )
         for path in sorted(results.rglob("*"))
-        if path.is_file() and "logs" not in path.parts and "input_check" not in path.name
+        if path.is_file()
+        and path.relative_to(results).parts[0] not in ("logs", "runs")
+        and "input_check" not in path.name
     }
 
 

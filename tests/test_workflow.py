@@ -38,12 +38,13 @@ def recorded_sha256(path):
 
 
 def artifacts(workdir):
-    """Every file under results/ but the logs, by path relative to the working directory."""
+    """Every file under results/ but the logs and the run history, by path relative to the
+    working directory."""
     results = Path(workdir) / "results"
     return {
         str(path.relative_to(workdir)): path
         for path in sorted(results.rglob("*"))
-        if path.is_file() and "logs" not in path.relative_to(results).parts
+        if path.is_file() and path.relative_to(results).parts[0] not in ("logs", "runs")
     }
 
 

@@ -21,8 +21,9 @@ from .provenance import file_entry
 
 RECORD_SUFFIX = "provenance.json"
 MANIFEST_NAME = "manifest.json"
-# Made by runs but described by no record: Snakemake's job logs and its HTML report.
-NOT_ARTIFACTS = ("logs",)
+# Made by runs but described by no record: Snakemake's job logs, its HTML report and the
+# run history (gmm_pipeline.history checks its own bytes by hash).
+NOT_ARTIFACTS = ("logs", "runs")
 NOT_ARTIFACT_FILES = ("report.html",)
 
 
