@@ -137,14 +137,6 @@ SWEEP_CONFIG = {
         },
     },
 }
-POINT_JOBS = (
-    "prepare_data",
-    "fit_models",
-    "prune_weights",
-    "select_model",
-    "extract_anomalies",
-    "render_figures",
-)
 
 
 @pytest.fixture(scope="session")

@@ -11,26 +11,8 @@ import math
 import pandas as pd
 
 from .artifacts import read_json, write_json
+from .summary_columns import CRITERION_COLUMNS, DETECTOR_COLUMNS
 
-# The columns of a dataset's rows, one per selection criterion (see criterion_rows).
-CRITERION_COLUMNS = (
-    "criterion",
-    "downstream",
-    "covariance_type",
-    "n_components",
-    "value",
-    "runner_up_covariance_type",
-    "runner_up_n_components",
-    "gap_to_runner_up",
-    "selection_frequency_bootstrap",
-    "selection_frequency_data_seed",
-    "adjusted_rand_index",
-    "normalized_mutual_info",
-    "bayes_effective_k",
-    "n_anomalies",
-    "fit_seconds",
-)
-DETECTOR_COLUMNS = ("detector", "n_flagged", "precision", "recall", "f1", "roc_auc", "average_precision")
 # Numbers that are not results: a wall-clock time differs on every run.
 NOT_METRICS = ("fit_seconds",)
 

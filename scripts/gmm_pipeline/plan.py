@@ -20,6 +20,7 @@ from jsonschema.exceptions import best_match
 
 from .config_checks import SOURCE_KEYS, strict_validator
 from .errors import PipelineInputError
+from .summary_columns import DETECTOR_METRICS, SUMMARY_METRICS
 
 # The config sections whose values steps read; a sweep may set them per grid and per point.
 SECTIONS = ("fit", "selection", "bayesian", "anomalies", "figures")
@@ -339,20 +340,6 @@ def _with_defs(node, schema):
     return {**node, "$defs": schema.get("$defs", {})}
 
 
-# Columns of a sweep's summary.csv (one row per point and criterion) and detectors.csv (one
-# row per point and detector) that a plot may show; see gmm_pipeline.sweep_summary.
-SUMMARY_METRICS = (
-    "n_components",
-    "gap_to_runner_up",
-    "selection_frequency_bootstrap",
-    "selection_frequency_data_seed",
-    "adjusted_rand_index",
-    "normalized_mutual_info",
-    "bayes_effective_k",
-    "n_anomalies",
-    "fit_seconds",
-)
-DETECTOR_METRICS = ("n_flagged", "precision", "recall", "f1", "roc_auc", "average_precision")
 GROUPINGS = ("criterion", "detector")
 
 

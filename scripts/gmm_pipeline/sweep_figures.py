@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .figures import save_figure  # noqa: E402
-from .plan import DETECTOR_METRICS  # noqa: E402
+from .summary_columns import DETECTOR_METRICS  # noqa: E402
 
 
 def plot_rows(summary, detectors, spec):

@@ -9,7 +9,8 @@ with the point's folder and one column per axis.
 import pandas as pd
 
 from .artifacts import write_csv, write_json
-from .metrics import CRITERION_COLUMNS, DETECTOR_COLUMNS, dataset_rows, flat_metrics
+from .metrics import dataset_rows, flat_metrics
+from .summary_columns import CRITERION_COLUMNS, DETECTOR_COLUMNS
 
 
 def summarise(points, axes, inputs):

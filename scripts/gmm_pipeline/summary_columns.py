@@ -1,0 +1,30 @@
+"""The columns of the summary tables, shared by what writes them and what plans their plots.
+
+A dataset's (or sweep point's) results are summarised as one row per selection criterion
+and one row per anomaly detector (:mod:`gmm_pipeline.metrics`); a sweep's figures may draw
+any numeric column of either (:mod:`gmm_pipeline.plan` checks the configured ones). This
+module imports nothing, so the Snakefile can read it while Snakemake plans the run.
+"""
+
+CRITERION_COLUMNS = (
+    "criterion",
+    "downstream",
+    "covariance_type",
+    "n_components",
+    "value",
+    "runner_up_covariance_type",
+    "runner_up_n_components",
+    "gap_to_runner_up",
+    "selection_frequency_bootstrap",
+    "selection_frequency_data_seed",
+    "adjusted_rand_index",
+    "normalized_mutual_info",
+    "bayes_effective_k",
+    "n_anomalies",
+    "fit_seconds",
+)
+DETECTOR_COLUMNS = ("detector", "n_flagged", "precision", "recall", "f1", "roc_auc", "average_precision")
+# The columns a sweep figure may draw: the numbers of each table.
+NOT_NUMBERS = ("criterion", "downstream", "covariance_type", "runner_up_covariance_type", "detector")
+SUMMARY_METRICS = tuple(column for column in CRITERION_COLUMNS if column not in NOT_NUMBERS)
+DETECTOR_METRICS = tuple(column for column in DETECTOR_COLUMNS if column not in NOT_NUMBERS)
