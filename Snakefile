@@ -25,7 +25,7 @@ from gmm_pipeline.config_checks import (  # noqa: E402
 )
 from gmm_pipeline.history import record_completed_run  # noqa: E402
 from gmm_pipeline.memory import check_memory  # noqa: E402
-from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
+from gmm_pipeline.plan import dataset_pattern, plan_datasets, plot_specs  # noqa: E402
 from gmm_pipeline.provenance import share_code_identity  # noqa: E402
 from gmm_pipeline.worker import mark_local_run, start_worker  # noqa: E402
 
@@ -89,9 +89,12 @@ onsuccess:
 include: "workflow/rules/common.smk"
 
 
-# Dataset names are exactly the planned ones, so "moons" never matches "moons_big/...".
+# Dataset names are the configured ones and each sweep's points, so "moons" never matches
+# "moons_big/...". A point is matched by its form, "<sweep>/<axis>~<value>/...", which no
+# other path part has: one short pattern however many points (a list of every point name
+# made Snakemake compile a pattern thousands of characters long for each rule).
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
+    dataset=dataset_pattern(PLAN),
     covariance_type="full|tied|diag|spherical",
     sweep="|".join(map(re.escape, SWEEPS)) or "(?!)",
     plot="[A-Za-z0-9][A-Za-z0-9_-]*",

@@ -150,3 +150,23 @@ def test_snakemake_names_a_bad_axis_before_any_job_runs(tmp_path, changes, expec
     assert expected in process.stderr + process.stdout
     assert planned_jobs(process.stdout) == {}
     assert earlier.read_text() == "x\n1\n"
+
+
+def test_the_dataset_pattern_matches_exactly_the_planned_names():
+    import re
+
+    from gmm_pipeline.plan import dataset_pattern
+
+    plan = full_plan(copy.deepcopy(BASE))
+    pattern = re.compile(f"(?:{dataset_pattern(plan)})")
+    assert all(pattern.fullmatch(name) for name in plan)
+    for other in (
+        "blob",
+        "blobs_big",
+        "moons_n",
+        "moons_n/n_samples~100/noise~0.05",  # an axis short
+        "moons_n/noise~0.05/n_samples~100/anomalies.percentile~2",  # axes out of order
+        "moons_n/n_samples~100/noise~0.05/anomalies.percentile~2/cv",
+        "outliers/inject_outliers.fraction~0.1/seed~1/full",
+    ):
+        assert not pattern.fullmatch(other), other

@@ -175,6 +175,21 @@ def sweep_points(sweep, grid, config, schema):
         )
 
 
+def dataset_pattern(plan):
+    """A regular expression that matches exactly the plan's dataset names: each configured
+    name, and a sweep's name followed by one ``/<axis>~<value>`` per axis."""
+    configured = [re.escape(name) for name, planned in plan.items() if planned.sweep is None]
+    axes_per_sweep = {}
+    for planned in plan.values():
+        if planned.sweep is not None:
+            axes_per_sweep[planned.sweep] = list(planned.values)
+    points = [
+        re.escape(sweep) + "".join(f"/{re.escape(axis)}~[A-Za-z0-9._+-]+" for axis in axes)
+        for sweep, axes in axes_per_sweep.items()
+    ]
+    return "|".join(configured + points) or "(?!)"
+
+
 def is_seed_axis(axis):
     """Whether an axis varies only a random seed (plots show the spread over it)."""
     return bool(SEED_AXIS.search(axis))
