@@ -67,11 +67,9 @@ def plot_sweep(ax, summary, detectors, spec, axes, *, sweep):
         ax.set_xscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(y if y not in DETECTOR_METRICS or hue == "detector" else f"{y} ({spec['detector']})")
-    which = (
-        ""
-        if y in DETECTOR_METRICS or hue == "criterion"
-        else f", {spec['criterion'] or 'downstream criterion'}"
-    )
+    # Whose choice is drawn: the criterion each point's downstream steps use, unless named.
+    criteria = sorted(rows["criterion"].unique()) if "criterion" in rows and hue != "criterion" else []
+    which = f", chosen by {' / '.join(criteria)}" if criteria else ""
     pooled_text = f"mean over {', '.join(pooled)}, band: range" if pooled else "one point each"
     ax.set_title(f"{sweep}: {y} against {x}{which}\n({pooled_text})", fontsize="medium")
     if hue or len(stats["hue"].unique()) > 1:
