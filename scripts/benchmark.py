@@ -48,14 +48,20 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 from gmm_pipeline import em  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
 from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
-from gmm_pipeline.config_checks import check_config, normalise_config  # noqa: E402
+from gmm_pipeline.config_checks import check_config, normalise_config, read_schema  # noqa: E402
 from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
 from gmm_pipeline.datasets import generate_dataset, prepare_to_files  # noqa: E402
 from gmm_pipeline.figures import render_to_files  # noqa: E402
 from gmm_pipeline.fitting import fit_sweep, fit_to_files, resolve_seeds  # noqa: E402
 from gmm_pipeline.memory import largest_component_count, peak_memory_mib  # noqa: E402
+from gmm_pipeline.metrics import collect_to_file  # noqa: E402
+from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
 from gmm_pipeline.selection import select_to_files  # noqa: E402
 from gmm_pipeline.stability import stability_to_files  # noqa: E402
+from gmm_pipeline.sweep_figures import plot_to_file  # noqa: E402
+from gmm_pipeline.sweep_summary import summarise_to_files  # noqa: E402
+
+SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
 
 
 def full_config(path):
@@ -63,115 +69,157 @@ def full_config(path):
     from snakemake.utils import validate
 
     config = yaml.safe_load(Path(path).read_text())
-    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
-    check_config(config)
+    validate(config, str(SCHEMA_PATH))
     normalise_config(config)
+    check_config(config, plan_datasets(config, read_schema(SCHEMA_PATH)))
     return config
 
 
 def run_floor(config, workdir):
-    """Every step of every dataset, in DAG order, in this one process."""
-    fit_settings = {k: v for k, v in config["fit"].items() if k != "covariance_types"}
-    selection = config["selection"]
-    min_rows = max(max(config["fit"]["n_components"]), config["bayesian"]["max_components"])
-    for name, spec in config["datasets"].items():
-        d = Path(workdir) / name
-        data, meta = d / "data.csv", d / "dataset.json"
-        prepare_to_files(spec, name=name, data_path=data, meta_path=meta, min_rows=min_rows)
-        starts, models, folds, replicates = [], [], [], []
-        for cov in config["fit"]["covariance_types"]:
-            starts.append(d / f"starts_{cov}.csv")
-            models.append(d / f"models_{cov}.json")
-            fit_to_files(
+    """Every step of every dataset and sweep point, in DAG order, in this one process, then
+    the run's metrics and each sweep's summary and figures."""
+    plan = plan_datasets(config, read_schema(SCHEMA_PATH))
+    for name, planned in plan.items():
+        run_floor_dataset(name, planned.spec, planned.settings, Path(workdir) / name)
+    kinds = {
+        "selection": "selection.out",
+        "bayes_summary": "bayes.json",
+        "anomaly_summary": "anomaly_summary.out",
+        "starts": "starts.out",
+        "detectors": "anomaly_detectors.out",
+    }
+
+    def inputs_of(names):
+        names = list(names)
+        return {kind: [Path(workdir) / name / file for name in names] for kind, file in kinds.items()}
+
+    configured = [name for name, planned in plan.items() if planned.sweep is None]
+    collect_to_file(
+        datasets=configured, inputs=inputs_of(configured), metrics_path=Path(workdir) / "metrics.json"
+    )
+    for sweep, grid in config["sweeps"].items():
+        points = [planned for planned in plan.values() if planned.sweep == sweep]
+        folder = Path(workdir) / "sweeps" / sweep
+        outputs = {key: folder / f"{key}.out" for key in ("summary", "detectors", "metrics")}
+        summarise_to_files(
+            points=[{"name": point.folder, "values": point.values} for point in points],
+            axes=list(grid["axes"]),
+            inputs=inputs_of(point.name for point in points),
+            outputs=outputs,
+        )
+        for name, spec in plot_specs(sweep, plan, config).items():
+            plot_to_file(
+                summary_path=outputs["summary"],
+                detectors_path=outputs["detectors"],
+                spec=spec,
+                axes=list(grid["axes"]),
+                sweep=sweep,
+                figure_path=folder / f"{name}.png",
+                dpi=config["figures"]["dpi"],
+            )
+
+
+def run_floor_dataset(name, spec, settings, d):
+    """Every step of one dataset, with its settings, writing into folder ``d``."""
+    fit_settings = {k: v for k, v in settings["fit"].items() if k != "covariance_types"}
+    selection = settings["selection"]
+    min_rows = largest_component_count(settings)
+    data, meta = d / "data.csv", d / "dataset.json"
+    prepare_to_files(spec, name=name, data_path=data, meta_path=meta, min_rows=min_rows)
+    starts, models, folds, replicates = [], [], [], []
+    for cov in settings["fit"]["covariance_types"]:
+        starts.append(d / f"starts_{cov}.csv")
+        models.append(d / f"models_{cov}.json")
+        fit_to_files(
+            data_path=data,
+            meta_path=meta,
+            covariance_type=cov,
+            fit_params=fit_settings,
+            starts_path=starts[-1],
+            models_path=models[-1],
+        )
+        if selection["cross_validation"]["folds"]:
+            folds.append(d / f"cv_{cov}.csv")
+            cross_validate_to_files(
                 data_path=data,
                 meta_path=meta,
                 covariance_type=cov,
                 fit_params=fit_settings,
-                starts_path=starts[-1],
-                models_path=models[-1],
+                cv_params=selection["cross_validation"],
+                folds_path=folds[-1],
             )
-            if selection["cross_validation"]["folds"]:
-                folds.append(d / f"cv_{cov}.csv")
-                cross_validate_to_files(
-                    data_path=data,
-                    meta_path=meta,
-                    covariance_type=cov,
-                    fit_params=fit_settings,
-                    cv_params=selection["cross_validation"],
-                    folds_path=folds[-1],
-                )
-            if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
-                replicates.append(d / f"stability_{cov}.csv")
-                stability_to_files(
-                    data_path=data,
-                    meta_path=meta,
-                    spec=spec,
-                    covariance_type=cov,
-                    fit_params=fit_settings,
-                    stability_params=selection["stability"],
-                    replicates_path=replicates[-1],
-                )
-        outputs = {
-            key: d / f"{key}.out"
-            for key in ("starts", "criteria", "init_comparison", "stability", "selection", "model")
-        }
-        select_to_files(
-            data_path=data,
-            meta_path=meta,
-            starts_paths=starts,
-            models_paths=models,
-            folds_paths=folds,
-            replicates_paths=replicates,
-            criterion=spec.get("criterion", selection["criterion"]),
-            pinned=spec.get("model"),
-            tolerance=selection["optimum_tolerance"],
-            dataset=name,
-            outputs=outputs,
-        )
-        prune_to_files(
-            data_path=data,
-            meta_path=meta,
-            params=config["bayesian"],
-            weights_path=d / "weights.csv",
-            summary_path=d / "bayes.json",
-        )
-        anomaly_outputs = {
-            key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")
-        }
-        extract_to_files(
-            data_path=data,
-            meta_path=meta,
-            model_path=outputs["model"],
-            params=config["anomalies"],
-            outputs=anomaly_outputs,
-        )
-        render_to_files(
-            inputs={
-                "data": data,
-                "meta": meta,
-                "model": outputs["model"],
-                "scores": anomaly_outputs["scores"],
-                "anomaly_summary": anomaly_outputs["summary"],
-                "criteria": outputs["criteria"],
-                "selection": outputs["selection"],
-                "stability": outputs["stability"],
-                "weights": d / "weights.csv",
-                "bayes_summary": d / "bayes.json",
-            },
-            params=config["figures"],
-            outputs={
-                key: d / f"{key}.png"
-                for key in (
-                    "model",
-                    "criteria",
-                    "stability",
-                    "uncertainty",
-                    "anomaly_scores",
-                    "anomaly_curves",
-                    "weights",
-                )
-            },
-        )
+        if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
+            replicates.append(d / f"stability_{cov}.csv")
+            stability_to_files(
+                data_path=data,
+                meta_path=meta,
+                spec=spec,
+                covariance_type=cov,
+                fit_params=fit_settings,
+                stability_params=selection["stability"],
+                replicates_path=replicates[-1],
+            )
+    outputs = {
+        key: d / f"{key}.out"
+        for key in ("starts", "criteria", "init_comparison", "stability", "selection", "model")
+    }
+    select_to_files(
+        data_path=data,
+        meta_path=meta,
+        starts_paths=starts,
+        models_paths=models,
+        folds_paths=folds,
+        replicates_paths=replicates,
+        criterion=spec.get("criterion", selection["criterion"]),
+        pinned=spec.get("model"),
+        tolerance=selection["optimum_tolerance"],
+        dataset=name,
+        outputs=outputs,
+    )
+    prune_to_files(
+        data_path=data,
+        meta_path=meta,
+        params=settings["bayesian"],
+        weights_path=d / "weights.csv",
+        summary_path=d / "bayes.json",
+    )
+    anomaly_outputs = {
+        key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")
+    }
+    extract_to_files(
+        data_path=data,
+        meta_path=meta,
+        model_path=outputs["model"],
+        params=settings["anomalies"],
+        outputs=anomaly_outputs,
+    )
+    render_to_files(
+        inputs={
+            "data": data,
+            "meta": meta,
+            "model": outputs["model"],
+            "scores": anomaly_outputs["scores"],
+            "anomaly_summary": anomaly_outputs["summary"],
+            "criteria": outputs["criteria"],
+            "selection": outputs["selection"],
+            "stability": outputs["stability"],
+            "weights": d / "weights.csv",
+            "bayes_summary": d / "bayes.json",
+        },
+        params=settings["figures"],
+        outputs={
+            key: d / f"{key}.png"
+            for key in (
+                "model",
+                "criteria",
+                "stability",
+                "uncertainty",
+                "anomaly_scores",
+                "anomaly_curves",
+                "weights",
+            )
+        },
+    )
 
 
 def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
@@ -263,15 +311,14 @@ def floor_steps(config_path, workdir):
 
 
 def count_fits(config):
-    seeds = config["fit"]["seeds"]
-    n_seeds = seeds if isinstance(seeds, int) else len(seeds)
-    return (
-        len(config["datasets"])
-        * len(config["fit"]["covariance_types"])
-        * len(config["fit"]["n_components"])
-        * n_seeds
-        * len(config["fit"]["init_params"])
-    )
+    """The fits of the run's fit sweeps: every dataset and sweep point, with its own settings."""
+    total = 0
+    for planned in plan_datasets(config, read_schema(SCHEMA_PATH)).values():
+        fit = planned.settings["fit"]
+        seeds = fit["seeds"]
+        n_seeds = seeds if isinstance(seeds, int) else len(seeds)
+        total += len(fit["covariance_types"]) * len(fit["n_components"]) * n_seeds * len(fit["init_params"])
+    return total
 
 
 def median_run(repeats, measure):
@@ -406,6 +453,66 @@ def large_dag(configfile):
     n_fits = 5 * len(config["fit"]["covariance_types"]) * len(config["fit"]["n_components"]) * 100
     print(
         f"  dry run of {n_fits:,} fits: {seconds:.1f} s (target < 15), {jobs.group(1) if jobs else '?'} jobs"
+    )
+
+
+def sweep_config(settings_from, sweep, path):
+    """A config of one sweep and no other dataset, its settings those of ``settings_from``."""
+    config = yaml.safe_load(Path(settings_from).read_text())
+    config["datasets"] = {}
+    config["sweeps"] = sweep
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def sweep_dag():
+    """Dry run of a 200-point sweep, each point with the default config's per-point fit sweep
+    (four covariance types, k 1 to 10, 40 starts, cross-validation, stability refits)."""
+    sweep = {
+        "scale": {
+            "base": {"generator": "moons", "n_samples": 1000, "noise": 0.05, "seed": 0},
+            "axes": {
+                "n_samples": [250, 500, 1000, 2000, 4000],
+                "noise": [0.02, 0.05, 0.1, 0.2],
+                "seed": list(range(10)),
+            },
+        }
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        path = sweep_config(REPO / "config.yaml", sweep, Path(workdir) / "scale.yaml")
+        seconds, output = snakemake(workdir, path, "--dry-run")
+        n_fits = count_fits(full_config(path))
+    jobs = int(re.search(r"^total\s+(\d+)", output, flags=re.MULTILINE).group(1))
+    print(
+        f"  dry run of a 200-point sweep ({n_fits:,} fits in the points' own sweeps, more in their "
+        f"refits): {seconds:.1f} s (target < 15), {jobs:,} jobs = {jobs / 200:.1f} per point"
+    )
+
+
+def sweep_orchestration():
+    """Orchestration per point of a 50-point sweep: the pipeline on one core from clean
+    against the same step functions in one process (the floor), per point."""
+    n_points = 50
+    sweep = {
+        "points": {
+            "base": {"generator": "moons", "n_samples": 1000, "noise": 0.05, "seed": 0},
+            "axes": {"noise": [0.02, 0.05, 0.1, 0.15, 0.2], "seed": list(range(10))},
+        }
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        # Each point: the benchmark sweep's work for one dataset (400 fits and every later step).
+        path = sweep_config(REPO / "workflow/benchmark/sweep.yaml", sweep, Path(folder) / "points.yaml")
+        config = full_config(path)
+        floor, floor_work = floor_process(config)
+        with tempfile.TemporaryDirectory() as workdir:
+            one_core, _ = snakemake(workdir, path, "--cores", 1, one_cpu=True)
+            _, planned = snakemake(workdir, path, "--dry-run", "--forceall")
+    jobs = int(re.search(r"^total\s+(\d+)", planned, flags=re.MULTILINE).group(1))
+    work, orchestration_cost = floor_work / n_points, (one_core - floor) / n_points
+    print(
+        f"  50-point sweep, 1 core: pipeline {one_core:.1f} s, floor {floor:.1f} s ({floor_work:.1f} s in the "
+        f"steps), {jobs} jobs; per point: own work {work:.2f} s, orchestration {orchestration_cost:.2f} s = "
+        f"{orchestration_cost / work:.1%} of the work (target < 10 %)"
     )
 
 
@@ -552,6 +659,7 @@ def main():
     parser.add_argument("--large", action="store_true", help="also run the large-data cases (minutes)")
     parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
     parser.add_argument("--engine-only", action="store_true", help="run only the EM engine comparisons")
+    parser.add_argument("--sweeps-only", action="store_true", help="run only the sweep scale measures")
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)
     parser.add_argument("--plain-loop", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -573,6 +681,11 @@ def main():
         engine_speed(args.config)
         em_throughput()
         return
+    if args.sweeps_only:
+        print("sweeps")
+        sweep_dag()
+        sweep_orchestration()
+        return
     if args.large_only:
         print("large data")
         large_data(REPO / "workflow/benchmark/large.yaml")
@@ -582,6 +695,9 @@ def main():
         parser.error("--repeats must be at least 1")
     orchestration(args.config, args.repeats)
     large_dag(args.config)
+    print("sweeps")
+    sweep_dag()
+    sweep_orchestration()
     print("EM engine")
     engine_speed(args.config)
     em_throughput()
