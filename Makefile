@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run sweeps compare verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
+.PHONY: run sweeps compare runs verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -38,6 +38,11 @@ sweeps: $(VENV)/.installed
 # What differs between two results folders: make compare A=results B=old/results
 compare: $(VENV)/.installed
 	$(BIN)/python scripts/compare_runs.py $(A) $(B)
+
+# The run history of results/: every recorded run (scripts/runs.py also shows, compares,
+# restores and removes them).
+runs: $(VENV)/.installed
+	$(BIN)/python scripts/runs.py list
 
 # Check every artifact under results/ against its provenance record and the manifest.
 verify: $(VENV)/.installed
