@@ -311,13 +311,21 @@ def floor_steps(config_path, workdir):
 
 
 def count_fits(config):
-    """The fits of the run's fit sweeps: every dataset and sweep point, with its own settings."""
+    """The fits of the run's fit sweeps: every dataset and sweep point, with its own settings
+    (an agglomerative or hc_vvv start is one fit where its tree is deterministic)."""
+    from gmm_pipeline.initialisation import is_deterministic
+    from gmm_pipeline.memory import dataset_shape
+
     total = 0
     for planned in plan_datasets(config, read_schema(SCHEMA_PATH)).values():
         fit = planned.settings["fit"]
-        seeds = fit["seeds"]
-        n_seeds = seeds if isinstance(seeds, int) else len(seeds)
-        total += len(fit["covariance_types"]) * len(fit["n_components"]) * n_seeds * len(fit["init_params"])
+        seeds = fit["seeds"] if isinstance(fit["seeds"], int) else len(fit["seeds"])
+        shape = dataset_shape(planned.spec)
+        one_tree = shape is not None and is_deterministic(shape[0], fit["agglomerative_max_samples"])
+        starts = sum(
+            1 if method in ("agglomerative", "hc_vvv") and one_tree else seeds for method in fit["init_params"]
+        )
+        total += len(fit["covariance_types"]) * len(fit["n_components"]) * starts
     return total
 
 

@@ -1,7 +1,7 @@
 """The run history of a results folder: list, show, compare, restore and remove runs.
 
     python scripts/runs.py list                      every recorded run, oldest first
-    python scripts/runs.py show RUN                  a run's record: config, code, jobs, artifacts
+    python scripts/runs.py show RUN [--manifest]     a run's record (config, code, jobs, artifacts)
     python scripts/runs.py compare RUN [RUN|FOLDER]  what differs (default: against results/)
     python scripts/runs.py restore RUN FOLDER        a run's artifacts, byte-identical, into FOLDER
     python scripts/runs.py remove --keep N [--keep-run RUN ...]   drop old runs, reclaim bytes
@@ -54,6 +54,7 @@ def main(argv=None):
     commands.add_parser("list", help="every recorded run")
     show = commands.add_parser("show", help="a run's record as JSON")
     show.add_argument("run")
+    show.add_argument("--manifest", action="store_true", help="print the run's manifest instead")
     compare = commands.add_parser("compare", help="two runs, or a run and a results folder")
     compare.add_argument("a")
     compare.add_argument("b", nargs="?", help="a run or a results folder (default: the working results)")
@@ -69,7 +70,7 @@ def main(argv=None):
         if args.command == "list":
             print(format_runs(list_runs(args.results)))
         elif args.command == "show":
-            print(show_run(args.results, resolve(args.results, args.run)))
+            print(show_run(args.results, resolve(args.results, args.run), manifest=args.manifest))
         elif args.command == "compare":
             comparison = compare_runs(load(args.results, args.a), load(args.results, args.b or args.results))
             print(json.dumps(comparison, indent=2) if args.json else format_comparison(comparison))

@@ -96,6 +96,10 @@ def test_runs_are_recorded_listed_compared_restored_and_removed(tmp_path, monkey
     }
     assert added == {digest: size for digest, size in new_contents.items() if digest not in first_blobs}
     assert 0 < sum(added.values()) < sum(first_blobs.values())  # less than a second copy
+    shown = runs_script(tmp_path, "show", second)
+    assert json.loads(shown.stdout)["config"] == record["config"]
+    manifest = runs_script(tmp_path, "show", "latest", "--manifest")
+    assert manifest.stdout.encode() == (tmp_path / "results/manifest.json").read_bytes()
     listed = runs_script(tmp_path, "list")
     assert listed.returncode == 0 and f"{second}" in listed.stdout and "anomalies.percentile" in listed.stdout
 

@@ -369,6 +369,11 @@ def format_runs(rows):
     return "\n".join(lines)
 
 
-def show_run(results_dir, run_id):
-    """A run's record (config, code, versions, jobs, artifacts) as JSON text."""
-    return json.dumps(RunStore(results_dir).record(run_id), indent=2)
+def show_run(results_dir, run_id, manifest=False):
+    """A run's record (config, code, versions, jobs, artifacts) as JSON text, or with
+    ``manifest`` the run manifest it wrote, as it wrote it."""
+    runs = RunStore(results_dir)
+    record = runs.record(run_id)
+    if manifest:
+        return runs.blob_path(record["manifest_sha256"]).read_text(encoding="utf-8").rstrip("\n")
+    return json.dumps(record, indent=2)
