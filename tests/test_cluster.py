@@ -49,9 +49,10 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
     completed = [
         line for line in JOB_COMPLETION_LOG.read_text().splitlines() if f"WorkDir={on_cluster} " in line
     ]
-    assert len(completed) == 7  # data, fit, select, Bayesian, anomalies, figures, manifest
+    # data, fit, select, Bayesian, anomalies, figures, the run's metrics, manifest
+    assert len(completed) == 8
     assert all("JobState=COMPLETED" in line for line in completed)
-    assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 7
+    assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 8
 
     # On a SLURM node each job is its own allocation: it runs in its own process there, and
     # in the warm worker locally, with the same results.
