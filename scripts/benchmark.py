@@ -323,7 +323,8 @@ def count_fits(config):
         shape = dataset_shape(planned.spec)
         one_tree = shape is not None and is_deterministic(shape[0], fit["agglomerative_max_samples"])
         starts = sum(
-            1 if method in ("agglomerative", "hc_vvv") and one_tree else seeds for method in fit["init_params"]
+            1 if method in ("agglomerative", "hc_vvv") and one_tree else seeds
+            for method in fit["init_params"]
         )
         total += len(fit["covariance_types"]) * len(fit["n_components"]) * starts
     return total
