@@ -95,8 +95,7 @@ def compare_runs(a, b):
     config_a, config_b = flatten(a.config), flatten(b.config)
     config = [
         {"key": key, "a": config_a.get(key), "b": config_b.get(key)}
-        for key in sorted(set(config_a) | set(config_b))
-        if config_a.get(key, _ABSENT) != config_b.get(key, _ABSENT)
+        for key in changed_keys(config_a, config_b)
     ]
     metrics = []
     for file in sorted(set(a.metrics) | set(b.metrics)):
@@ -124,6 +123,11 @@ def compare_runs(a, b):
 
 
 _ABSENT = object()
+
+
+def changed_keys(a, b):
+    """The keys of two flat dicts whose values differ, a key absent from one included, sorted."""
+    return sorted(key for key in set(a) | set(b) if a.get(key, _ABSENT) != b.get(key, _ABSENT))
 
 
 def _is_number(value):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .artifacts import atomic_open, content_sha256, current_umask, read_json, sha256_file, write_json
-from .compare import METRICS_NAME, Run, flatten
+from .compare import METRICS_NAME, Run, changed_keys, flatten
 from .errors import PipelineInputError
 
 RUNS_FOLDER = "runs"
@@ -261,13 +261,9 @@ def list_runs(results_dir):
         config = flatten(record["config"])
         artifacts = {entry["path"]: entry["bytes_sha256"] for entry in record["artifacts"]}
         if before is None:
-            changed_keys, changed_artifacts = [], len(artifacts)
+            config_changes, changed_artifacts = [], len(artifacts)
         else:
-            changed_keys = sorted(
-                key
-                for key in set(config) | set(before[0])
-                if config.get(key, _ABSENT) != before[0].get(key, _ABSENT)
-            )
+            config_changes = changed_keys(before[0], config)
             changed_artifacts = sum(
                 artifacts.get(path) != before[1].get(path) for path in set(artifacts) | set(before[1])
             )
@@ -275,7 +271,7 @@ def list_runs(results_dir):
             {
                 "id": run_id,
                 "ended": record["ended"],
-                "config_changes": changed_keys,
+                "config_changes": config_changes,
                 "artifacts_changed": changed_artifacts,
                 "artifacts": len(artifacts),
                 "jobs": len(record["jobs"]),
@@ -283,9 +279,6 @@ def list_runs(results_dir):
         )
         before = (config, artifacts)
     return rows
-
-
-_ABSENT = object()
 
 
 def restore_run(results_dir, run_id, destination):
