@@ -19,8 +19,10 @@ It is the same algorithm as scikit-learn's, step for step:
   change of the total log-likelihood is at most ``tol``, or after ``max_iter`` iterations.
 
 It adds what scikit-learn lacks: a weight per row (``sample_weight``; integer weights give
-the fit of the data with rows repeated). The fitted results become ordinary scikit-learn
-``GaussianMixture`` estimators (:func:`as_estimator`).
+the fit of the data with rows repeated), and an optional component of constant density
+(``noise_log_density``: Banfield and Raftery's uniform noise component, as mclust's
+``noise`` option; see :mod:`gmm_pipeline.noise`). The fitted results become ordinary
+scikit-learn ``GaussianMixture`` estimators (:func:`as_estimator`).
 """
 
 import math
@@ -92,12 +94,14 @@ def relative_change(lower_bounds, n_samples):
     return abs(current - previous) / (1.0 + abs(current))
 
 
-def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None):
+def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None, gaussian_share=None):
     """Weights (unnormalised), means and covariances from responsibilities, for a batch.
 
     ``resp`` has shape (n_starts, n_samples, n_components); the results carry the same
     leading axis. These are scikit-learn's M-step formulas, with each row's responsibility
-    multiplied by its weight.
+    multiplied by its weight. ``gaussian_share`` (n_starts, n_samples), given when a noise
+    component takes part of each row, is each row's total Gaussian responsibility: the
+    tied covariance pools only that part of the rows (mclust's EEE with noise).
     """
     if sample_weight is not None:
         resp = resp * sample_weight[np.newaxis, :, np.newaxis]
@@ -114,9 +118,13 @@ def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None)
         covariances[..., np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
         row_weights = np.ones(len(X)) if sample_weight is None else sample_weight
-        avg_X2 = (X * row_weights[:, np.newaxis]).T @ X
+        if gaussian_share is None:
+            avg_X2 = ((X * row_weights[:, np.newaxis]).T @ X)[np.newaxis]
+        else:
+            shares = gaussian_share * row_weights[np.newaxis]
+            avg_X2 = np.matmul(np.swapaxes(X[np.newaxis] * shares[..., np.newaxis], 1, 2), X)
         avg_means2 = np.matmul(np.swapaxes(means, 1, 2) * nk[:, np.newaxis, :], means)
-        covariances = (avg_X2[np.newaxis] - avg_means2) / nk.sum(axis=1)[:, np.newaxis, np.newaxis]
+        covariances = (avg_X2 - avg_means2) / nk.sum(axis=1)[:, np.newaxis, np.newaxis]
         covariances[..., np.arange(d), np.arange(d)] += reg_covar
     else:
         avg_X2 = np.matmul(np.swapaxes(resp, 1, 2), X * X) / nk[..., np.newaxis]
@@ -200,7 +208,10 @@ def log_densities(X, means, factors, covariance_type):
 
 
 class Start:
-    """One start's parameters: weights (K,), means (K, d) and covariances, or an error."""
+    """One start's parameters: weights (K,), means (K, d) and covariances, or an error.
+
+    With a noise component, ``weights`` has K + 1 entries, the noise component's last.
+    """
 
     def __init__(self, weights=None, means=None, covariances=None, error=None):
         self.weights, self.means, self.covariances, self.error = weights, means, covariances, error
@@ -236,7 +247,9 @@ class Fit:
         self.lower_bounds, self.converged, self.error = [], False, None
 
 
-def run_starts(X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_weight=None):
+def run_starts(
+    X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_weight=None, noise_log_density=None
+):
     """Run EM from every start at once; each stops by its own convergence.
 
     Parameters
@@ -250,6 +263,10 @@ def run_starts(X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_w
         change of the total log-likelihood (see the module docstring).
     sample_weight : ndarray of shape (n_samples,), optional
         Non-negative weight of each row.
+    noise_log_density : float, optional
+        The log-density of a noise component of constant density (minus the log of the
+        volume it spreads over). Then every start's weights end with the noise weight,
+        and so do the fits'.
 
     Returns
     -------
@@ -275,17 +292,27 @@ def run_starts(X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_w
     for _ in range(max_iter):
         if not active:
             break
+        densities = log_densities(X, means, factors, covariance_type)
+        if noise_log_density is not None:
+            noise_column = np.full(densities.shape[:2] + (1,), float(noise_log_density))
+            densities = np.concatenate([densities, noise_column], axis=2)
         with np.errstate(divide="ignore"):
-            weighted_log = (
-                log_densities(X, means, factors, covariance_type) + np.log(weights)[:, np.newaxis, :]
-            )
+            weighted_log = densities + np.log(weights)[:, np.newaxis, :]
         per_point = _logsumexp(weighted_log)  # (S, n)
         if weights_per_row is None:
             bounds = per_point.mean(axis=1)
         else:
             bounds = per_point @ weights_per_row / total_weight
         resp = np.exp(weighted_log - per_point[:, :, np.newaxis])
-        nk, means, covariances = estimate_parameters(X, resp, covariance_type, reg_covar, weights_per_row)
+        if noise_log_density is None:
+            nk, means, covariances = estimate_parameters(X, resp, covariance_type, reg_covar, weights_per_row)
+        else:
+            gaussian, noise = resp[..., :-1], resp[..., -1]
+            nk, means, covariances = estimate_parameters(
+                X, gaussian, covariance_type, reg_covar, weights_per_row, gaussian.sum(axis=2)
+            )
+            noise_total = noise.sum(axis=1) if weights_per_row is None else noise @ weights_per_row
+            nk = np.concatenate([nk, noise_total[:, np.newaxis]], axis=1)
         weights = nk / nk.sum(axis=1, keepdims=True)
         factors, bad = precision_factors(covariances, covariance_type)
         finished = np.zeros(len(active), dtype=bool)

@@ -1,0 +1,270 @@
+"""A Gaussian mixture plus a uniform noise component (Banfield and Raftery 1993).
+
+Outliers scattered over the data's range are modelled by one more component of constant
+density ``1 / V`` over a region of volume ``V``:
+
+    f(x) = pi_0 / V + sum_k pi_k N(x; mu_k, Sigma_k),   pi_0 + sum_k pi_k = 1.
+
+EM estimates ``pi_0`` with the Gaussian parameters (:func:`gmm_pipeline.em.run_starts` with
+``noise_log_density = -log V``). The posterior probability of the noise component is an
+anomaly score of its own. This follows mclust's ``noise`` initialisation:
+
+* ``V`` is mclust's ``hypvol``: the smaller of the volume of the data's bounding box and of
+  the bounding box of its principal-component scores (:func:`log_hypervolume`);
+* EM starts from an initial guess of the noise points; the Gaussian components start from
+  k-means on the other rows. mclust leaves the guess to the user (often ``NNclean``); here
+  it is the ``initial_fraction`` of rows farthest from their ``n_neighbors``-th nearest
+  neighbour (:func:`initial_noise`), a simple form of the same idea;
+* BIC counts one parameter more than the Gaussian mixture's, the noise weight (``V`` is
+  fixed by the data, not fitted), and uses the log-likelihood of the whole mixture.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.neighbors import NearestNeighbors
+
+from .criteria import n_parameters
+from .em import Start, estimate_parameters, run_starts
+from .errors import PipelineInputError
+from .model_io import (
+    fitted_estimator,
+    model_from_dict,
+    model_to_dict,
+    precisions_cholesky_from_covariances,
+)
+
+NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
+NOISE_MODEL_FORMAT_VERSION = 1
+TABLE_COLUMNS = [
+    "n_components",
+    "seed",
+    "log_likelihood",
+    "bic",
+    "noise_weight",
+    "n_iter",
+    "converged",
+    "error",
+]
+
+
+def log_hypervolume(X):
+    """log of mclust's ``hypvol``: the smaller bounding-box volume of the data and of its
+    principal-component scores. A zero range (a constant column) gives ``-inf``."""
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    # Principal-component scores: the centred rows in the basis of the right singular
+    # vectors (as R's princomp, up to signs, which do not change a range).
+    _, _, basis = np.linalg.svd(centred, full_matrices=False)
+    scores = centred @ basis.T
+    with np.errstate(divide="ignore"):
+        box = float(np.sum(np.log(np.ptp(X, axis=0))))
+        rotated = float(np.sum(np.log(np.ptp(scores, axis=0))))
+    return min(box, rotated)
+
+
+def initial_noise(X, *, fraction=0.1, n_neighbors=10):
+    """The rows first taken as noise: the ``fraction`` farthest from their
+    ``n_neighbors``-th nearest neighbour (at least one row, and at least one row left)."""
+    n = len(X)
+    n_noise = min(n - 1, max(1, int(round(fraction * n))))
+    neighbours = min(n_neighbors, n - 1)
+    distances, _ = NearestNeighbors(n_neighbors=neighbours + 1).fit(X).kneighbors(X)
+    farthest = np.argsort(-distances[:, -1], kind="stable")[:n_noise]
+    noise = np.zeros(n, dtype=bool)
+    noise[farthest] = True
+    return noise
+
+
+@dataclass
+class NoiseMixture:
+    """A fitted Gaussian mixture with a uniform noise component.
+
+    Attributes
+    ----------
+    gaussian : GaussianMixture
+        The Gaussian components, their weights renormalised to sum to one.
+    noise_weight : float
+        ``pi_0``, the noise component's weight.
+    log_volume : float
+        ``log V``; the noise density is ``exp(-log_volume)`` everywhere.
+    """
+
+    gaussian: object
+    noise_weight: float
+    log_volume: float
+
+    @property
+    def n_components(self):
+        return int(self.gaussian.n_components)
+
+    @property
+    def covariance_type(self):
+        return self.gaussian.covariance_type
+
+    def _log_parts(self, X):
+        """log of each part's weighted density: (n, 2), Gaussian mixture then noise."""
+        with np.errstate(divide="ignore"):
+            gaussian = np.log1p(-self.noise_weight) + self.gaussian.score_samples(X)
+            noise = np.full(len(X), math.log(self.noise_weight) - self.log_volume)
+        return np.column_stack([gaussian, noise])
+
+    def score_samples(self, X):
+        """Log-density of each row under the whole mixture."""
+        parts = self._log_parts(X)
+        largest = parts.max(axis=1)
+        return largest + np.log(np.exp(parts - largest[:, np.newaxis]).sum(axis=1))
+
+    def noise_probability(self, X):
+        """Posterior probability that each row comes from the noise component."""
+        parts = self._log_parts(X)
+        return np.exp(parts[:, 1] - self.score_samples(X))
+
+    def n_parameters(self, n_features):
+        """The Gaussian mixture's free parameters plus one, the noise weight."""
+        return n_parameters(self.covariance_type, self.n_components, n_features) + 1
+
+    def bic(self, X):
+        """``-2 log L + p log n``, lower is better (as the pipeline's other criteria)."""
+        n, d = X.shape
+        return float(-2 * self.score_samples(X).sum() + self.n_parameters(d) * math.log(n))
+
+
+def _start(X, noise, n_components, covariance_type, reg_covar, seed):
+    """EM's start: k-means of the rows not taken as noise, the noise rows in the noise
+    component; the parameters are the M-step of those responsibilities."""
+    clean = np.flatnonzero(~noise)
+    labels = KMeans(n_clusters=n_components, n_init=1, random_state=seed).fit(X[clean]).labels_
+    resp = np.zeros((len(X), n_components))
+    resp[clean, labels] = 1.0
+    nk, means, covariances = estimate_parameters(
+        X, resp[np.newaxis], covariance_type, reg_covar, gaussian_share=resp.sum(axis=1)[np.newaxis]
+    )
+    weights = np.append(nk[0], noise.sum()) / len(X)
+    return Start(weights / weights.sum(), means[0], covariances[0])
+
+
+def fit_noise_mixture(
+    X,
+    *,
+    covariance_type,
+    n_components,
+    seeds=(0, 1, 2),
+    initial_fraction=0.1,
+    n_neighbors=10,
+    reg_covar=1e-6,
+    tol=1e-6,
+    max_iter=1000,
+    log_volume=None,
+):
+    """Fit Gaussian mixtures with a noise component over component counts; keep the best BIC.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    n_components : sequence of int
+        The Gaussian component counts tried.
+    seeds : sequence of int
+        One k-means start per seed and count; the best log-likelihood of a count is kept.
+    initial_fraction, n_neighbors
+        The initial noise guess (:func:`initial_noise`).
+    reg_covar, tol, max_iter
+        As for the pipeline's fits.
+    log_volume : float, optional
+        ``log V``; by default :func:`log_hypervolume` of ``X``.
+
+    Returns
+    -------
+    model : NoiseMixture or None
+        The count with the lowest BIC (None if every start failed).
+    table : DataFrame
+        One row per start: ``TABLE_COLUMNS``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if log_volume is None:
+        log_volume = log_hypervolume(X)
+    if not np.isfinite(log_volume):
+        raise PipelineInputError(
+            "the data span no volume (a constant column or fewer distinct rows than features); "
+            "a uniform noise component needs a region of positive volume"
+        )
+    noise = initial_noise(X, fraction=initial_fraction, n_neighbors=n_neighbors)
+    n, d = X.shape
+    rows, best = [], None
+    for k in n_components:
+        if k > int((~noise).sum()):
+            continue
+        starts = [_start(X, noise, k, covariance_type, reg_covar, seed) for seed in seeds]
+        fits = run_starts(
+            X,
+            starts,
+            covariance_type=covariance_type,
+            reg_covar=reg_covar,
+            tol=tol,
+            max_iter=max_iter,
+            noise_log_density=-log_volume,
+        )
+        for seed, fit in zip(seeds, fits, strict=True):
+            row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
+            row["converged"] = bool(fit.converged)
+            if fit.error is None:
+                model = _noise_mixture(fit, covariance_type, d, log_volume)
+                log_likelihood = float(model.score_samples(X).sum())
+                row |= {
+                    "log_likelihood": log_likelihood,
+                    "bic": -2 * log_likelihood + model.n_parameters(d) * math.log(n),
+                    "noise_weight": model.noise_weight,
+                }
+                # The best start of a count by likelihood; the best count by BIC.
+                if best is None or (row["bic"], -log_likelihood) < (best[0], -best[1]):
+                    best = (row["bic"], log_likelihood, model)
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return (best[2] if best else None), table
+
+
+def _noise_mixture(fit, covariance_type, n_features, log_volume):
+    gaussian_weights = fit.weights[:-1] / fit.weights[:-1].sum()
+    gaussian = fitted_estimator(
+        {"n_components": len(gaussian_weights), "covariance_type": covariance_type},
+        weights=gaussian_weights,
+        means=fit.means,
+        covariances=fit.covariances,
+        precisions_cholesky=precisions_cholesky_from_covariances(fit.covariances, covariance_type),
+        converged=fit.converged,
+        n_iter=len(fit.lower_bounds),
+        lower_bound=fit.lower_bounds[-1],
+        n_features=n_features,
+    )
+    return NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume))
+
+
+def noise_mixture_to_dict(model):
+    """A JSON-ready description: the Gaussian part as :func:`model_io.model_to_dict`."""
+    return {
+        "format": NOISE_MODEL_FORMAT,
+        "format_version": NOISE_MODEL_FORMAT_VERSION,
+        "noise_weight": model.noise_weight,
+        "log_volume": model.log_volume,
+        "gaussian": model_to_dict(model.gaussian),
+    }
+
+
+def noise_mixture_from_dict(record, source="noise model"):
+    """Rebuild a :class:`NoiseMixture`, checking the record first."""
+    if not isinstance(record, dict) or record.get("format") != NOISE_MODEL_FORMAT:
+        raise PipelineInputError(f"{source}: not a noise mixture (expected format {NOISE_MODEL_FORMAT!r})")
+    if record.get("format_version") != NOISE_MODEL_FORMAT_VERSION:
+        raise PipelineInputError(
+            f"{source}: format_version {record.get('format_version')!r}; expected {NOISE_MODEL_FORMAT_VERSION}"
+        )
+    weight, log_volume = record.get("noise_weight"), record.get("log_volume")
+    if not isinstance(weight, float) or not 0.0 <= weight < 1.0:
+        raise PipelineInputError(f"{source}: noise_weight {weight!r}; expected a number in [0, 1)")
+    if not isinstance(log_volume, float) or not math.isfinite(log_volume):
+        raise PipelineInputError(f"{source}: log_volume {log_volume!r}; expected a finite number")
+    return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)
