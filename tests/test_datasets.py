@@ -8,12 +8,12 @@ import pytest
 from gmm_pipeline.datasets import (
     Preprocessing,
     generate_dataset,
-    inject_outliers,
     load_dataset,
     prepare_dataset,
     prepare_to_files,
 )
 from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.outlier_kinds import uniform_outliers
 from sklearn.datasets import make_moons
 
 MOONS = {"generator": "moons", "n_samples": 200, "noise": 0.05, "seed": 42}
@@ -124,8 +124,8 @@ def test_injected_outliers_are_uniform_in_the_enlarged_box_flagged_and_seeded():
     extra = frame[["x0", "x1"]].iloc[200:].to_numpy()
     assert np.all(np.abs(extra - centre) <= half)
     assert np.any(np.abs(extra - centre) > (X.max(0) - X.min(0)) / 2)  # some fall outside the data's own box
-    np.testing.assert_array_equal(extra, inject_outliers(X, fraction=0.1, box_scale=2.0, seed=5))
-    assert not np.array_equal(extra, inject_outliers(X, fraction=0.1, box_scale=2.0, seed=6))
+    np.testing.assert_array_equal(extra, uniform_outliers(X, 20, box_scale=2.0, seed=5))
+    assert not np.array_equal(extra, uniform_outliers(X, 20, box_scale=2.0, seed=6))
 
 
 def test_standardized_features_and_the_recorded_scaler_applied_to_new_rows(tmp_path):

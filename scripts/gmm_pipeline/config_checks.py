@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
 from .errors import PipelineInputError
+from .outlier_kinds import DEFAULTS as KIND_OPTIONS
 
 SOURCE_KEYS = ("generator", "bundled", "path")
 # More values than any hand-written config holds: a larger one is refused before anything
@@ -90,12 +91,28 @@ def check_dataset(planned):
             f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
             f"component count in fit.n_components ({max_k}); use fewer folds or more data"
         )
+    for key, entry in _injections(planned):
+        kind = entry.get("kind", "uniform")
+        foreign = sorted(set(entry) - {"fraction", "kind", "seed"} - set(KIND_OPTIONS[kind]))
+        if foreign:
+            raise PipelineInputError(
+                f"{key}.{foreign[0]} does not apply to kind {kind!r}; its options are "
+                f"{', '.join(['fraction', 'seed', *KIND_OPTIONS[kind]])}"
+            )
     anomalies = settings["anomalies"]
     if anomalies["threshold"] == "log_density" and anomalies["log_density"] is None:
         raise PipelineInputError(
             f"{planned.setting_key('anomalies.threshold')} is 'log_density' but anomalies.log_density "
             f"is not set; expected the log-density value below which points are anomalies"
         )
+
+
+def _injections(planned):
+    """Each ``inject_outliers`` entry of a dataset with its config key."""
+    injected = planned.spec.get("inject_outliers")
+    if isinstance(injected, list):
+        return [(planned.dataset_key(f"inject_outliers[{i}]"), entry) for i, entry in enumerate(injected)]
+    return [(planned.dataset_key("inject_outliers"), injected)] if injected else []
 
 
 def normalise_config(config):
@@ -192,8 +209,13 @@ def schema_error_message(error):
     """One readable line from a jsonschema ``ValidationError``: the key, what is wrong, what fits.
 
     Snakemake's own message prints the whole sub-schema; users need the dotted key path
-    (``fit.seeds``) and what the key accepts.
+    (``fit.seeds``) and what the key accepts. A value that fits none of a key's forms (one
+    entry or a list of them) is described by the key inside it that is wrong, where there is one.
     """
+    if error.context:
+        inner = best_match([error])
+        if len(inner.absolute_path) > len(error.absolute_path):
+            error = inner
     key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
     message = f"config key '{key}': {error.message}"
     schema = error.schema if isinstance(error.schema, dict) else {}

@@ -1,8 +1,9 @@
 """Step 1: a dataset from its source (generator, bundled or user file), prepared and
 written with its description; and read back, validated.
 
-Preparing a dataset, in order: take the rows from the source; optionally inject uniform
-outliers (flagged); optionally z-score the features, recording the scaler so new rows can
+Preparing a dataset, in order: take the rows from the source; optionally inject synthetic
+anomalies of one or more kinds (:mod:`gmm_pipeline.outlier_kinds`), flagged with their kind;
+optionally z-score the features, recording the scaler so new rows can
 be scored the same way (:class:`Preprocessing`).
 """
 
@@ -15,12 +16,16 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 
 from .artifacts import read_json, write_csv, write_json
 from .errors import PipelineInputError
+from .outlier_kinds import generate_outliers, injections
 from .sources import load_bundled, load_file
 
 LABEL_COLUMN = "label"
 OUTLIER_COLUMN = "is_outlier"
+KIND_COLUMN = "outlier_kind"
 SOURCE_ROW_COLUMN = "source_row"
-RESERVED_COLUMNS = (LABEL_COLUMN, OUTLIER_COLUMN, SOURCE_ROW_COLUMN)
+RESERVED_COLUMNS = (LABEL_COLUMN, OUTLIER_COLUMN, KIND_COLUMN, SOURCE_ROW_COLUMN)
+# The kind of a row that is not an anomaly, and of a true anomaly named by outlier_labels.
+NORMAL_KIND, LABELLED_KIND = "normal", "labelled"
 DATASET_FORMAT = "gmm-pipeline.dataset"
 DATASET_FORMAT_VERSION = 1
 
@@ -42,6 +47,9 @@ class Dataset:
     is_outlier : ndarray of bool or None
         Ground truth for anomaly scoring, where it exists (injected outliers, or the
         classes named in ``outlier_labels``).
+    outlier_kind : ndarray of str or None
+        With ground truth, each row's kind: ``normal``, ``labelled`` (from
+        ``outlier_labels``) or the injected kind (``uniform``, ``local``, ...).
     """
 
     name: str
@@ -49,6 +57,7 @@ class Dataset:
     labels: np.ndarray | None
     features: list
     is_outlier: np.ndarray | None = None
+    outlier_kind: np.ndarray | None = None
 
     @property
     def n_samples(self):
@@ -150,17 +159,6 @@ def generate_dataset(spec):
     return X, labels.astype(np.int64), [f"x{j}" for j in range(X.shape[1])]
 
 
-def inject_outliers(X, *, fraction, box_scale=1.5, seed=0):
-    """Points drawn uniformly from the data's bounding box enlarged ``box_scale`` times.
-
-    Returns the ``round(fraction * n_samples)`` new points (at least one).
-    """
-    n = max(1, int(round(fraction * len(X))))
-    low, high = X.min(axis=0), X.max(axis=0)
-    centre, half = (low + high) / 2, (high - low) / 2 * box_scale
-    return np.random.default_rng(seed).uniform(centre - half, centre + half, size=(n, X.shape[1]))
-
-
 def load_source(spec, *, min_rows=1):
     """Rows, labels, feature names and source row numbers of a dataset entry's source."""
     if "generator" in spec:
@@ -238,26 +236,25 @@ def prepare_dataset(spec, *, min_rows=1, name=None):
             )
         key = f"datasets.{name}.outlier_labels" if name else "outlier_labels"
         truth = outlier_truth(labels, spec["outlier_labels"], key=key)
-    injected = spec.get("inject_outliers")
+    kinds = None if truth is None else np.where(truth, LABELLED_KIND, NORMAL_KIND).astype(object)
+    # Every kind is drawn from the source's rows, not from rows another kind added.
+    normal_rows = X
     n_injected = 0
-    if injected:
-        extra = inject_outliers(
-            X,
-            fraction=injected["fraction"],
-            box_scale=injected.get("box_scale", 1.5),
-            seed=injected.get("seed", 0),
-        )
-        n_injected = len(extra)
-        truth = np.zeros(len(X), dtype=bool) if truth is None else truth
-        truth = np.concatenate([truth, np.ones(n_injected, dtype=bool)])
+    for entry in injections(spec):
+        extra = generate_outliers(normal_rows, entry)
+        n_injected += len(extra)
+        if truth is None:
+            truth, kinds = np.zeros(len(X), dtype=bool), np.full(len(X), NORMAL_KIND, dtype=object)
+        truth = np.concatenate([truth, np.ones(len(extra), dtype=bool)])
+        kinds = np.concatenate([kinds, np.full(len(extra), entry.get("kind", "uniform"), dtype=object)])
         X = np.vstack([X, extra])
-        source_rows = np.concatenate([source_rows, np.full(n_injected, -1)])
+        source_rows = np.concatenate([source_rows, np.full(len(extra), -1)])
         if labels is not None:
             # Injected points belong to no class: -1 among numeric labels, "outlier" among names.
             numeric = np.issubdtype(np.asarray(labels).dtype, np.number)
             marker = -1 if numeric else "outlier"
             labels = pd.concat(
-                [pd.Series(labels), pd.Series([marker] * n_injected)], ignore_index=True
+                [pd.Series(labels), pd.Series([marker] * len(extra))], ignore_index=True
             ).to_numpy()
     standardization = None
     if spec.get("standardize"):
@@ -270,11 +267,13 @@ def prepare_dataset(spec, *, min_rows=1, name=None):
         frame[LABEL_COLUMN] = labels
     if truth is not None:
         frame[OUTLIER_COLUMN] = truth
+        frame[KIND_COLUMN] = kinds
     frame[SOURCE_ROW_COLUMN] = source_rows.astype(np.int64)
     description = {
         "features": features,
         "label_column": LABEL_COLUMN if labels is not None else None,
         "outlier_column": OUTLIER_COLUMN if truth is not None else None,
+        "kind_column": KIND_COLUMN if truth is not None else None,
         "standardization": standardization,
         "n_injected_outliers": n_injected,
     }
@@ -284,8 +283,7 @@ def prepare_dataset(spec, *, min_rows=1, name=None):
 def source_seeds(spec):
     """Every seed a dataset entry uses: its generator's or subsample's, and its outliers'."""
     seeds = [spec["seed"]] if "seed" in spec else []
-    if spec.get("inject_outliers"):
-        seeds.append(spec["inject_outliers"].get("seed", 0))
+    seeds += [entry.get("seed", 0) for entry in injections(spec)]
     return seeds
 
 
@@ -346,8 +344,8 @@ def load_dataset(data_path, meta_path):
         raise PipelineInputError(f"{data_path}: cannot read CSV: {err}") from err
 
     features, label_column = meta["features"], meta.get("label_column")
-    outlier_column = meta.get("outlier_column")
-    described = features + [c for c in (label_column, outlier_column) if c]
+    outlier_column, kind_column = meta.get("outlier_column"), meta.get("kind_column")
+    described = features + [c for c in (label_column, outlier_column, kind_column) if c]
     missing = [c for c in described if c not in frame]
     if missing:
         raise PipelineInputError(
@@ -374,4 +372,5 @@ def load_dataset(data_path, meta_path):
         labels=frame[label_column].to_numpy() if label_column else None,
         features=features,
         is_outlier=frame[outlier_column].to_numpy(dtype=bool) if outlier_column else None,
+        outlier_kind=frame[kind_column].astype(str).to_numpy(dtype=object) if kind_column else None,
     )

@@ -51,9 +51,10 @@ def dataset_shape(spec):
         if shape is None:
             return None
         n_rows, n_features = shape
-    injected = spec.get("inject_outliers")
-    if injected:
-        n_rows += max(1, round(injected["fraction"] * n_rows))
+    injected = spec.get("inject_outliers") or []
+    n_source = n_rows
+    for entry in injected if isinstance(injected, list) else [injected]:
+        n_rows += max(1, round(entry["fraction"] * n_source))
     return n_rows, n_features
 
 

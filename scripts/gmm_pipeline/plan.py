@@ -239,6 +239,11 @@ def _check_axis(prefix, axis, base, schema):
             f"base dataset ({', '.join(sorted(k for k in allowed if '.' not in k) or ['none'])}, "
             f"inject_outliers.fraction, ...) or a setting such as fit.reg_covar or anomalies.percentile"
         )
+    if section == "inject_outliers" and isinstance(base.get("inject_outliers"), list):
+        raise PipelineInputError(
+            f"config key '{prefix}.axes.{axis}' varies inject_outliers, which the base gives as a list "
+            f"of kinds; an axis can vary a single inject_outliers entry only"
+        )
 
 
 def _scalar_keys(node, schema, prefix):
@@ -248,6 +253,8 @@ def _scalar_keys(node, schema, prefix):
     for name, child in node.get("properties", {}).items():
         dotted = f"{prefix}.{name}" if prefix else name
         child = _resolve(child, schema)
+        # A key that is one object or a list of them (inject_outliers): its object's keys.
+        child = next((_resolve(option, schema) for option in child.get("oneOf", [])), child)
         if child.get("type") == "object" and "properties" in child:
             keys += _scalar_keys(child, schema, dotted)
         elif child.get("type") != "array":
