@@ -103,6 +103,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/select.smk"
+include: "workflow/rules/clusters.smk"
 include: "workflow/rules/bayes.smk"
 include: "workflow/rules/anomalies.smk"
 include: "workflow/rules/figures.smk"

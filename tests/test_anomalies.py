@@ -3,16 +3,24 @@
 import numpy as np
 import pytest
 from gmm_pipeline.anomalies import (
+    DETECTORS,
     METRIC_COLUMNS,
+    compare_by_kind,
     compare_detectors,
     density_anomalies,
     detector_scores,
     flag_highest,
+    holdout_split,
     local_outlier_factor_scores,
     log_density_threshold,
 )
+from gmm_pipeline.noise import fit_noise_mixture
 from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
+
+
+def _noise_model(X):
+    return fit_noise_mixture(X, covariance_type="full", n_components=[3], seeds=[0])[0]
 
 
 def test_anomalies_are_the_points_below_the_density_percentile(three_blobs):
@@ -71,8 +79,10 @@ def test_threshold_rules():
 def test_detector_metrics_match_a_direct_count(three_blobs):
     X, truth = _planted(three_blobs)
     model = GaussianMixture(n_components=3, random_state=0).fit(X)
-    scores = detector_scores(model, X, seed=0)
+    noise_model = _noise_model(X)
+    scores = detector_scores(model, noise_model, X, seed=0)
     np.testing.assert_array_equal(scores["gmm"], -model.score_samples(X))
+    np.testing.assert_array_equal(scores["noise_component"], noise_model.noise_probability(X))
     forest = IsolationForest(random_state=0).fit(X)
     np.testing.assert_array_equal(scores["isolation_forest"], -forest.score_samples(X))
     is_anomaly = model.score_samples(X) < np.percentile(model.score_samples(X), 5)
@@ -93,9 +103,11 @@ def test_detector_metrics_match_a_direct_count(three_blobs):
 def test_without_truth_only_the_counts_are_reported(three_blobs):
     X, _ = three_blobs
     model = GaussianMixture(n_components=3, random_state=0).fit(X)
-    scores = detector_scores(model, X)
+    scores = detector_scores(model, _noise_model(X), X)
     table = compare_detectors(scores, flag_highest(scores["gmm"], 9), None)
-    assert table["n_flagged"].tolist() == [9, 9, 9] and table["roc_auc"].isna().all()
+    assert table["detector"].tolist() == list(DETECTORS)
+    assert table["n_flagged"].tolist() == [9, 9, 9, 9] and table["roc_auc"].isna().all()
+    assert (table["evaluated_on"] == "all").all() and (table["n_rows"] == 300).all()
 
 
 def test_lof_on_large_data_scores_every_row_against_a_sample():
@@ -107,3 +119,41 @@ def test_lof_on_large_data_scores_every_row_against_a_sample():
     # Both put the two far points on top, and agree on the ranking of the rest.
     assert set(np.argsort(-sampled)[:2]) == set(np.argsort(-exact)[:2]) == {3000, 3001}
     assert np.corrcoef(exact, sampled)[0, 1] > 0.8
+
+
+def test_held_out_detectors_are_fitted_on_the_fit_part_and_score_only_test_rows(three_blobs):
+    X, truth = _planted(three_blobs)
+    is_test = holdout_split(truth, fraction=0.3, seed=0)
+    assert is_test.sum() == np.ceil(0.3 * len(X))  # scikit-learn rounds the test part up
+    # Stratified: the test part has the data's share of anomalies, to one row.
+    assert abs(truth[is_test].sum() - 0.3 * truth.sum()) <= 1
+    np.testing.assert_array_equal(is_test, holdout_split(truth, fraction=0.3, seed=0))
+    assert not np.array_equal(is_test, holdout_split(truth, fraction=0.3, seed=1))
+
+    X_fit, X_test = X[~is_test], X[is_test]
+    model = GaussianMixture(n_components=3, random_state=0).fit(X_fit)
+    scores = detector_scores(model, _noise_model(X_fit), X_fit, X_test=X_test, seed=0)
+    assert {len(values) for values in scores.values()} == {len(X_test)}
+    # A test row's scores do not depend on any other test row: the detectors saw none.
+    moved = X_test.copy()
+    moved[0] += 50.0
+    again = detector_scores(model, _noise_model(X_fit), X_fit, X_test=moved, seed=0)
+    for name in DETECTORS:
+        np.testing.assert_allclose(again[name][1:], scores[name][1:], rtol=1e-12, err_msg=name)
+        assert again[name][0] != scores[name][0]
+
+
+def test_scores_by_kind_rank_each_kind_against_the_normal_rows_only():
+    rng = np.random.default_rng(0)
+    kinds = np.array(["normal"] * 90 + ["uniform"] * 5 + ["cluster"] * 5, dtype=object)
+    # A detector that finds the uniform kind perfectly and ranks the cluster kind lowest.
+    score = np.r_[rng.uniform(1, 2, 90), rng.uniform(5, 6, 5), rng.uniform(0, 0.5, 5)]
+    scores = {name: score for name in DETECTORS}
+    is_anomaly = score > 4
+    table = compare_by_kind(scores, is_anomaly, kinds).set_index(["detector", "kind"])
+    assert table.loc[("gmm", "uniform"), "roc_auc"] == 1.0
+    assert table.loc[("gmm", "uniform"), "recall"] == 1.0
+    assert table.loc[("gmm", "cluster"), "roc_auc"] == 0.0
+    assert table.loc[("gmm", "cluster"), "recall"] == 0.0
+    assert table.loc[("gmm", "cluster"), "n_anomalies"] == 5 and table.loc[("gmm", "cluster"), "n_normal"] == 90
+    assert compare_by_kind(scores, is_anomaly, None).empty

@@ -70,7 +70,7 @@ _DELETE = object()
             -1,
             r"config key 'selection\.stability\.bootstrap': -1 is less than the minimum of 0",
         ),
-        ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params'"),
+        ("fit.init_params", ["kmeans", "ward"], r"config key 'fit\.init_params\.1': 'ward' is not one of"),
         (
             "anomalies.percentile",
             100,
@@ -96,6 +96,22 @@ _DELETE = object()
             "datasets.blobs.inject_outliers",
             {"fraction": 2},
             r"config key 'datasets\.blobs\.inject_outliers\.fraction': 2 is greater than the maximum of 1",
+        ),
+        (
+            "datasets.blobs.inject_outliers",
+            {"fraction": 0.05, "kind": "local", "box_scale": 2},
+            r"datasets\.blobs\.inject_outliers\.box_scale does not apply to kind 'local'; its options are "
+            r"fraction, seed, scale, n_components",
+        ),
+        (
+            "datasets.blobs.inject_outliers",
+            [{"fraction": 0.05}, {"fraction": 0.01, "kind": "spiral"}],
+            r"config key 'datasets\.blobs\.inject_outliers\.1\.kind': 'spiral' is not one of",
+        ),
+        (
+            "anomalies.holdout_fraction",
+            1.0,
+            r"config key 'anomalies\.holdout_fraction': 1\.0 is not valid",
         ),
         (
             "anomalies.threshold",

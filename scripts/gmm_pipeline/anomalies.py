@@ -1,12 +1,21 @@
 """Step 5: anomalies as the points of lowest density under the chosen model, scored against
-ground truth where it exists, side by side with IsolationForest and LocalOutlierFactor.
+ground truth where it exists, side by side with a uniform noise component, IsolationForest
+and LocalOutlierFactor.
 
 Every detector gives an anomaly score, higher meaning more anomalous: minus the log-density
-for the mixture, minus ``score_samples`` for IsolationForest, minus the
+for the mixture, the posterior probability of the noise component for the mixture with
+noise (:mod:`gmm_pipeline.noise`), minus ``score_samples`` for IsolationForest, minus the
 ``negative_outlier_factor_`` for LocalOutlierFactor. The mixture flags the points below its
 log-density threshold; the other detectors flag the same number of points (their highest
 scores), so precision and recall compare detectors at one alert budget. ROC-AUC and average
 precision judge the scores themselves, at every threshold.
+
+With ``holdout_fraction``, a dataset with ground truth is split into a fit part and a test
+part (stratified by the truth, seeded), as ADBench evaluates: every detector is fitted on
+the fit part only (the mixture refitted with the chosen covariance type and k, the noise
+mixture and the others fitted anew), its threshold set on the fit part, and it is scored on
+the test part. Where anomalies carry a kind (``outlier_kind``), each kind is also scored
+on its own against the normal rows.
 """
 
 import numpy as np
@@ -14,14 +23,36 @@ import pandas as pd
 import sklearn
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
 
 from .artifacts import write_csv, write_json
-from .datasets import load_dataset
+from .datasets import NORMAL_KIND, load_dataset
+from .errors import PipelineInputError
+from .fitting import fit_sweep, sweep_settings
 from .model_io import load_model
+from .noise import fit_noise_mixture, noise_mixture_to_dict
 
-DETECTORS = ("gmm", "isolation_forest", "local_outlier_factor")
-METRIC_COLUMNS = ["detector", "n_flagged", "precision", "recall", "f1", "roc_auc", "average_precision"]
+DETECTORS = ("gmm", "noise_component", "isolation_forest", "local_outlier_factor")
+# Each detector's column in scores.csv (the mixture's is the log-density itself).
+SCORE_COLUMNS = {
+    "gmm": "log_density",
+    "noise_component": "noise_probability",
+    "isolation_forest": "isolation_forest_score",
+    "local_outlier_factor": "local_outlier_factor_score",
+}
+METRIC_COLUMNS = [
+    "detector",
+    "evaluated_on",
+    "n_rows",
+    "n_flagged",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+]
+KIND_COLUMNS = ["detector", "kind", "n_anomalies", "n_normal", "recall", "roc_auc", "average_precision"]
 
 
 def density_anomalies(model, X, percentile):
@@ -77,33 +108,47 @@ def log_density_threshold(
     return float(np.percentile(log_density, percentile)), f"percentile {percentile:g}"
 
 
-def local_outlier_factor_scores(X, *, max_rows=20_000, seed=0):
-    """LocalOutlierFactor's score of every point (higher is more anomalous).
+def local_outlier_factor_scores(X, *, X_test=None, max_rows=20_000, seed=0):
+    """LocalOutlierFactor's score (higher is more anomalous) of every row of ``X``, or of
+    ``X_test`` against ``X``.
 
-    Up to ``max_rows`` rows this is the classic LOF of each point among all others. Beyond,
-    LOF is fitted on a seeded sample of ``max_rows`` rows and scores every row against it
-    (novelty mode): its cost grows with ``n x max_rows``, not ``n ** 2``.
+    Up to ``max_rows`` rows and without ``X_test`` this is the classic LOF of each point
+    among all others. Otherwise LOF is fitted on ``X`` (beyond ``max_rows`` rows, on a
+    seeded sample of them) and scores the rows (novelty mode): its cost grows with
+    ``n x max_rows``, not ``n ** 2``.
     """
     n_neighbors = min(20, len(X) - 1)
-    if len(X) <= max_rows:
+    if X_test is None and len(X) <= max_rows:
         return -LocalOutlierFactor(n_neighbors=n_neighbors).fit(X).negative_outlier_factor_
-    sample = np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False)
-    detector = LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(X[sample])
+    reference = X
+    if len(X) > max_rows:
+        reference = X[np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False)]
+    detector = LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(reference)
+    target = X if X_test is None else X_test
     # In batches: each query holds its neighbours' distances and indices in memory.
     return np.concatenate(
-        [-detector.score_samples(X[start : start + max_rows]) for start in range(0, len(X), max_rows)]
+        [
+            -detector.score_samples(target[start : start + max_rows])
+            for start in range(0, len(target), max_rows)
+        ]
     )
 
 
-def detector_scores(model, X, *, seed=0, max_neighbour_rows=20_000):
-    """Anomaly score of every point by every detector (higher is more anomalous)."""
+def detector_scores(model, noise_model, X, *, X_test=None, seed=0, max_neighbour_rows=20_000):
+    """Anomaly score of every detector (higher is more anomalous) for the rows of ``X``, or
+    for ``X_test`` with the detectors fitted on ``X``. ``model`` and ``noise_model`` are
+    already fitted (on ``X``)."""
+    target = X if X_test is None else X_test
     # Neighbour searches work in chunks; keep each chunk small so memory stays bounded.
     with sklearn.config_context(working_memory=64):
         forest = IsolationForest(random_state=seed).fit(X)
         return {
-            "gmm": -model.score_samples(X),
-            "isolation_forest": -forest.score_samples(X),
-            "local_outlier_factor": local_outlier_factor_scores(X, max_rows=max_neighbour_rows, seed=seed),
+            "gmm": -model.score_samples(target),
+            "noise_component": noise_model.noise_probability(target),
+            "isolation_forest": -forest.score_samples(target),
+            "local_outlier_factor": local_outlier_factor_scores(
+                X, X_test=X_test, max_rows=max_neighbour_rows, seed=seed
+            ),
         }
 
 
@@ -129,42 +174,124 @@ def detector_metrics(truth, score, flagged):
     }
 
 
-def compare_detectors(scores, is_anomaly, truth):
-    """One row per detector: how many it flags and, with ``truth``, how well."""
+def flagged_by_detector(scores, is_anomaly):
+    """What each detector flags: the mixture its threshold's points, the others as many."""
+    return {
+        name: is_anomaly if name == "gmm" else flag_highest(scores[name], int(is_anomaly.sum()))
+        for name in DETECTORS
+    }
+
+
+def compare_detectors(scores, is_anomaly, truth, evaluated_on="all"):
+    """One row per detector: on which rows, how many it flags and, with ``truth``, how well."""
     rows = []
-    for name in DETECTORS:
-        flagged = is_anomaly if name == "gmm" else flag_highest(scores[name], int(is_anomaly.sum()))
-        row = {"detector": name, "n_flagged": int(flagged.sum())}
+    for name, flagged in flagged_by_detector(scores, is_anomaly).items():
+        row = {
+            "detector": name,
+            "evaluated_on": evaluated_on,
+            "n_rows": len(flagged),
+            "n_flagged": int(flagged.sum()),
+        }
         if truth is not None:
             row |= detector_metrics(truth, scores[name], flagged)
         rows.append(row)
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
-    """Score every point by every detector; write scores, anomalies, the comparison and a summary.
+def compare_by_kind(scores, is_anomaly, kinds):
+    """One row per detector and anomaly kind: that kind's anomalies against the normal rows.
 
-    ``outputs`` maps ``scores``, ``anomalies``, ``detectors`` and ``summary`` to paths.
+    Recall is the share of the kind's anomalies the detector flags at its alert budget;
+    ROC-AUC and average precision rank that kind's anomalies among the normal rows only.
     """
-    dataset = load_dataset(data_path, meta_path)
-    model = load_model(model_path)
-    scores = detector_scores(
-        model,
-        dataset.X,
-        seed=params.get("seed", 0),
-        max_neighbour_rows=params.get("max_neighbour_rows", 20_000),
+    rows = []
+    if kinds is None:
+        return pd.DataFrame(rows, columns=KIND_COLUMNS)
+    normal = kinds == NORMAL_KIND
+    flagged = flagged_by_detector(scores, is_anomaly)
+    for kind in sorted(set(kinds[~normal])):
+        of_kind = kinds == kind
+        judged = normal | of_kind
+        for name in DETECTORS:
+            row = {
+                "detector": name,
+                "kind": kind,
+                "n_anomalies": int(of_kind.sum()),
+                "n_normal": int(normal.sum()),
+            }
+            row["recall"] = float(flagged[name][of_kind].mean())
+            truth, score = of_kind[judged], scores[name][judged]
+            both = 0 < truth.sum() < len(truth)
+            row["roc_auc"] = float(roc_auc_score(truth, score)) if both else np.nan
+            row["average_precision"] = float(average_precision_score(truth, score)) if both else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows, columns=KIND_COLUMNS)
+
+
+def holdout_split(truth, *, fraction, seed):
+    """Boolean mask of the test rows: ``fraction`` of the rows, stratified by ``truth``."""
+    rows = np.arange(len(truth))
+    _, test = train_test_split(rows, test_size=fraction, stratify=truth, random_state=seed)
+    is_test = np.zeros(len(truth), dtype=bool)
+    is_test[test] = True
+    return is_test
+
+
+def fit_noise(X, covariance_type, params, fit_params):
+    """The mixture with a noise component over the pipeline's component counts."""
+    noise = params.get("noise") or {}
+    return fit_noise_mixture(
+        X,
+        covariance_type=covariance_type,
+        n_components=list(fit_params["n_components"]),
+        seeds=list(range(noise.get("seeds", 3))),
+        initial_fraction=noise.get("initial_fraction", 0.1),
+        n_neighbors=noise.get("n_neighbors", 10),
+        reg_covar=fit_params.get("reg_covar", 1e-6),
+        tol=fit_params.get("tol", 1e-6),
+        max_iter=fit_params.get("max_iter", 1000),
     )
-    log_density = -scores["gmm"]
-    threshold, rule = log_density_threshold(
+
+
+def refit_model(X, model, fit_params):
+    """The chosen covariance type and k refitted on ``X`` with the pipeline's starts."""
+    settings = sweep_settings(fit_params) | {"n_components": [int(model.n_components)]}
+    _, models = fit_sweep(X, covariance_type=model.covariance_type, criteria_for="best", **settings)
+    if not models:
+        raise PipelineInputError(
+            f"the held-out evaluation could not refit {model.covariance_type} k = {model.n_components} "
+            f"on the fit part ({len(X)} rows): every start failed; lower anomalies.holdout_fraction"
+        )
+    return models[0]
+
+
+def _threshold(log_density, params, truth):
+    return log_density_threshold(
         log_density,
         rule=params.get("threshold", "percentile"),
         percentile=params.get("percentile", 4),
         log_density_value=params.get("log_density"),
         contamination=params.get("contamination", "truth"),
-        truth=dataset.is_outlier,
+        truth=truth,
     )
+
+
+def extract_to_files(*, data_path, meta_path, model_path, params, fit_params, outputs):
+    """Score every point by every detector; write scores, anomalies, the comparisons, the
+    noise mixture and a summary.
+
+    ``outputs`` maps ``scores``, ``anomalies``, ``detectors``, ``detectors_by_kind``,
+    ``noise_model``, ``noise_fits`` and ``summary`` to paths. ``fit_params`` is the
+    ``fit`` section (component counts and EM settings for the noise mixture and refits).
+    """
+    dataset = load_dataset(data_path, meta_path)
+    model = load_model(model_path)
+    seed, max_rows = params.get("seed", 0), params.get("max_neighbour_rows", 20_000)
+    noise_model, noise_fits = fit_noise(dataset.X, model.covariance_type, params, fit_params)
+    scores = detector_scores(model, noise_model, dataset.X, seed=seed, max_neighbour_rows=max_rows)
+    log_density = -scores["gmm"]
+    threshold, rule = _threshold(log_density, params, dataset.is_outlier)
     is_anomaly = log_density < threshold
-    comparison = compare_detectors(scores, is_anomaly, dataset.is_outlier)
 
     table = pd.DataFrame(dataset.X, columns=dataset.features)
     table.insert(0, "row", np.arange(dataset.n_samples))
@@ -172,13 +299,59 @@ def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
         table["label"] = dataset.labels
     if dataset.is_outlier is not None:
         table["is_outlier"] = dataset.is_outlier
+        table["outlier_kind"] = dataset.outlier_kind
     table["log_density"] = log_density
     for name in DETECTORS[1:]:
-        table[f"{name}_score"] = scores[name]
+        table[SCORE_COLUMNS[name]] = scores[name]
     table["is_anomaly"] = is_anomaly
+
+    holdout = params.get("holdout_fraction")
+    if holdout and dataset.is_outlier is not None:
+        is_test = holdout_split(dataset.is_outlier, fraction=holdout, seed=params.get("holdout_seed", 0))
+        fit_rows = ~is_test
+        X_fit, X_test = dataset.X[fit_rows], dataset.X[is_test]
+        fit_model = refit_model(X_fit, model, fit_params)
+        fit_noise_model, _ = fit_noise(X_fit, model.covariance_type, params, fit_params)
+        test_scores = detector_scores(
+            fit_model, fit_noise_model, X_fit, X_test=X_test, seed=seed, max_neighbour_rows=max_rows
+        )
+        test_threshold, test_rule = _threshold(
+            fit_model.score_samples(X_fit), params, dataset.is_outlier[fit_rows]
+        )
+        test_anomaly = -test_scores["gmm"] < test_threshold
+        truth, kinds = dataset.is_outlier[is_test], dataset.outlier_kind[is_test]
+        evaluated_on = (
+            f"test part ({int(is_test.sum())} of {dataset.n_samples} rows, holdout_fraction {holdout:g})"
+        )
+        table["split"] = np.where(is_test, "test", "fit")
+        for name in DETECTORS:
+            held_out = np.full(dataset.n_samples, np.nan)
+            held_out[is_test] = -test_scores[name] if name == "gmm" else test_scores[name]
+            table[f"heldout_{SCORE_COLUMNS[name]}"] = held_out
+        evaluation = (test_scores, test_anomaly, truth, kinds)
+        holdout_summary = {
+            "fraction": holdout,
+            "seed": params.get("holdout_seed", 0),
+            "n_fit": int(fit_rows.sum()),
+            "n_test": int(is_test.sum()),
+            "log_density_threshold": test_threshold,
+            "threshold_rule": f"{test_rule} of the fit part",
+        }
+    else:
+        evaluated_on = "all rows" + (
+            "" if dataset.is_outlier is not None or not holdout else " (no ground truth to hold out)"
+        )
+        evaluation = (scores, is_anomaly, dataset.is_outlier, dataset.outlier_kind)
+        holdout_summary = None
+    comparison = compare_detectors(*evaluation[:3], evaluated_on=evaluated_on)
+    by_kind = compare_by_kind(evaluation[0], evaluation[1], evaluation[3])
+
     write_csv(outputs["scores"], table)
     write_csv(outputs["anomalies"], table[is_anomaly].drop(columns="is_anomaly"))
     write_csv(outputs["detectors"], comparison)
+    write_csv(outputs["detectors_by_kind"], by_kind)
+    write_json(outputs["noise_model"], noise_mixture_to_dict(noise_model))
+    write_csv(outputs["noise_fits"], noise_fits)
     write_json(
         outputs["summary"],
         {
@@ -190,11 +363,20 @@ def extract_to_files(*, data_path, meta_path, model_path, params, outputs):
             "n_samples": int(dataset.n_samples),
             "n_anomalies": int(is_anomaly.sum()),
             "has_ground_truth": dataset.is_outlier is not None,
+            "evaluated_on": evaluated_on,
+            "holdout": holdout_summary,
+            "noise_component": {
+                "covariance_type": noise_model.covariance_type,
+                "n_components": noise_model.n_components,
+                "noise_weight": noise_model.noise_weight,
+                "log_volume": noise_model.log_volume,
+                "bic": noise_model.bic(dataset.X),
+            },
             "gmm_scores": None
-            if dataset.is_outlier is None
+            if evaluation[2] is None
             else {
                 key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
-                for key, value in comparison.iloc[0].drop(["detector"]).items()
+                for key, value in comparison.iloc[0].drop(["detector", "evaluated_on"]).items()
             },
         },
     )

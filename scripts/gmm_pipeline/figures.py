@@ -79,7 +79,7 @@ def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):
         ax.scatter(points[:, 0], points[:, 1], s=4, c="k", alpha=0.6)
     else:
         # Principal axes of the data; the model's means go through the same map.
-        points, project, axis_names = _projection(X)
+        points, project, axis_names = projection(X)
         means = project(model.means_)
         ax.scatter(points[:, 0], points[:, 1], s=4, c=model.predict(X), cmap="tab10", alpha=0.6)
 
@@ -215,7 +215,7 @@ def plot_selection_frequency(fig, frequencies, covariance_types, n_components):
     fig.colorbar(image, ax=axes, label="selection frequency")
 
 
-def _projection(X):
+def projection(X):
     """Two plotting axes for ``X``: itself when 2-D, else its first two principal components.
 
     Returns the projected points, the function that projects other points the same way,
@@ -241,7 +241,7 @@ def plot_uncertainty(ax, model, X):
         ax.set_xlabel("x0")
         ax.set_ylabel("uncertainty (1 - max predict_proba)")
         return uncertainty
-    points, _, axis_names = _projection(X)
+    points, _, axis_names = projection(X)
     order = np.argsort(uncertainty)  # most uncertain on top
     sizes = 4 + 80 * uncertainty[order] / max(uncertainty.max(), 1e-12)
     scatter = ax.scatter(
@@ -274,13 +274,15 @@ def plot_score_histogram(ax, scores, threshold):
 
 DETECTOR_COLUMNS = {
     "gmm": "log_density",
+    "noise_component": "noise_probability",
     "isolation_forest": "isolation_forest_score",
     "local_outlier_factor": "local_outlier_factor_score",
 }
 
 
 def plot_detector_curves(axes, scores):
-    """ROC and precision-recall curves of every detector's score against the truth."""
+    """ROC and precision-recall curves of every detector's score against the truth: on the
+    held-out test rows when the scores have them (``heldout_*`` columns), else on all rows."""
     if "is_outlier" not in scores:
         for ax in axes:
             ax.text(
@@ -288,10 +290,14 @@ def plot_detector_curves(axes, scores):
             )
             ax.set_axis_off()
         return
+    prefix = "heldout_" if "split" in scores else ""
+    if prefix:
+        scores = scores[scores["split"] == "test"]
     truth = scores["is_outlier"].to_numpy(dtype=bool)
     for name, column in DETECTOR_COLUMNS.items():
+        values = scores[prefix + column].to_numpy()
         # The mixture's score is minus the log-density; the others are stored as scores.
-        score = -scores[column].to_numpy() if name == "gmm" else scores[column].to_numpy()
+        score = -values if name == "gmm" else values
         fpr, tpr, _ = roc_curve(truth, score)
         precision, recall, _ = precision_recall_curve(truth, score)
         axes[0].plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, score):.3f})")
@@ -390,7 +396,8 @@ def render_to_files(*, inputs, params, outputs):
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     plot_detector_curves(axes, scores)
-    fig.suptitle(f"{dataset.name}: anomaly detectors against the truth")
+    where = "held-out test rows" if "split" in scores else "all rows"
+    fig.suptitle(f"{dataset.name}: anomaly detectors against the truth ({where})")
     fig.tight_layout()
     save_figure(fig, outputs["anomaly_curves"], dpi)
 

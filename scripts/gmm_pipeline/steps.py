@@ -133,6 +133,24 @@ def select_model(job):
     )
 
 
+def merge_components(job):
+    from .clusters import merge_to_files
+
+    run_step(
+        job,
+        "clusters",
+        lambda: merge_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            selection_path=job.input.selection,
+            # results/fit/<dataset>/<covariance type>/models.json
+            models_paths={os.path.basename(os.path.dirname(path)): path for path in job.input.models},
+            outputs=_named_outputs(job),
+        ),
+        params={"criterion": job.params.criterion},
+    )
+
+
 def prune_weights(job):
     from .bayesian import prune_to_files
 
@@ -162,24 +180,24 @@ def extract_anomalies(job):
             meta_path=job.input.meta,
             model_path=job.input.model,
             params=job.params.anomalies,
+            fit_params=job.params.fit,
             outputs=_named_outputs(job),
         ),
-        params=job.params.anomalies,
-        seeds=[job.params.anomalies["seed"]],
+        params={"anomalies": job.params.anomalies, "fit": job.params.fit},
+        seeds=[job.params.anomalies["seed"], job.params.anomalies["holdout_seed"]],
     )
 
 
 def render_figures(job):
-    from .figures import render_to_files
+    from . import cluster_figures, figures
 
-    run_step(
-        job,
-        "figures",
-        lambda: render_to_files(
-            inputs=dict(job.input.items()), params=job.params.figures, outputs=_named_outputs(job)
-        ),
-        params=job.params.figures,
-    )
+    inputs, outputs = dict(job.input.items()), _named_outputs(job)
+
+    def render():
+        figures.render_to_files(inputs=inputs, params=job.params.figures, outputs=outputs)
+        cluster_figures.render_to_files(inputs=inputs, params=job.params.figures, outputs=outputs)
+
+    run_step(job, "figures", render, params=job.params.figures)
 
 
 def _inputs_by_kind(job, kinds):
@@ -267,6 +285,7 @@ STEPS = {
         cross_validate,
         assess_stability,
         select_model,
+        merge_components,
         prune_weights,
         extract_anomalies,
         render_figures,

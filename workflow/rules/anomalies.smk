@@ -2,7 +2,8 @@
 
 
 # Score every point under the chosen model; flag those below the log-density threshold;
-# compare with IsolationForest and LocalOutlierFactor on the same points.
+# fit the mixture with a uniform noise component; compare with IsolationForest and
+# LocalOutlierFactor on the same points (or, with a holdout, on unseen test rows).
 rule extract_anomalies:
     input:
         unpack(dataset_files),
@@ -17,6 +18,15 @@ rule extract_anomalies:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "detector comparison (table)"},
         ),
+        detectors_by_kind=report(
+            "results/anomalies/{dataset}/detectors_by_kind.csv",
+            caption="../report/detectors_by_kind.rst",
+            category="Anomalies",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "detectors by anomaly kind (table)"},
+        ),
+        noise_model="results/anomalies/{dataset}/noise_model.json",
+        noise_fits="results/anomalies/{dataset}/noise_fits.csv",
         summary="results/anomalies/{dataset}/summary.json",
         provenance="results/anomalies/{dataset}/provenance.json",
     log:
@@ -31,5 +41,6 @@ rule extract_anomalies:
     params:
         code=step_code("extract_anomalies"),
         anomalies=setting("anomalies"),
+        fit=fit_settings,
     script:
         "../../scripts/extract_anomalies.py"

@@ -69,6 +69,7 @@ def caption_settings(wildcards):
         "bootstrap": selection["stability"]["bootstrap"],
         "data_seeds": selection["stability"]["data_seeds"],
         "stability_seeds": selection["stability"]["seeds"],
+        "criterion": PLAN[wildcards.dataset].criterion,
     }
 
 
@@ -143,6 +144,7 @@ def dataset_artifacts(dataset):
     for step in (
         rules.prepare_data,
         rules.select_model,
+        rules.merge_components,
         rules.prune_weights,
         rules.extract_anomalies,
         rules.render_figures,

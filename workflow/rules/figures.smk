@@ -2,7 +2,7 @@
 
 
 # Draw the chosen model over the data, the selection criteria and their stability, the
-# classification uncertainty and the Bayesian weights.
+# classification uncertainty, the Bayesian weights and the merged clusters.
 rule render_figures:
     input:
         unpack(dataset_files),
@@ -14,6 +14,9 @@ rule render_figures:
         anomaly_summary="results/anomalies/{dataset}/summary.json",
         weights="results/bayes/{dataset}/weights.csv",
         bayes_summary="results/bayes/{dataset}/summary.json",
+        merges="results/clusters/{dataset}/merges.csv",
+        cluster_labels="results/clusters/{dataset}/labels.csv",
+        cluster_summary="results/clusters/{dataset}/summary.json",
     output:
         model=report(
             "results/figures/{dataset}/model.png",
@@ -63,6 +66,27 @@ rule render_figures:
             category="Bayesian pruning",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "Bayesian weights"},
+        ),
+        clusters=report(
+            "results/figures/{dataset}/clusters.png",
+            caption="../report/clusters.rst",
+            category="Clusters",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "merged clusters"},
+        ),
+        entropy=report(
+            "results/figures/{dataset}/entropy.png",
+            caption="../report/entropy.rst",
+            category="Clusters",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "entropy elbow"},
+        ),
+        merge_tree=report(
+            "results/figures/{dataset}/merge_tree.png",
+            caption="../report/merge_tree.rst",
+            category="Clusters",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "merge tree"},
         ),
         provenance="results/figures/{dataset}/provenance.json",
     log:
