@@ -155,5 +155,7 @@ def test_scores_by_kind_rank_each_kind_against_the_normal_rows_only():
     assert table.loc[("gmm", "uniform"), "recall"] == 1.0
     assert table.loc[("gmm", "cluster"), "roc_auc"] == 0.0
     assert table.loc[("gmm", "cluster"), "recall"] == 0.0
-    assert table.loc[("gmm", "cluster"), "n_anomalies"] == 5 and table.loc[("gmm", "cluster"), "n_normal"] == 90
+    assert (
+        table.loc[("gmm", "cluster"), "n_anomalies"] == 5 and table.loc[("gmm", "cluster"), "n_normal"] == 90
+    )
     assert compare_by_kind(scores, is_anomaly, None).empty

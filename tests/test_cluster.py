@@ -49,10 +49,10 @@ def test_every_job_goes_through_sbatch_and_matches_a_local_run(cluster, tmp_path
     completed = [
         line for line in JOB_COMPLETION_LOG.read_text().splitlines() if f"WorkDir={on_cluster} " in line
     ]
-    # data, fit, select, Bayesian, anomalies, figures, the run's metrics, manifest
-    assert len(completed) == 8
+    # data, fit, select, merging, Bayesian, anomalies, figures, the run's metrics, manifest
+    assert len(completed) == 9
     assert all("JobState=COMPLETED" in line for line in completed)
-    assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 8
+    assert len({re.search(r"JobId=(\d+)", line).group(1) for line in completed}) == 9
 
     # On a SLURM node each job is its own allocation: it runs in its own process there, and
     # in the warm worker locally, with the same results.

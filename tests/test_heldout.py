@@ -21,7 +21,12 @@ CONFIG = {
             ],
         }
     },
-    "fit": {"covariance_types": ["full"], "n_components": [1, 2, 3, 4], "seeds": 2, "init_params": ["kmeans"]},
+    "fit": {
+        "covariance_types": ["full"],
+        "n_components": [1, 2, 3, 4],
+        "seeds": 2,
+        "init_params": ["kmeans"],
+    },
     "selection": LIGHT_SELECTION,
     "bayesian": {"max_components": 4, "n_init": 1, "max_iter": 100},
     "anomalies": {"holdout_fraction": 0.4, "holdout_seed": 3},
@@ -46,7 +51,7 @@ def test_detectors_are_scored_on_the_held_out_rows_only(heldout_run):
     assert abs(test["is_outlier"].sum() - 0.4 * scores["is_outlier"].sum()) <= 1
     assert detectors.index.tolist() == ["gmm", "noise_component", "isolation_forest", "local_outlier_factor"]
     assert (detectors["n_rows"] == len(test)).all()
-    assert detectors["evaluated_on"].str.startswith(f"test part ({len(test)} of {n_rows} rows").all()
+    assert detectors["evaluated_on"].str.startswith(f"test part: {len(test)} of {n_rows} rows").all()
     held_out = [c for c in scores if c.startswith("heldout_")]
     assert len(held_out) == 4
     assert scores.loc[scores["split"] == "fit", held_out].isna().all().all()
@@ -61,7 +66,9 @@ def test_detectors_are_scored_on_the_held_out_rows_only(heldout_run):
     for name, column in columns.items():
         score = -test[column] if name == "gmm" else test[column]
         assert detectors.loc[name, "roc_auc"] == pytest.approx(roc_auc_score(truth, score))
-        assert detectors.loc[name, "average_precision"] == pytest.approx(average_precision_score(truth, score))
+        assert detectors.loc[name, "average_precision"] == pytest.approx(
+            average_precision_score(truth, score)
+        )
     # The held-out mixture is a refit: its densities differ from the all-rows model's.
     assert not np.allclose(test["heldout_log_density"], test["log_density"])
     summary = json.loads((heldout_run / "summary.json").read_text())
@@ -90,4 +97,6 @@ def test_noise_mixture_is_written_portably_with_its_fits(heldout_run):
     fits = pd.read_csv(heldout_run / "noise_fits.csv")
     assert sorted(fits["n_components"].unique()) == [1, 2, 3, 4]
     summary = json.loads((heldout_run / "summary.json").read_text())
-    assert summary["noise_component"]["n_components"] == int(fits.loc[fits["bic"].idxmin(), "n_components"])
+    assert summary["noise_component"]["n_components"] == int(
+        fits.loc[fits["bic_lower_is_better"].idxmin(), "n_components"]
+    )

@@ -80,7 +80,9 @@ def test_several_kinds_in_one_dataset_are_flagged_with_their_kind(tmp_path):
     assert counts == {"normal": 600, "dependency": 18, "uniform": 12, "cluster": 6}
     assert (frame["is_outlier"] == (frame["outlier_kind"] != "normal")).all()
     # Each kind is drawn from the source rows alone, so one kind's rows do not move another's.
-    alone, _ = prepare_dataset(BLOBS | {"inject_outliers": {"fraction": 0.03, "kind": "dependency", "seed": 2}})
+    alone, _ = prepare_dataset(
+        BLOBS | {"inject_outliers": {"fraction": 0.03, "kind": "dependency", "seed": 2}}
+    )
     np.testing.assert_array_equal(
         frame.loc[frame["outlier_kind"] == "dependency", ["x0", "x1"]].to_numpy(),
         alone.loc[alone["outlier_kind"] == "dependency", ["x0", "x1"]].to_numpy(),
@@ -92,7 +94,12 @@ def test_several_kinds_in_one_dataset_are_flagged_with_their_kind(tmp_path):
 
 def test_labelled_anomalies_have_their_own_kind():
     frame, _ = prepare_dataset(
-        {"bundled": "breast_cancer", "outlier_labels": ["malignant"], "subsample_labels": {"malignant": 10}, "seed": 0}
+        {
+            "bundled": "breast_cancer",
+            "outlier_labels": ["malignant"],
+            "subsample_labels": {"malignant": 10},
+            "seed": 0,
+        }
     )
     assert set(frame.loc[frame["is_outlier"], "outlier_kind"]) == {"labelled"}
     assert set(frame.loc[~frame["is_outlier"], "outlier_kind"]) == {"normal"}

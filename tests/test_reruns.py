@@ -25,6 +25,7 @@ N_TYPES = len(small_config()["fit"]["covariance_types"])
 # the selection, Bayesian and anomaly summaries) and the manifest.
 AFTER_SELECT = {
     "select_model": 1,
+    "merge_components": 1,
     "extract_anomalies": 1,
     "render_figures": 1,
     "collect_metrics": 1,
@@ -90,6 +91,10 @@ def jobs_outputs(dry_run_stdout):
             "results/anomalies/moons/scores.csv",
             {"extract_anomalies": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
         ),
+        (
+            "results/clusters/moons/merges.csv",
+            {"merge_components": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
+        ),
         ("results/figures/moons/model.png", {"render_figures": 1, "manifest": 1, "all": 1}),
         ("results/figures/moons/provenance.json", {"render_figures": 1, "manifest": 1, "all": 1}),
     ],
@@ -142,7 +147,10 @@ def test_verify_lists_each_missing_edited_and_unlisted_file(small_run, tmp_path)
     assert problems == [
         "missing: results/bayes/blobs/weights.csv: listed in results/bayes/blobs/provenance.json",
         "missing: results/bayes/blobs/weights.csv: listed in results/manifest.json",
-        # The figures and the run's metrics were made from the selection as it was before.
+        # The merged clusters, figures and the run's metrics were made from the selection as
+        # it was before.
+        "stale: results/clusters/moons/provenance.json: made from an earlier version of "
+        "results/select/moons/selection.json",
         "stale: results/figures/moons/provenance.json: made from an earlier version of "
         "results/select/moons/selection.json",
         "unlisted: results/fit/moons/full/notes.txt: no provenance record or manifest lists it",
@@ -152,7 +160,7 @@ def test_verify_lists_each_missing_edited_and_unlisted_file(small_run, tmp_path)
         "edited: results/select/moons/selection.json: its SHA-256 differs from the one in "
         "results/select/moons/provenance.json",
     ]
-    assert summary.endswith("7 problem(s)")
+    assert summary.endswith("8 problem(s)")
 
 
 def test_a_job_refuses_an_input_edited_after_its_record_was_written(small_run, tmp_path):
@@ -288,6 +296,7 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
         "prepare_data": 1,
         "fit_models": 1,
         "select_model": 1,
+        "merge_components": 1,
         "prune_weights": 1,
         "extract_anomalies": 1,
         "render_figures": 1,

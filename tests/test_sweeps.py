@@ -13,6 +13,7 @@ POINT_JOBS = (
     "fit_models",
     "prune_weights",
     "select_model",
+    "merge_components",
     "extract_anomalies",
     "render_figures",
 )
@@ -53,7 +54,7 @@ def test_the_summary_rows_are_the_points_artifacts(sweep_run):
     for row in summary.itertuples():
         assert metrics[f"{row.point}/{row.criterion}/n_components"] == row.n_components
     detectors = pd.read_csv(sweep_run / "results/sweeps/outliers/detectors.csv")
-    assert len(detectors) == 2 * 3
+    assert len(detectors) == 2 * 4  # points x detectors
     for row in detectors.itertuples():
         folder = f"inject_outliers.fraction~{row._2}"
         table = pd.read_csv(sweep_run / f"results/anomalies/outliers/{folder}/detectors.csv").set_index(

@@ -84,7 +84,7 @@ def test_a_parquet_file_runs_through_every_step(user_run):
     check = json.loads((workdir / "results/data/mine/input_check.json").read_text())
     assert check["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest() and check["n_rows"] == 158
     detectors = pd.read_csv(workdir / "results/anomalies/mine/detectors.csv").set_index("detector")
-    assert list(detectors.index) == ["gmm", "isolation_forest", "local_outlier_factor"]
+    assert list(detectors.index) == ["gmm", "noise_component", "isolation_forest", "local_outlier_factor"]
     assert detectors["roc_auc"].notna().all() and detectors.loc["gmm", "roc_auc"] > 0.9
     summary = json.loads((workdir / "results/anomalies/mine/summary.json").read_text())
     assert summary["has_ground_truth"] and summary["gmm_scores"]["roc_auc"] == detectors.loc["gmm", "roc_auc"]

@@ -81,7 +81,20 @@ def test_every_step_writes_its_artifacts(small_run):
         ]
         expected += [
             f"results/anomalies/{dataset}/{name}"
-            for name in ("scores.csv", "anomalies.csv", "detectors.csv", "summary.json", "provenance.json")
+            for name in (
+                "scores.csv",
+                "anomalies.csv",
+                "detectors.csv",
+                "detectors_by_kind.csv",
+                "noise_model.json",
+                "noise_fits.csv",
+                "summary.json",
+                "provenance.json",
+            )
+        ]
+        expected += [
+            f"results/clusters/{dataset}/{name}"
+            for name in ("merges.csv", "labels.csv", "summary.json", "provenance.json")
         ]
         expected += [
             f"results/figures/{dataset}/{name}"
@@ -93,6 +106,9 @@ def test_every_step_writes_its_artifacts(small_run):
                 "anomaly_scores.png",
                 "anomaly_curves.png",
                 "bayes_weights.png",
+                "clusters.png",
+                "entropy.png",
+                "merge_tree.png",
                 "provenance.json",
             )
         ]
@@ -337,6 +353,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
         "cross_validate": per_type,
         "assess_stability": per_type,
         "select_model": 1,
+        "merge_components": 1,
         "prune_weights": 1,
         "extract_anomalies": 1,
         "render_figures": 1,

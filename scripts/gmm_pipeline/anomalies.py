@@ -18,6 +18,8 @@ the test part. Where anomalies carry a kind (``outlier_kind``), each kind is als
 on its own against the normal rows.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import sklearn
@@ -265,6 +267,56 @@ def refit_model(X, model, fit_params):
     return models[0]
 
 
+@dataclass
+class Evaluation:
+    """What the detector comparison is computed from: each detector's scores of the judged
+    rows, the mixture's flags, the truth and kinds of those rows, and which rows they are."""
+
+    scores: dict
+    is_anomaly: np.ndarray
+    truth: np.ndarray | None
+    kinds: np.ndarray | None
+    evaluated_on: str
+    is_test: np.ndarray | None = None
+    holdout: dict | None = None
+
+
+def evaluate_held_out(dataset, model, params, fit_params):
+    """Every detector fitted on the fit part of a stratified split and scored on its test
+    part; the mixture's threshold set on the fit part by the configured rule."""
+    fraction, seed = params["holdout_fraction"], params.get("holdout_seed", 0)
+    is_test = holdout_split(dataset.is_outlier, fraction=fraction, seed=seed)
+    fit_rows = ~is_test
+    X_fit, X_test = dataset.X[fit_rows], dataset.X[is_test]
+    fit_model = refit_model(X_fit, model, fit_params)
+    fit_noise_model, _ = fit_noise(X_fit, model.covariance_type, params, fit_params)
+    scores = detector_scores(
+        fit_model,
+        fit_noise_model,
+        X_fit,
+        X_test=X_test,
+        seed=params.get("seed", 0),
+        max_neighbour_rows=params.get("max_neighbour_rows", 20_000),
+    )
+    threshold, rule = _threshold(fit_model.score_samples(X_fit), params, dataset.is_outlier[fit_rows])
+    return Evaluation(
+        scores=scores,
+        is_anomaly=-scores["gmm"] < threshold,
+        truth=dataset.is_outlier[is_test],
+        kinds=dataset.outlier_kind[is_test],
+        evaluated_on=f"test part: {int(is_test.sum())} of {dataset.n_samples} rows (holdout_fraction {fraction:g})",
+        is_test=is_test,
+        holdout={
+            "fraction": fraction,
+            "seed": seed,
+            "n_fit": int(fit_rows.sum()),
+            "n_test": int(is_test.sum()),
+            "log_density_threshold": threshold,
+            "threshold_rule": f"{rule} of the fit part",
+        },
+    )
+
+
 def _threshold(log_density, params, truth):
     return log_density_threshold(
         log_density,
@@ -307,44 +359,23 @@ def extract_to_files(*, data_path, meta_path, model_path, params, fit_params, ou
 
     holdout = params.get("holdout_fraction")
     if holdout and dataset.is_outlier is not None:
-        is_test = holdout_split(dataset.is_outlier, fraction=holdout, seed=params.get("holdout_seed", 0))
-        fit_rows = ~is_test
-        X_fit, X_test = dataset.X[fit_rows], dataset.X[is_test]
-        fit_model = refit_model(X_fit, model, fit_params)
-        fit_noise_model, _ = fit_noise(X_fit, model.covariance_type, params, fit_params)
-        test_scores = detector_scores(
-            fit_model, fit_noise_model, X_fit, X_test=X_test, seed=seed, max_neighbour_rows=max_rows
-        )
-        test_threshold, test_rule = _threshold(
-            fit_model.score_samples(X_fit), params, dataset.is_outlier[fit_rows]
-        )
-        test_anomaly = -test_scores["gmm"] < test_threshold
-        truth, kinds = dataset.is_outlier[is_test], dataset.outlier_kind[is_test]
-        evaluated_on = (
-            f"test part ({int(is_test.sum())} of {dataset.n_samples} rows, holdout_fraction {holdout:g})"
-        )
-        table["split"] = np.where(is_test, "test", "fit")
+        evaluation = evaluate_held_out(dataset, model, params, fit_params)
+        table["split"] = np.where(evaluation.is_test, "test", "fit")
         for name in DETECTORS:
             held_out = np.full(dataset.n_samples, np.nan)
-            held_out[is_test] = -test_scores[name] if name == "gmm" else test_scores[name]
+            held_out[evaluation.is_test] = (
+                -evaluation.scores[name] if name == "gmm" else evaluation.scores[name]
+            )
             table[f"heldout_{SCORE_COLUMNS[name]}"] = held_out
-        evaluation = (test_scores, test_anomaly, truth, kinds)
-        holdout_summary = {
-            "fraction": holdout,
-            "seed": params.get("holdout_seed", 0),
-            "n_fit": int(fit_rows.sum()),
-            "n_test": int(is_test.sum()),
-            "log_density_threshold": test_threshold,
-            "threshold_rule": f"{test_rule} of the fit part",
-        }
     else:
         evaluated_on = "all rows" + (
             "" if dataset.is_outlier is not None or not holdout else " (no ground truth to hold out)"
         )
-        evaluation = (scores, is_anomaly, dataset.is_outlier, dataset.outlier_kind)
-        holdout_summary = None
-    comparison = compare_detectors(*evaluation[:3], evaluated_on=evaluated_on)
-    by_kind = compare_by_kind(evaluation[0], evaluation[1], evaluation[3])
+        evaluation = Evaluation(scores, is_anomaly, dataset.is_outlier, dataset.outlier_kind, evaluated_on)
+    comparison = compare_detectors(
+        evaluation.scores, evaluation.is_anomaly, evaluation.truth, evaluated_on=evaluation.evaluated_on
+    )
+    by_kind = compare_by_kind(evaluation.scores, evaluation.is_anomaly, evaluation.kinds)
 
     write_csv(outputs["scores"], table)
     write_csv(outputs["anomalies"], table[is_anomaly].drop(columns="is_anomaly"))
@@ -363,17 +394,17 @@ def extract_to_files(*, data_path, meta_path, model_path, params, fit_params, ou
             "n_samples": int(dataset.n_samples),
             "n_anomalies": int(is_anomaly.sum()),
             "has_ground_truth": dataset.is_outlier is not None,
-            "evaluated_on": evaluated_on,
-            "holdout": holdout_summary,
+            "evaluated_on": evaluation.evaluated_on,
+            "holdout": evaluation.holdout,
             "noise_component": {
                 "covariance_type": noise_model.covariance_type,
                 "n_components": noise_model.n_components,
                 "noise_weight": noise_model.noise_weight,
                 "log_volume": noise_model.log_volume,
-                "bic": noise_model.bic(dataset.X),
+                "bic_lower_is_better": noise_model.bic(dataset.X),
             },
             "gmm_scores": None
-            if evaluation[2] is None
+            if evaluation.truth is None
             else {
                 key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
                 for key, value in comparison.iloc[0].drop(["detector", "evaluated_on"]).items()

@@ -17,15 +17,17 @@ from .summary_columns import CRITERION_COLUMNS, DETECTOR_COLUMNS
 NOT_METRICS = ("fit_seconds",)
 
 
-def criterion_rows(*, selection_path, bayes_summary_path, anomaly_summary_path, starts_path):
+def criterion_rows(
+    *, selection_path, bayes_summary_path, anomaly_summary_path, cluster_summary_path, starts_path
+):
     """One row per selection criterion: the model it chooses and how clearly and stably.
 
     Parameters
     ----------
     selection_path : path-like
         The dataset's ``selection.json``.
-    bayes_summary_path, anomaly_summary_path : path-like
-        The Bayesian step's and the anomaly step's ``summary.json``.
+    bayes_summary_path, anomaly_summary_path, cluster_summary_path : path-like
+        The Bayesian, anomaly and component-merging steps' ``summary.json``.
     starts_path : path-like
         The dataset's ``starts.csv`` (every fitted start), for the fitting time.
 
@@ -34,10 +36,14 @@ def criterion_rows(*, selection_path, bayes_summary_path, anomaly_summary_path, 
     rows : list of dict
         Keyed by :data:`CRITERION_COLUMNS`. ``downstream`` marks the criterion whose choice
         the anomaly and figure steps use; a missing value (no labels, no refits) is None.
+        The merged clusters (``merged_*``) are those of the downstream criterion's model,
+        on its row only.
     """
     selection = read_json(selection_path)
     effective_k = read_json(bayes_summary_path)["effective_n_components"]
     n_anomalies = read_json(anomaly_summary_path)["n_anomalies"]
+    clusters = read_json(cluster_summary_path)
+    merged_agreement = (clusters["agreement_with_truth"] or {}).get("at_chosen") or {}
     fit_seconds = float(pd.read_csv(starts_path, usecols=["fit_seconds"])["fit_seconds"].sum())
     rows = []
     for criterion, choice in selection["by_criterion"].items():
@@ -62,6 +68,10 @@ def criterion_rows(*, selection_path, bayes_summary_path, anomaly_summary_path, 
                 "normalized_mutual_info": agreement.get("normalized_mutual_info"),
                 "bayes_effective_k": effective_k,
                 "n_anomalies": n_anomalies,
+                "merged_n_clusters": clusters["n_clusters"] if criterion == selection["criterion"] else None,
+                "merged_adjusted_rand_index": merged_agreement.get("adjusted_rand_index")
+                if criterion == selection["criterion"]
+                else None,
                 "fit_seconds": round(fit_seconds, 6),
             }
         )
@@ -105,8 +115,8 @@ def flat_metrics(prefix, criteria, detectors):
 def collect_to_file(*, datasets, inputs, metrics_path):
     """Write the configured datasets' :func:`flat_metrics` to one JSON file.
 
-    ``inputs`` maps ``selection``, ``bayes_summary``, ``anomaly_summary``, ``starts`` and
-    ``detectors`` to lists of paths in the order of ``datasets``.
+    ``inputs`` maps ``selection``, ``bayes_summary``, ``anomaly_summary``,
+    ``cluster_summary``, ``starts`` and ``detectors`` to lists of paths in the order of ``datasets``.
     """
     metrics = {}
     for index, name in enumerate(datasets):
@@ -123,6 +133,7 @@ def dataset_rows(inputs, index):
         selection_path=inputs["selection"][index],
         bayes_summary_path=inputs["bayes_summary"][index],
         anomaly_summary_path=inputs["anomaly_summary"][index],
+        cluster_summary_path=inputs["cluster_summary"][index],
         starts_path=inputs["starts"][index],
     )
     return criteria, detector_rows(inputs["detectors"][index])

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from .criteria import n_parameters
+from .criteria import column, n_parameters
 from .em import Start, estimate_parameters, run_starts
 from .errors import PipelineInputError
 from .model_io import (
@@ -39,11 +39,12 @@ from .model_io import (
 
 NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
 NOISE_MODEL_FORMAT_VERSION = 1
+BIC_COLUMN = column("bic")
 TABLE_COLUMNS = [
     "n_components",
     "seed",
-    "log_likelihood",
-    "bic",
+    "total_log_likelihood",
+    BIC_COLUMN,
     "noise_weight",
     "n_iter",
     "converged",
@@ -182,7 +183,7 @@ def fit_noise_mixture(
     model : NoiseMixture or None
         The count with the lowest BIC (None if every start failed).
     table : DataFrame
-        One row per start: ``TABLE_COLUMNS``.
+        One row per start: ``TABLE_COLUMNS`` (the log-likelihood is the sum over rows).
     """
     X = np.asarray(X, dtype=np.float64)
     if log_volume is None:
@@ -215,13 +216,13 @@ def fit_noise_mixture(
                 model = _noise_mixture(fit, covariance_type, d, log_volume)
                 log_likelihood = float(model.score_samples(X).sum())
                 row |= {
-                    "log_likelihood": log_likelihood,
-                    "bic": -2 * log_likelihood + model.n_parameters(d) * math.log(n),
+                    "total_log_likelihood": log_likelihood,
+                    BIC_COLUMN: -2 * log_likelihood + model.n_parameters(d) * math.log(n),
                     "noise_weight": model.noise_weight,
                 }
                 # The best start of a count by likelihood; the best count by BIC.
-                if best is None or (row["bic"], -log_likelihood) < (best[0], -best[1]):
-                    best = (row["bic"], log_likelihood, model)
+                if best is None or (row[BIC_COLUMN], -log_likelihood) < (best[0], -best[1]):
+                    best = (row[BIC_COLUMN], log_likelihood, model)
             rows.append(row)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return (best[2] if best else None), table

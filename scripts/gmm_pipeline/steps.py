@@ -205,7 +205,7 @@ def _inputs_by_kind(job, kinds):
     return {kind: list(getattr(job.input, kind)) for kind in kinds}
 
 
-METRIC_INPUTS = ("selection", "bayes_summary", "anomaly_summary", "starts", "detectors")
+METRIC_INPUTS = ("selection", "bayes_summary", "anomaly_summary", "cluster_summary", "starts", "detectors")
 
 
 def collect_metrics(job):

@@ -21,6 +21,8 @@ CRITERION_COLUMNS = (
     "normalized_mutual_info",
     "bayes_effective_k",
     "n_anomalies",
+    "merged_n_clusters",
+    "merged_adjusted_rand_index",
     "fit_seconds",
 )
 DETECTOR_COLUMNS = ("detector", "n_flagged", "precision", "recall", "f1", "roc_auc", "average_precision")

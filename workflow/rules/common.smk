@@ -165,6 +165,7 @@ def metric_inputs(datasets):
         "selection": [f"results/select/{name}/selection.json" for name in datasets],
         "bayes_summary": [f"results/bayes/{name}/summary.json" for name in datasets],
         "anomaly_summary": [f"results/anomalies/{name}/summary.json" for name in datasets],
+        "cluster_summary": [f"results/clusters/{name}/summary.json" for name in datasets],
         "starts": [f"results/select/{name}/starts.csv" for name in datasets],
         "detectors": [f"results/anomalies/{name}/detectors.csv" for name in datasets],
     }
