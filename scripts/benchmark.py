@@ -231,7 +231,7 @@ def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
     command = [
         SNAKEMAKE,
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "Snakefile"
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # The snakemake of the interpreter running the tests, so the pinned one in .venv.

@@ -53,7 +53,7 @@ def dry_run(workdir, *args, snakefile=None):
     command = [
         SNAKEMAKE,
         "--snakefile",
-        str(snakefile or REPO / "Snakefile"),
+        str(snakefile or REPO / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",
@@ -187,7 +187,6 @@ def code_copy_run(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for part in ("workflow", "scripts"):
         shutil.copytree(REPO / part, code / part, ignore=ignore)
-    shutil.copy2(REPO / "Snakefile", code / "Snakefile")
     config = small_config()
     config["datasets"] = {"blobs": config["datasets"]["blobs"]}
     configfile = write_config(root / "config.yaml", config)
@@ -195,7 +194,7 @@ def code_copy_run(tmp_path_factory):
     command = [
         SNAKEMAKE,
         "--snakefile",
-        str(code / "Snakefile"),
+        str(code / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -84,3 +84,10 @@ def adopt_limits(limits):
     except (OSError, ValueError, KeyError, TypeError) as err:
         return f"cannot take on the job's limits ({err})"
     return None
+
+
+def share_package_path(folder):
+    """Let the job processes of this run import the package from ``folder`` (put first on
+    their ``PYTHONPATH``): a module referenced by a git tag runs its job scripts from
+    Snakemake's copies, which do not sit beside the package."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))

@@ -15,7 +15,7 @@ from .artifacts import content_sha256, write_json
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "snakemake")
-_CODE_GLOBS = ("Snakefile", "workflow/**/*", "scripts/**/*.py")
+_CODE_GLOBS = ("workflow/**/*", "scripts/**/*.py")
 # Carries the code identity from the Snakemake process to the jobs of its run.
 CODE_IDENTITY_VARIABLE = "GMM_PIPELINE_CODE_IDENTITY"
 
@@ -53,8 +53,8 @@ def _blas_versions():
 def code_identity():
     """Identify the code that ran: git revision (when available) and a hash of the sources.
 
-    The hash covers the Snakefile, ``workflow/`` and ``scripts/``, so a copy of the code
-    without git history is still identified. Inside a run, the identity Snakemake's own
+    The hash covers ``workflow/`` (the Snakefile, rules, schema, captions) and ``scripts/``,
+    so a copy of the code without git history is still identified. Inside a run, the identity Snakemake's own
     process recorded when the run started (:func:`share_code_identity`) is used, so every
     job of the run names the same code; elsewhere it is computed here.
     """
@@ -98,11 +98,22 @@ def _computed_code_identity():
         if "__pycache__" in path.parts:
             continue
         digest.update(path.relative_to(REPOSITORY_ROOT).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        # Without the final newlines: Snakemake's git sources (gitfile) drop a file's last
+        # newline, and a copy made from them must be identified as the same code.
+        digest.update(path.read_bytes().rstrip(b"\n") + b"\0")
     return {"revision": _git_revision(), "sources_sha256": digest.hexdigest()}
 
 
+# A copy of the sources made from a remote reference (the Snakefile's sources_on_disk)
+# names that reference here: the copy has no git history of its own.
+SOURCE_MARKER = ".gmm-pipeline-source"
+
+
 def _git_revision():
+    marker = REPOSITORY_ROOT / SOURCE_MARKER
+    if marker.is_file():
+        return marker.read_text().strip()
+
     def git(*args):
         return subprocess.run(
             ["git", "-C", str(REPOSITORY_ROOT), *args],
