@@ -109,6 +109,11 @@ _DELETE = object()
             r"config key 'datasets\.blobs\.inject_outliers\.1\.kind': 'spiral' is not one of",
         ),
         (
+            "selection.lrt",
+            {"replicates": 9, "max_k": 4},
+            r"selection\.lrt tests k against k \+ 1 from k = 1 up to max_k = 4, but fit\.n_components lacks \[5\]",
+        ),
+        (
             "anomalies.holdout_fraction",
             1.0,
             r"config key 'anomalies\.holdout_fraction': 1\.0 is not valid",

@@ -91,6 +91,17 @@ def check_dataset(planned):
             f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
             f"component count in fit.n_components ({max_k}); use fewer folds or more data"
         )
+    lrt = settings["selection"]["lrt"]
+    if lrt["replicates"] > 0:
+        counts = set(fit["n_components"])
+        last = lrt["max_k"] + 1 if lrt["max_k"] is not None else 2
+        missing = sorted(set(range(1, last + 1)) - counts)
+        if missing:
+            raise PipelineInputError(
+                f"{planned.setting_key('selection.lrt')} tests k against k + 1 from k = 1"
+                + (f" up to max_k = {lrt['max_k']}" if lrt["max_k"] is not None else "")
+                + f", but {planned.setting_key('fit.n_components')} lacks {missing}; fit those counts"
+            )
     for key, entry in _injections(planned):
         kind = entry.get("kind", "uniform")
         foreign = sorted(set(entry) - {"fraction", "kind", "seed"} - set(KIND_OPTIONS[kind]))

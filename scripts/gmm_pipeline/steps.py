@@ -133,6 +133,45 @@ def select_model(job):
     )
 
 
+def test_components(job):
+    from .lrt import lrt_to_files
+
+    lrt = job.params.lrt
+    run_step(
+        job,
+        "test_components",
+        lambda: lrt_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            models_path=job.input.models,
+            lrt_params=lrt,
+            fit_params=job.params.fit,
+            tests_path=job.output.tests,
+            replicates_path=job.output.replicates,
+        ),
+        params={"lrt": lrt, "fit": job.params.fit},
+        seeds=[lrt["seed"]],
+    )
+
+
+def summarise_lrt(job):
+    from .lrt_summary import summarise_to_files
+
+    run_step(
+        job,
+        "summarise_lrt",
+        lambda: summarise_to_files(
+            tests_paths=list(job.input.tests),
+            dataset=job.wildcards.dataset,
+            level=job.params.lrt["level"],
+            table_path=job.output.table,
+            figure_path=job.output.figure,
+            dpi=job.params.figures["dpi"],
+        ),
+        params={"lrt": job.params.lrt, "figures": job.params.figures},
+    )
+
+
 def merge_components(job):
     from .clusters import merge_to_files
 
@@ -285,6 +324,8 @@ STEPS = {
         cross_validate,
         assess_stability,
         select_model,
+        test_components,
+        summarise_lrt,
         merge_components,
         prune_weights,
         extract_anomalies,

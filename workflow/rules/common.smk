@@ -56,6 +56,10 @@ def stability_on(dataset):
     return stability["bootstrap"] + stability["data_seeds"] > 0
 
 
+def lrt_on(dataset):
+    return PLAN[dataset].settings["selection"]["lrt"]["replicates"] > 0
+
+
 def caption_settings(wildcards):
     """The settings the figure captions quote, the dataset's own (a sweep point's may differ
     from the top-level ones)."""
@@ -153,6 +157,9 @@ def dataset_artifacts(dataset):
     per_type = [rules.fit_models]
     per_type += [rules.cross_validate] if cross_validation_on(dataset) else []
     per_type += [rules.assess_stability] if stability_on(dataset) else []
+    if lrt_on(dataset):
+        per_type += [rules.test_components]
+        paths += expand(list(rules.summarise_lrt.output), dataset=dataset)
     for step in per_type:
         paths += expand(list(step.output), dataset=dataset, covariance_type=covariance_types(dataset))
     return paths

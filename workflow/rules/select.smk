@@ -83,3 +83,66 @@ rule select_model:
         pinned=pinned_model,
     script:
         "../../scripts/select_model.py"
+
+
+# The bootstrap likelihood-ratio tests of k against k + 1 for one covariance type (on with
+# selection.lrt.replicates above 0).
+rule test_components:
+    input:
+        unpack(dataset_files),
+        models="results/fit/{dataset}/{covariance_type}/models.json",
+    output:
+        tests="results/select/{dataset}/lrt/{covariance_type}.csv",
+        replicates="results/select/{dataset}/lrt/{covariance_type}_replicates.csv",
+        provenance="results/select/{dataset}/lrt/{covariance_type}.provenance.json",
+    log:
+        "results/logs/test_components/{dataset}_{covariance_type}.log",
+    priority: PRIORITY["sweep"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=dataset_mem_mb,
+        runtime=240,
+    params:
+        code=step_code("test_components"),
+        lrt=setting("selection", "lrt"),
+        fit=fit_settings,
+    script:
+        "../../scripts/test_components.py"
+
+
+# Every covariance type's tests in one table and one figure.
+rule summarise_lrt:
+    input:
+        tests=per_covariance_type(rules.test_components.output.tests, lrt_on),
+    output:
+        table=report(
+            "results/select/{dataset}/lrt.csv",
+            caption="../report/lrt_table.rst",
+            category="Model selection",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "bootstrap LRT (table)"},
+        ),
+        figure=report(
+            "results/figures/{dataset}/lrt.png",
+            caption="../report/lrt.rst",
+            category="Model selection",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "bootstrap LRT"},
+        ),
+        provenance="results/select/{dataset}/lrt.provenance.json",
+    log:
+        "results/logs/summarise_lrt/{dataset}.log",
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=dataset_mem_mb,
+        runtime=30,
+    params:
+        code=step_code("summarise_lrt"),
+        lrt=setting("selection", "lrt"),
+        figures=setting("figures"),
+    script:
+        "../../scripts/summarise_lrt.py"
