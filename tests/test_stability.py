@@ -3,14 +3,19 @@
 import numpy as np
 import pandas as pd
 import pytest
+from gmm_pipeline import criteria
 from gmm_pipeline.criteria import column
+from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.fitting import fit_sweep
 from gmm_pipeline.stability import (
     bootstrap_sample,
+    bootstrap_weights,
     replicate_criteria,
     replicate_datasets,
     selection_frequencies,
 )
 from sklearn.datasets import make_blobs
+from sklearn.mixture import GaussianMixture
 
 
 def test_bootstrap_samples_are_reproducible_and_differ_between_replicates():
@@ -26,7 +31,7 @@ def test_data_seed_replicates_redraw_the_generator_and_files_have_none():
     X = np.zeros((50, 2))
     kinds = [
         (kind, r, seed)
-        for kind, r, seed, _ in replicate_datasets(X, bootstrap=2, seed=0, spec=spec, data_seeds=3)
+        for kind, r, seed, _, _ in replicate_datasets(X, bootstrap=2, seed=0, spec=spec, data_seeds=3)
     ]
     assert kinds == [
         ("bootstrap", 0, None),
@@ -99,3 +104,55 @@ def test_frequencies_count_the_lowest_criterion_of_each_replicate():
     bic = frequencies[frequencies["criterion"] == "bic"].set_index(["covariance_type", "n_components"])
     assert bic["n_chosen"].to_dict() == {("diag", 3): 1, ("full", 2): 1, ("full", 3): 1}
     assert (bic["n_replicates"] == 3).all()
+
+
+def test_weighted_bootstrap_weights_are_a_scaled_dirichlet_draw():
+    weights = bootstrap_weights(500, seed=3, replicate=2)
+    assert weights.shape == (500,) and (weights > 0).all()
+    assert weights.sum() == pytest.approx(500)
+    np.testing.assert_array_equal(weights, bootstrap_weights(500, seed=3, replicate=2))
+    assert not np.array_equal(weights, bootstrap_weights(500, seed=3, replicate=3))
+    # Dirichlet(1, ..., 1) times n: each weight is about Exponential(1), variance about 1.
+    assert 0.8 < weights.var() < 1.2
+
+
+def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
+    X, _ = make_blobs(n_samples=150, centers=3, random_state=0)
+    replicates = list(replicate_datasets(X, bootstrap=2, seed=0, method="weighted"))
+    assert [r[0] for r in replicates] == ["bootstrap", "bootstrap"]
+    assert all(r[3] is X and r[4].sum() == pytest.approx(150) for r in replicates)
+    table = replicate_criteria(
+        X, covariance_type="full", bootstrap=2, seed=0, method="weighted", n_components=[1, 2, 3], seeds=[0]
+    )
+    assert len(table) == 2 * 3
+    # Each replicate's BIC is the weighted likelihood's: refit the chosen k with the same
+    # weights and compare.
+    weights = replicates[0][4]
+    starts, models = fit_sweep(X, covariance_type="full", n_components=[3], seeds=[0], sample_weight=weights)
+    bic = criteria.start_criteria(models[0], X, weights)["bic"]
+    first = table[(table["replicate"] == 0) & (table["n_components"] == 3)].iloc[0]
+    assert first["bic_lower_is_better"] == pytest.approx(bic)
+    assert first["bic_lower_is_better"] != pytest.approx(criteria.start_criteria(models[0], X)["bic"])
+
+
+def test_weighted_criteria_equal_the_criteria_of_repeated_rows():
+    X, _ = make_blobs(n_samples=120, centers=3, random_state=1)
+    counts = np.random.default_rng(0).integers(0, 4, size=len(X))
+    model = GaussianMixture(3, random_state=0).fit(X)
+    weighted = criteria.start_criteria(model, X, counts.astype(float))
+    repeated = criteria.start_criteria(model, np.repeat(X, counts, axis=0))
+    for name in ("log_likelihood", "bic", "aic", "icl"):
+        assert weighted[name] == pytest.approx(repeated[name], rel=1e-12)
+
+
+def test_weighted_fits_need_the_fast_engine():
+    X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
+    with pytest.raises(PipelineInputError, match="need fit.engine: fast"):
+        fit_sweep(
+            X,
+            covariance_type="full",
+            n_components=[1, 2],
+            seeds=[0],
+            engine="sklearn",
+            sample_weight=np.ones(60),
+        )

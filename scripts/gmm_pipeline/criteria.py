@@ -57,20 +57,28 @@ def icl(model, X):
     return float(model.bic(X)) + classification_entropy_penalty(model, X)
 
 
-def start_criteria(model, X):
+def start_criteria(model, X, sample_weight=None):
     """Mean log-likelihood per point and BIC, AIC and ICL of a fitted model on ``X``.
 
     The same numbers as ``model.score``, ``model.bic``, ``model.aic`` and :func:`icl`, from
-    one pass of ``score_samples`` and one of ``predict_proba`` instead of five.
+    one pass of ``score_samples`` and one of ``predict_proba`` instead of five. With
+    ``sample_weight`` each row counts its weight times, and n is the weights' sum (the
+    weighted likelihood of a weighted bootstrap).
     """
-    n_samples = X.shape[0]
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    n_samples = float(weights.sum())
     penalty = n_parameters(model.covariance_type, model.n_components, X.shape[1])
-    mean = float(model.score_samples(X).mean())
+    mean = (
+        float(model.score_samples(X) @ weights / n_samples)
+        if sample_weight is not None
+        else float(model.score_samples(X).mean())
+    )
     bic = -2 * mean * n_samples + penalty * np.log(n_samples)
     aic = -2 * mean * n_samples + 2 * penalty
-    return {
-        "log_likelihood": mean,
-        "bic": float(bic),
-        "aic": float(aic),
-        "icl": float(bic) + classification_entropy_penalty(model, X),
-    }
+    largest = model.predict_proba(X).max(axis=1)
+    entropy = (
+        float(-2.0 * (np.log(largest) @ weights))
+        if sample_weight is not None
+        else float(-2.0 * np.log(largest).sum())
+    )
+    return {"log_likelihood": mean, "bic": float(bic), "aic": float(aic), "icl": float(bic) + entropy}

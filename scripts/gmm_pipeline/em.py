@@ -56,7 +56,7 @@ def initial_responsibilities(X, n_components, init_params, seed, sample_weight=N
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}
     seed : int
     sample_weight : ndarray of shape (n_samples,), optional
-        Passed to k-means; the other methods do not use weights.
+        Passed to k-means and k-means++; the random methods do not use weights.
 
     Returns
     -------
@@ -77,7 +77,7 @@ def initial_responsibilities(X, n_components, init_params, seed, sample_weight=N
         indices = random_state.choice(n_samples, size=n_components, replace=False)
         resp[indices, np.arange(n_components)] = 1
     elif init_params == "k-means++":
-        _, indices = kmeans_plusplus(X, n_components, random_state=random_state)
+        _, indices = kmeans_plusplus(X, n_components, random_state=random_state, sample_weight=sample_weight)
         resp[indices, np.arange(n_components)] = 1
     else:
         raise ValueError(f"init_params {init_params!r} is not one of {RESPONSIBILITY_METHODS}")

@@ -350,9 +350,9 @@ def _describe_fit(
     )
 
 
-def _add_criteria(model, row, X):
+def _add_criteria(model, row, X, sample_weight=None):
     """The start's log-likelihood and criteria on its own data (BIC, AIC, ICL)."""
-    values = criteria.start_criteria(model, X)
+    values = criteria.start_criteria(model, X, sample_weight)
     row["log_likelihood"] = values.pop("log_likelihood")
     row.update({criteria.column(name): value for name, value in values.items()})
 
@@ -368,6 +368,7 @@ def fit_batch(
     reg_covar=1e-6,
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
+    sample_weight=None,
 ):
     """Fit every planned start of one component count at once with :mod:`gmm_pipeline.em`.
 
@@ -382,6 +383,8 @@ def fit_batch(
         (``weights_init``, ``means_init``, ``precisions_init``) or the reason there are none.
     n_components, covariance_type, max_iter, tol, reg_covar, eigenvalue_factor, min_points
         As for :func:`fit_start`.
+    sample_weight : ndarray of shape (n_samples,), optional
+        A weight per row, for k-means starts and EM (:func:`gmm_pipeline.em.run_starts`).
 
     Returns
     -------
@@ -398,8 +401,10 @@ def fit_batch(
                 if isinstance(start, str):
                     starts.append(em.Start(error=start))
                 elif start is None:
-                    resp = em.initial_responsibilities(X, n_components, method, seed)
-                    starts.append(em.start_from_responsibilities(X, resp, covariance_type, reg_covar))
+                    resp = em.initial_responsibilities(X, n_components, method, seed, sample_weight)
+                    starts.append(
+                        em.start_from_responsibilities(X, resp, covariance_type, reg_covar, sample_weight)
+                    )
                 else:
                     starts.append(
                         em.start_from_parameters(
@@ -415,7 +420,13 @@ def fit_batch(
         seconds.append(time.perf_counter() - started)
     started = time.perf_counter()
     fits = em.run_starts(
-        X, starts, covariance_type=covariance_type, reg_covar=reg_covar, tol=tol, max_iter=max_iter
+        X,
+        starts,
+        covariance_type=covariance_type,
+        reg_covar=reg_covar,
+        tol=tol,
+        max_iter=max_iter,
+        sample_weight=sample_weight,
     )
     shared = (time.perf_counter() - started) / max(1, len(fits))
     fitted = []
@@ -512,6 +523,7 @@ def fit_sweep(
     min_points=None,
     engine="fast",
     criteria_for="all",
+    sample_weight=None,
 ):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
@@ -543,6 +555,10 @@ def fit_sweep(
         Which starts get their log-likelihood and criteria computed: every start (the
         starts table), or only each count's best (all that refits for cross-validation and
         stability use); the others keep NaN there.
+    sample_weight : ndarray of shape (n_samples,), optional
+        A weight per row (the weighted bootstrap): k-means starts, EM and the criteria use
+        it, the hierarchical starts do not (they only propose a partition to start from).
+        Needs ``engine="fast"``: scikit-learn's estimator takes no weights.
 
     Returns
     -------
@@ -559,6 +575,11 @@ def fit_sweep(
     if unknown or not init_params:
         raise PipelineInputError(
             f"fit.init_params has {unknown or 'no methods'}; expected methods from {INIT_METHODS}"
+        )
+    if sample_weight is not None and engine != "fast":
+        raise PipelineInputError(
+            "weighted fits (selection.stability.method: weighted) need fit.engine: fast; "
+            "scikit-learn's GaussianMixture takes no sample weights"
         )
     max_k = max(n_components)
     if X.shape[0] < max_k:
@@ -588,7 +609,7 @@ def fit_sweep(
     for k in sorted(n_components):
         plan_k = [(method, seed, None if by_k is None else by_k[k]) for method, seed, by_k in planned]
         if engine == "fast":
-            results = fit_batch(X, plan_k, n_components=k, **settings)
+            results = fit_batch(X, plan_k, n_components=k, sample_weight=sample_weight, **settings)
         else:
             results = [_fit_one(X, k, method, seed, start, settings) for method, seed, start in plan_k]
         fitted = []
@@ -605,7 +626,7 @@ def fit_sweep(
         best_model, best_row = best_start(sound)
         best_row["is_best"] = True
         for model, row in fitted if criteria_for == "all" else [(best_model, best_row)]:
-            _add_criteria(model, row, X)
+            _add_criteria(model, row, X, sample_weight)
         best_models.append(best_model)
         log.info(
             "dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",

@@ -2,8 +2,15 @@
 
 Two kinds of replicate, each refitting every component count of one covariance type:
 
-* ``bootstrap``: the data resampled with replacement (same size), replicate ``r`` drawn
-  from ``numpy.random.default_rng([seed, r])``;
+* ``bootstrap``, by one of two methods, replicate ``r`` drawn from
+  ``numpy.random.default_rng([seed, r])``:
+
+  - ``weighted`` (the default): every row kept, with a weight ``n x Dirichlet(1, ..., 1)``,
+    the weighted likelihood bootstrap of Newton and Raftery (1994), mclust's
+    ``MclustBootstrap(type = "wlbs")``. No row is repeated, so flexible models cannot fit
+    duplicates tightly;
+  - ``resample``: the data resampled with replacement (same size), the classic bootstrap;
+
 * ``data_seed``: a generated dataset drawn afresh with seed ``dataset seed + r + 1``
   (datasets read from files have no such replicates).
 
@@ -20,6 +27,7 @@ from .datasets import load_dataset, redraw_features
 from .fitting import fit_sweep, sweep_settings
 
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
+BOOTSTRAP_METHODS = ("weighted", "resample")
 REPLICATE_COLUMNS = [
     "dataset",
     "covariance_type",
@@ -40,22 +48,34 @@ def bootstrap_sample(X, *, seed, replicate):
     return X[rng.integers(0, len(X), size=len(X))]
 
 
-def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0):
-    """Yield ``(resampling, replicate, data_seed, X_replicate)`` for every replicate.
+def bootstrap_weights(n_rows, *, seed, replicate):
+    """``n_rows`` times a Dirichlet(1, ..., 1) draw: weights summing to ``n_rows``,
+    reproducible from ``(seed, replicate)``."""
+    rng = np.random.default_rng([seed, replicate])
+    return n_rows * rng.dirichlet(np.ones(n_rows))
 
-    ``data_seeds`` replicates need ``spec`` (the dataset's generator entry); without one
-    they are skipped.
+
+def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0, method="resample"):
+    """Yield ``(resampling, replicate, data_seed, X_replicate, weights)`` for every replicate.
+
+    ``weights`` is None but for ``method="weighted"`` bootstrap replicates. ``data_seeds``
+    replicates need ``spec`` (the dataset's generator entry); without one they are skipped.
     """
     for replicate in range(bootstrap):
-        yield BOOTSTRAP, replicate, None, bootstrap_sample(X, seed=seed, replicate=replicate)
+        if method == "weighted":
+            yield BOOTSTRAP, replicate, None, X, bootstrap_weights(len(X), seed=seed, replicate=replicate)
+        else:
+            yield BOOTSTRAP, replicate, None, bootstrap_sample(X, seed=seed, replicate=replicate), None
     if spec is None or "generator" not in spec:
         return
     for replicate in range(data_seeds):
         data_seed = spec["seed"] + replicate + 1
-        yield DATA_SEED, replicate, data_seed, redraw_features(spec, data_seed)
+        yield DATA_SEED, replicate, data_seed, redraw_features(spec, data_seed), None
 
 
-def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0, dataset="", **sweep):
+def replicate_criteria(
+    X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0, method="resample", dataset="", **sweep
+):
     """Refit the sweep on every replicate; one row per (replicate, component count).
 
     The row of a k is its best start's (highest lower bound among the starts that are not
@@ -63,11 +83,16 @@ def replicate_criteria(X, *, covariance_type, bootstrap, seed, spec=None, data_s
     start failed on a replicate are left out of that replicate.
     """
     rows = []
-    for resampling, replicate, data_seed, X_replicate in replicate_datasets(
-        X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds
+    for resampling, replicate, data_seed, X_replicate, weights in replicate_datasets(
+        X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds, method=method
     ):
         starts, _ = fit_sweep(
-            X_replicate, covariance_type=covariance_type, dataset=dataset, criteria_for="best", **sweep
+            X_replicate,
+            covariance_type=covariance_type,
+            dataset=dataset,
+            criteria_for="best",
+            sample_weight=weights,
+            **sweep,
         )
         best = starts[starts["is_best"]]
         for _, row in best.iterrows():
@@ -155,6 +180,7 @@ def stability_to_files(
         seed=stability_params["seed"],
         spec=spec,
         data_seeds=stability_params["data_seeds"],
+        method=stability_params.get("method", "resample"),
         dataset=dataset.name,
         **sweep,
     )

@@ -73,6 +73,7 @@ def caption_settings(wildcards):
         "bootstrap": selection["stability"]["bootstrap"],
         "data_seeds": selection["stability"]["data_seeds"],
         "stability_seeds": selection["stability"]["seeds"],
+        "stability_method": selection["stability"]["method"],
         "criterion": PLAN[wildcards.dataset].criterion,
     }
 
