@@ -74,6 +74,9 @@ def test_every_step_writes_its_artifacts(small_run):
                 "selection.json",
                 "model.json",
                 "provenance.json",
+                "parameter_uncertainty.csv",
+                "parameter_replicates.csv",
+                "parameter_uncertainty.provenance.json",
             )
         ]
         expected += [
@@ -109,6 +112,7 @@ def test_every_step_writes_its_artifacts(small_run):
                 "clusters.png",
                 "entropy.png",
                 "merge_tree.png",
+                "parameter_uncertainty.png",
                 "provenance.json",
             )
         ]
@@ -353,6 +357,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
         "cross_validate": per_type,
         "assess_stability": per_type,
         "select_model": 1,
+        "estimate_uncertainty": 1,
         "merge_components": 1,
         "prune_weights": 1,
         "extract_anomalies": 1,

@@ -172,6 +172,29 @@ def summarise_lrt(job):
     )
 
 
+def estimate_uncertainty(job):
+    from .uncertainty import uncertainty_to_files
+
+    stability = job.params.stability
+    run_step(
+        job,
+        "estimate_uncertainty",
+        lambda: uncertainty_to_files(
+            data_path=job.input.data,
+            meta_path=job.input.meta,
+            model_path=job.input.model,
+            stability_params=stability,
+            fit_params=job.params.fit,
+            table_path=job.output.table,
+            replicates_path=job.output.replicates,
+            figure_path=job.output.figure,
+            dpi=job.params.figures["dpi"],
+        ),
+        params={"stability": stability, "fit": job.params.fit, "figures": job.params.figures},
+        seeds=[stability["seed"]],
+    )
+
+
 def merge_components(job):
     from .clusters import merge_to_files
 
@@ -326,6 +349,7 @@ STEPS = {
         select_model,
         test_components,
         summarise_lrt,
+        estimate_uncertainty,
         merge_components,
         prune_weights,
         extract_anomalies,

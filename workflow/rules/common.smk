@@ -158,6 +158,8 @@ def dataset_artifacts(dataset):
     per_type = [rules.fit_models]
     per_type += [rules.cross_validate] if cross_validation_on(dataset) else []
     per_type += [rules.assess_stability] if stability_on(dataset) else []
+    if PLAN[dataset].settings["selection"]["stability"]["bootstrap"] > 0:
+        paths += expand(list(rules.estimate_uncertainty.output), dataset=dataset)
     if lrt_on(dataset):
         per_type += [rules.test_components]
         paths += expand(list(rules.summarise_lrt.output), dataset=dataset)

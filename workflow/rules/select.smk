@@ -146,3 +146,44 @@ rule summarise_lrt:
         figures=setting("figures"),
     script:
         "../../scripts/summarise_lrt.py"
+
+
+# Bootstrap standard errors and intervals of the chosen model's weights and means, on the
+# stability step's bootstrap replicates (on with selection.stability.bootstrap above 0).
+rule estimate_uncertainty:
+    input:
+        unpack(dataset_files),
+        model="results/select/{dataset}/model.json",
+    output:
+        table=report(
+            "results/select/{dataset}/parameter_uncertainty.csv",
+            caption="../report/parameter_uncertainty_table.rst",
+            category="Models",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "parameter uncertainty (table)"},
+        ),
+        replicates="results/select/{dataset}/parameter_replicates.csv",
+        figure=report(
+            "results/figures/{dataset}/parameter_uncertainty.png",
+            caption="../report/parameter_uncertainty.rst",
+            category="Models",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "parameter uncertainty"},
+        ),
+        provenance="results/select/{dataset}/parameter_uncertainty.provenance.json",
+    log:
+        "results/logs/estimate_uncertainty/{dataset}.log",
+    priority: PRIORITY["anomalies"]
+    conda:
+        "../envs/gmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=dataset_mem_mb,
+        runtime=60,
+    params:
+        code=step_code("estimate_uncertainty"),
+        stability=setting("selection", "stability"),
+        fit=fit_settings,
+        figures=setting("figures"),
+    script:
+        "../../scripts/estimate_uncertainty.py"
