@@ -353,9 +353,29 @@ def _drop(leaving, active, fits, *arrays):
     return ([index for index, kept in zip(active, keep, strict=True) if kept], *(a[keep] for a in arrays))
 
 
-def as_estimator(fit, *, covariance_type, n_features, tol, reg_covar, max_iter, init_params, seed):
-    """The fitted result as a scikit-learn ``GaussianMixture`` (predict, score_samples, ...)."""
-    n_components = len(fit.weights)
+def run_from_model(model, X, *, tol, max_iter, reg_covar, sample_weight=None):
+    """EM on ``X`` started from a fitted ``GaussianMixture``'s own parameters (as mclust's
+    ``em`` from given parameters: bootstrap refits); one :class:`Fit`."""
+    start = start_from_parameters(model.weights_, model.means_, model.precisions_, model.covariance_type)
+    (fit,) = run_starts(
+        X,
+        [start],
+        covariance_type=model.covariance_type,
+        reg_covar=reg_covar,
+        tol=tol,
+        max_iter=max_iter,
+        sample_weight=sample_weight,
+    )
+    return fit
+
+
+def as_estimator(
+    fit, *, covariance_type, n_features, tol, reg_covar, max_iter, init_params, seed, weights=None
+):
+    """The fitted result as a scikit-learn ``GaussianMixture`` (predict, score_samples, ...);
+    ``weights`` replaces the fit's own (the Gaussian part of a mixture with noise)."""
+    weights = fit.weights if weights is None else weights
+    n_components = len(weights)
     params = {
         "n_components": n_components,
         "covariance_type": covariance_type,
@@ -368,7 +388,7 @@ def as_estimator(fit, *, covariance_type, n_features, tol, reg_covar, max_iter, 
     }
     model = fitted_estimator(
         params,
-        weights=fit.weights,
+        weights=weights,
         means=fit.means,
         covariances=fit.covariances,
         precisions_cholesky=precisions_cholesky_from_covariances(fit.covariances, covariance_type),

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .artifacts import write_csv
 from .datasets import load_dataset
-from .em import as_estimator, run_starts, start_from_parameters
+from .em import as_estimator, run_from_model
 from .errors import PipelineInputError
 from .model_io import load_models
 
@@ -50,21 +50,17 @@ def log_likelihood(model, X):
 def refit_from(model, X, *, tol, max_iter, reg_covar):
     """EM on ``X`` started from ``model``'s parameters; the refitted model, or None if EM
     failed (a covariance that lost positive definiteness)."""
-    start = start_from_parameters(model.weights_, model.means_, model.precisions_, model.covariance_type)
-    (fit,) = run_starts(
-        X, [start], covariance_type=model.covariance_type, reg_covar=reg_covar, tol=tol, max_iter=max_iter
-    )
+    fit = run_from_model(model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
     if fit.error is not None:
         return None
+    settings = {"tol": tol, "reg_covar": reg_covar, "max_iter": max_iter}
     return as_estimator(
         fit,
         covariance_type=model.covariance_type,
         n_features=X.shape[1],
-        tol=tol,
-        reg_covar=reg_covar,
-        max_iter=max_iter,
         init_params="kmeans",
         seed=0,
+        **settings,
     )
 
 

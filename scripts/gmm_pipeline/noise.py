@@ -28,13 +28,11 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from .criteria import column, n_parameters
-from .em import Start, estimate_parameters, run_starts
+from .em import Start, as_estimator, estimate_parameters, run_starts
 from .errors import PipelineInputError
 from .model_io import (
-    fitted_estimator,
     model_from_dict,
     model_to_dict,
-    precisions_cholesky_from_covariances,
 )
 
 NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
@@ -213,7 +211,13 @@ def fit_noise_mixture(
             row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
             row["converged"] = bool(fit.converged)
             if fit.error is None:
-                model = _noise_mixture(fit, covariance_type, d, log_volume)
+                model = _noise_mixture(
+                    fit,
+                    covariance_type,
+                    d,
+                    log_volume,
+                    {"tol": tol, "reg_covar": reg_covar, "max_iter": max_iter},
+                )
                 log_likelihood = float(model.score_samples(X).sum())
                 row |= {
                     "total_log_likelihood": log_likelihood,
@@ -228,18 +232,15 @@ def fit_noise_mixture(
     return (best[2] if best else None), table
 
 
-def _noise_mixture(fit, covariance_type, n_features, log_volume):
-    gaussian_weights = fit.weights[:-1] / fit.weights[:-1].sum()
-    gaussian = fitted_estimator(
-        {"n_components": len(gaussian_weights), "covariance_type": covariance_type},
-        weights=gaussian_weights,
-        means=fit.means,
-        covariances=fit.covariances,
-        precisions_cholesky=precisions_cholesky_from_covariances(fit.covariances, covariance_type),
-        converged=fit.converged,
-        n_iter=len(fit.lower_bounds),
-        lower_bound=fit.lower_bounds[-1],
+def _noise_mixture(fit, covariance_type, n_features, log_volume, settings):
+    gaussian = as_estimator(
+        fit,
+        covariance_type=covariance_type,
         n_features=n_features,
+        init_params="kmeans",
+        seed=0,
+        weights=fit.weights[:-1] / fit.weights[:-1].sum(),
+        **settings,
     )
     return NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume))
 

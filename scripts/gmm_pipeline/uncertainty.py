@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from .artifacts import write_csv  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
-from .em import run_starts, start_from_parameters  # noqa: E402
+from .em import run_from_model  # noqa: E402
 from .figures import projection, save_figure  # noqa: E402
 from .model_io import load_model  # noqa: E402
 from .stability import bootstrap_sample, bootstrap_weights  # noqa: E402
@@ -61,21 +61,14 @@ def refit_replicates(
     kept : list of int
         The replicate numbers of the rows.
     """
-    start = start_from_parameters(model.weights_, model.means_, model.precisions_, model.covariance_type)
     weights, means, kept = [], [], []
     for replicate in range(replicates):
         if method == "weighted":
             data, row_weights = X, bootstrap_weights(len(X), seed=seed, replicate=replicate)
         else:
             data, row_weights = bootstrap_sample(X, seed=seed, replicate=replicate), None
-        (fit,) = run_starts(
-            data,
-            [start],
-            covariance_type=model.covariance_type,
-            reg_covar=reg_covar,
-            tol=tol,
-            max_iter=max_iter,
-            sample_weight=row_weights,
+        fit = run_from_model(
+            model, data, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=row_weights
         )
         if fit.error is not None:
             continue
