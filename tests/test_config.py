@@ -114,6 +114,16 @@ _DELETE = object()
             r"selection\.lrt tests k against k \+ 1 from k = 1 up to max_k = 4, but fit\.n_components lacks \[5\]",
         ),
         (
+            "fit.engine",
+            "sklearn",
+            r"selection\.stability\.method 'weighted' needs fit\.engine: fast",
+        ),
+        (
+            "fit.prior",
+            {"dof": -1},
+            r"config key 'fit\.prior\.dof': -1 is less than or equal to the minimum of 0",
+        ),
+        (
             "anomalies.holdout_fraction",
             1.0,
             r"config key 'anomalies\.holdout_fraction': 1\.0 is not valid",

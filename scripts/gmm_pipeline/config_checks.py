@@ -91,6 +91,19 @@ def check_dataset(planned):
             f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
             f"component count in fit.n_components ({max_k}); use fewer folds or more data"
         )
+    if fit["engine"] == "sklearn":
+        if fit["prior"] != "none":
+            raise PipelineInputError(
+                f"{planned.setting_key('fit.prior')} needs {planned.setting_key('fit.engine')}: fast; "
+                f"scikit-learn's GaussianMixture has no conjugate prior"
+            )
+        stability = settings["selection"]["stability"]
+        if stability["bootstrap"] > 0 and stability["method"] == "weighted":
+            raise PipelineInputError(
+                f"{planned.setting_key('selection.stability.method')} 'weighted' needs "
+                f"{planned.setting_key('fit.engine')}: fast (scikit-learn's GaussianMixture takes no "
+                f"sample weights); use method: resample, or engine: fast"
+            )
     lrt = settings["selection"]["lrt"]
     if lrt["replicates"] > 0:
         counts = set(fit["n_components"])

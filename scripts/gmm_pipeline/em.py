@@ -94,15 +94,24 @@ def relative_change(lower_bounds, n_samples):
     return abs(current - previous) / (1.0 + abs(current))
 
 
-def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None, gaussian_share=None):
+def estimate_parameters(
+    X, resp, covariance_type, reg_covar, sample_weight=None, gaussian_share=None, prior=None
+):
     """Weights (unnormalised), means and covariances from responsibilities, for a batch.
 
     ``resp`` has shape (n_starts, n_samples, n_components); the results carry the same
     leading axis. These are scikit-learn's M-step formulas, with each row's responsibility
     multiplied by its weight. ``gaussian_share`` (n_starts, n_samples), given when a noise
     component takes part of each row, is each row's total Gaussian responsibility: the
-    tied covariance pools only that part of the rows (mclust's EEE with noise).
+    tied covariance pools only that part of the rows (mclust's EEE with noise). With a
+    conjugate ``prior`` (:func:`default_prior`) the means and covariances are the
+    posterior modes instead (:func:`map_parameters`).
     """
+    if prior is not None:
+        nk, means, covariances = estimate_parameters(
+            X, resp, covariance_type, 0.0, sample_weight, gaussian_share
+        )
+        return map_parameters(nk, means, covariances, covariance_type, prior, reg_covar)
     if sample_weight is not None:
         resp = resp * sample_weight[np.newaxis, :, np.newaxis]
     nk = resp.sum(axis=1) + _TINY  # (S, K)
@@ -131,6 +140,76 @@ def estimate_parameters(X, resp, covariance_type, reg_covar, sample_weight=None,
         covariances = avg_X2 - means**2 + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=2)
+    return nk, means, covariances
+
+
+def default_prior(X, n_components, covariance_type, *, shrinkage=0.01, dof=None, scale=None):
+    """mclust's conjugate prior for ``n_components`` components (``defaultPrior``, Fraley
+    and Raftery 2007): a normal prior on each mean centred on the data's mean with
+    ``shrinkage`` (kappa), an inverse-Wishart (inverse-gamma) prior on covariances with
+    ``dof`` (nu, default d + 2) and ``scale``: by default the data's covariance (full,
+    tied; its diagonal when n <= d) or mean variance (diag, spherical), times
+    ``(1 / n_components) ** (2 / d)``. A given ``scale`` number s means s I (or s)."""
+    n, d = X.shape
+    factor = (1.0 / n_components) ** (2.0 / d)
+    if covariance_type in ("full", "tied"):
+        if scale is not None:
+            prior_scale = scale * np.eye(d)
+        elif n > d:
+            prior_scale = factor * np.atleast_2d(np.cov(X, rowvar=False))
+        else:
+            prior_scale = factor * np.diag(X.var(axis=0, ddof=1))
+    else:
+        prior_scale = float(scale) if scale is not None else factor * float(X.var(axis=0, ddof=1).sum()) / d
+    return {
+        "shrinkage": float(shrinkage),
+        "mean": X.mean(axis=0),
+        "dof": float(d + 2 if dof is None else dof),
+        "scale": prior_scale,
+    }
+
+
+def map_parameters(nk, means, covariances, covariance_type, prior, reg_covar):
+    """Posterior-mode means and covariances from the maximum-likelihood ones (no
+    ``reg_covar`` in them), as mclust's M-steps with a prior (``msvvvp``, ``mseeep``,
+    ``msvvip``, ``msviip``). With kappa the shrinkage, nu the dof, Lambda the scale,
+    W_k the component's scatter and c_k = n_k kappa / (n_k + kappa):
+
+    * means: ``(n_k xbar_k + kappa mu_P) / (n_k + kappa)``;
+    * full: ``(Lambda + W_k + c_k d_k d_k^T) / (nu + n_k + d + 2)``, d_k = xbar_k - mu_P;
+    * tied: ``(Lambda + sum_k W_k + sum_k c_k d_k d_k^T) / (nu + n + d + 1 + K)``;
+    * diag: ``(lambda + W_k,jj + c_k d_kj^2) / (nu + n_k + 3)``;
+    * spherical: ``(lambda + tr W_k + c_k |d_k|^2) / (nu + n_k d + 2 + d)``;
+
+    (without shrinkage, the terms mclust adds for it, the last 1, K or d, go too). Then
+    ``reg_covar`` is added as without a prior.
+    """
+    kappa, mu, nu, scale = prior["shrinkage"], prior["mean"], prior["dof"], prior["scale"]
+    d = means.shape[-1]
+    shrunk = 1.0 if kappa > 0 else 0.0
+    c = nk * kappa / (nk + kappa)  # (S, K)
+    delta = means - mu  # (S, K, d)
+    if covariance_type == "full":
+        scatter = covariances * nk[..., np.newaxis, np.newaxis]
+        outer = delta[..., :, np.newaxis] * delta[..., np.newaxis, :]
+        numerator = scale + scatter + c[..., np.newaxis, np.newaxis] * outer
+        covariances = numerator / (nu + nk + d + 1 + shrunk)[..., np.newaxis, np.newaxis]
+        covariances[..., np.arange(d), np.arange(d)] += reg_covar
+    elif covariance_type == "tied":
+        n = nk.sum(axis=1)
+        scatter = covariances * n[:, np.newaxis, np.newaxis]
+        outer = np.einsum("sk,ski,skj->sij", c, delta, delta)
+        covariances = (scale + scatter + outer) / (nu + n + d + 1 + shrunk * nk.shape[1])[
+            :, np.newaxis, np.newaxis
+        ]
+        covariances[..., np.arange(d), np.arange(d)] += reg_covar
+    elif covariance_type == "diag":
+        numerator = scale + covariances * nk[..., np.newaxis] + c[..., np.newaxis] * delta**2
+        covariances = numerator / (nu + nk + 2 + shrunk)[..., np.newaxis] + reg_covar
+    else:
+        numerator = scale + covariances * d * nk + c * (delta**2).sum(axis=-1)
+        covariances = numerator / (nu + nk * d + 2 + shrunk * d) + reg_covar
+    means = (nk[..., np.newaxis] * means + kappa * mu) / (nk + kappa)[..., np.newaxis]
     return nk, means, covariances
 
 
@@ -217,10 +296,10 @@ class Start:
         self.weights, self.means, self.covariances, self.error = weights, means, covariances, error
 
 
-def start_from_responsibilities(X, resp, covariance_type, reg_covar, sample_weight=None):
+def start_from_responsibilities(X, resp, covariance_type, reg_covar, sample_weight=None, prior=None):
     """The parameters scikit-learn's first M-step makes of starting responsibilities."""
     nk, means, covariances = estimate_parameters(
-        X, resp[np.newaxis], covariance_type, reg_covar, sample_weight
+        X, resp[np.newaxis], covariance_type, reg_covar, sample_weight, prior=prior
     )
     total = len(X) if sample_weight is None else float(np.sum(sample_weight))
     return Start(nk[0] / total, means[0], covariances[0])
@@ -248,7 +327,16 @@ class Fit:
 
 
 def run_starts(
-    X, starts, *, covariance_type, reg_covar, tol, max_iter, sample_weight=None, noise_log_density=None
+    X,
+    starts,
+    *,
+    covariance_type,
+    reg_covar,
+    tol,
+    max_iter,
+    sample_weight=None,
+    noise_log_density=None,
+    prior=None,
 ):
     """Run EM from every start at once; each stops by its own convergence.
 
@@ -267,6 +355,9 @@ def run_starts(
         The log-density of a noise component of constant density (minus the log of the
         volume it spreads over). Then every start's weights end with the noise weight,
         and so do the fits'.
+    prior : dict, optional
+        A conjugate prior (:func:`default_prior`): the M-steps give posterior modes (MAP).
+        EM then stops by the same rule on the log-likelihood.
 
     Returns
     -------
@@ -305,7 +396,9 @@ def run_starts(
             bounds = per_point @ weights_per_row / total_weight
         resp = np.exp(weighted_log - per_point[:, :, np.newaxis])
         if noise_log_density is None:
-            nk, means, covariances = estimate_parameters(X, resp, covariance_type, reg_covar, weights_per_row)
+            nk, means, covariances = estimate_parameters(
+                X, resp, covariance_type, reg_covar, weights_per_row, prior=prior
+            )
         else:
             gaussian, noise = resp[..., :-1], resp[..., -1]
             nk, means, covariances = estimate_parameters(

@@ -125,6 +125,7 @@ def sweep_settings(fit_config, *, n_seeds=None):
         "eigenvalue_factor": degenerate.get("eigenvalue_factor", DEFAULT_EIGENVALUE_FACTOR),
         "min_points": degenerate.get("min_points"),
         "engine": fit_config.get("engine", DEFAULT_ENGINE),
+        "prior": fit_config.get("prior", "none"),
     }
 
 
@@ -369,6 +370,7 @@ def fit_batch(
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
     sample_weight=None,
+    prior=None,
 ):
     """Fit every planned start of one component count at once with :mod:`gmm_pipeline.em`.
 
@@ -385,12 +387,20 @@ def fit_batch(
         As for :func:`fit_start`.
     sample_weight : ndarray of shape (n_samples,), optional
         A weight per row, for k-means starts and EM (:func:`gmm_pipeline.em.run_starts`).
+    prior : dict, optional
+        ``fit.prior`` as options of :func:`gmm_pipeline.em.default_prior`: the starts'
+        first M-step and EM then give posterior modes (MAP).
 
     Returns
     -------
     fitted : list of (GaussianMixture or None, dict)
         The model and row of each planned start, in order.
     """
+    conjugate = None if prior is None else em.default_prior(X, n_components, covariance_type, **prior)
+    if conjugate is not None and min_points is None:
+        # A component of fewer than d + 1 points has a singular scatter, but under the prior
+        # its covariance is still well defined: only the covariance floor marks a MAP fit.
+        min_points = 0
     starts, rows, messages, seconds = [], [], [], []
     for method, seed, start in planned:
         rows.append(_start_row(X, n_components, covariance_type, method, seed))
@@ -403,7 +413,9 @@ def fit_batch(
                 elif start is None:
                     resp = em.initial_responsibilities(X, n_components, method, seed, sample_weight)
                     starts.append(
-                        em.start_from_responsibilities(X, resp, covariance_type, reg_covar, sample_weight)
+                        em.start_from_responsibilities(
+                            X, resp, covariance_type, reg_covar, sample_weight, prior=conjugate
+                        )
                     )
                 else:
                     starts.append(
@@ -427,6 +439,7 @@ def fit_batch(
         tol=tol,
         max_iter=max_iter,
         sample_weight=sample_weight,
+        prior=conjugate,
     )
     shared = (time.perf_counter() - started) / max(1, len(fits))
     fitted = []
@@ -524,6 +537,7 @@ def fit_sweep(
     engine="fast",
     criteria_for="all",
     sample_weight=None,
+    prior="none",
 ):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
@@ -559,6 +573,10 @@ def fit_sweep(
         A weight per row (the weighted bootstrap): k-means starts, EM and the criteria use
         it, the hierarchical starts do not (they only propose a partition to start from).
         Needs ``engine="fast"``: scikit-learn's estimator takes no weights.
+    prior : "none", "default" or dict
+        ``fit.prior``: maximum likelihood, or posterior modes under mclust's conjugate
+        prior with its defaults or the given ``shrinkage``, ``dof`` and ``scale``
+        (:func:`gmm_pipeline.em.default_prior`). Needs ``engine="fast"`` too.
 
     Returns
     -------
@@ -580,6 +598,11 @@ def fit_sweep(
         raise PipelineInputError(
             "weighted fits (selection.stability.method: weighted) need fit.engine: fast; "
             "scikit-learn's GaussianMixture takes no sample weights"
+        )
+    prior_options = None if prior in (None, "none") else ({} if prior == "default" else dict(prior))
+    if prior_options is not None and engine != "fast":
+        raise PipelineInputError(
+            "fit.prior needs fit.engine: fast; scikit-learn's GaussianMixture has no conjugate prior"
         )
     max_k = max(n_components)
     if X.shape[0] < max_k:
@@ -609,7 +632,9 @@ def fit_sweep(
     for k in sorted(n_components):
         plan_k = [(method, seed, None if by_k is None else by_k[k]) for method, seed, by_k in planned]
         if engine == "fast":
-            results = fit_batch(X, plan_k, n_components=k, sample_weight=sample_weight, **settings)
+            results = fit_batch(
+                X, plan_k, n_components=k, sample_weight=sample_weight, prior=prior_options, **settings
+            )
         else:
             results = [_fit_one(X, k, method, seed, start, settings) for method, seed, start in plan_k]
         fitted = []
