@@ -51,11 +51,11 @@ def _name(members):
     return "+".join(str(k + 1) for k in sorted(members))
 
 
-def merge_table(steps, proba, labels, chosen_count):
-    """One row per number of clusters, from the components down to one."""
+def merge_table(steps, predicted_by_step, labels, chosen_count):
+    """One row per number of clusters, from the components down to one; each step's
+    clusters of every row are ``predicted_by_step``."""
     rows, previous = [], None
-    for step in steps:
-        predicted = merged_labels(proba, step.clusters)
+    for step, predicted in zip(steps, predicted_by_step, strict=True):
         row = {
             "n_clusters": step.n_clusters,
             "clusters": " ".join(_name(c) for c in step.clusters),
@@ -89,12 +89,13 @@ def merge_to_files(*, data_path, meta_path, selection_path, models_paths, output
     steps = merge_hierarchy(proba)
     entropies = [step.entropy for step in reversed(steps)]  # at 1, 2, ..., K clusters
     found = elbow(entropies)
-    table = merge_table(steps, proba, dataset.labels, found.n_clusters)
+    predicted_by_step = [merged_labels(proba, step.clusters) for step in steps]
+    table = merge_table(steps, predicted_by_step, dataset.labels, found.n_clusters)
 
     labels = pd.DataFrame({"row": np.arange(dataset.n_samples), "component": np.argmax(proba, axis=1) + 1})
-    for step in steps:
+    for step, predicted in zip(steps, predicted_by_step, strict=True):
         # Cluster numbers at each count, 1-based, in the order of their first component.
-        labels[f"clusters_{step.n_clusters}"] = merged_labels(proba, step.clusters) + 1
+        labels[f"clusters_{step.n_clusters}"] = predicted + 1
     labels["cluster"] = labels[f"clusters_{found.n_clusters}"]
     chosen_step = next(step for step in steps if step.n_clusters == found.n_clusters)
     with_truth = table.set_index("n_clusters")

@@ -135,7 +135,7 @@ def _injections(planned):
     """Each ``inject_outliers`` entry of a dataset with its config key."""
     injected = planned.spec.get("inject_outliers")
     if isinstance(injected, list):
-        return [(planned.dataset_key(f"inject_outliers[{i}]"), entry) for i, entry in enumerate(injected)]
+        return [(planned.dataset_key(f"inject_outliers.{i}"), entry) for i, entry in enumerate(injected)]
     return [(planned.dataset_key("inject_outliers"), injected)] if injected else []
 
 

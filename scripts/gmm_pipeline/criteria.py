@@ -46,10 +46,11 @@ def n_parameters(covariance_type, n_components, n_features):
     return covariance + k * d + k - 1
 
 
-def classification_entropy_penalty(model, X):
-    """The ICL term ``-2 * sum_i log max_k tau_ik`` (zero when every point is certain)."""
-    largest = model.predict_proba(X).max(axis=1)
-    return float(-2.0 * np.log(largest).sum())
+def classification_entropy_penalty(model, X, sample_weight=None):
+    """The ICL term ``-2 * sum_i log max_k tau_ik`` (zero when every point is certain);
+    with ``sample_weight`` each row's term counts its weight times."""
+    log_largest = np.log(model.predict_proba(X).max(axis=1))
+    return float(-2.0 * (log_largest.sum() if sample_weight is None else log_largest @ sample_weight))
 
 
 def icl(model, X):
@@ -65,20 +66,15 @@ def start_criteria(model, X, sample_weight=None):
     ``sample_weight`` each row counts its weight times, and n is the weights' sum (the
     weighted likelihood of a weighted bootstrap).
     """
-    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    n_samples = float(weights.sum())
+    log_density = model.score_samples(X)
+    if sample_weight is None:
+        n_samples, mean = X.shape[0], float(log_density.mean())
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        n_samples = float(sample_weight.sum())
+        mean = float(log_density @ sample_weight / n_samples)
     penalty = n_parameters(model.covariance_type, model.n_components, X.shape[1])
-    mean = (
-        float(model.score_samples(X) @ weights / n_samples)
-        if sample_weight is not None
-        else float(model.score_samples(X).mean())
-    )
     bic = -2 * mean * n_samples + penalty * np.log(n_samples)
     aic = -2 * mean * n_samples + 2 * penalty
-    largest = model.predict_proba(X).max(axis=1)
-    entropy = (
-        float(-2.0 * (np.log(largest) @ weights))
-        if sample_weight is not None
-        else float(-2.0 * np.log(largest).sum())
-    )
+    entropy = classification_entropy_penalty(model, X, sample_weight)
     return {"log_likelihood": mean, "bic": float(bic), "aic": float(aic), "icl": float(bic) + entropy}

@@ -17,6 +17,7 @@ from sklearn.metrics import (  # noqa: E402
 )
 
 from . import criteria  # noqa: E402
+from .anomalies import SCORE_COLUMNS  # noqa: E402
 from .artifacts import read_json, write_bytes_atomic  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
 from .model_io import load_model  # noqa: E402
@@ -272,14 +273,6 @@ def plot_score_histogram(ax, scores, threshold):
     ax.legend(fontsize="small")
 
 
-DETECTOR_COLUMNS = {
-    "gmm": "log_density",
-    "noise_component": "noise_probability",
-    "isolation_forest": "isolation_forest_score",
-    "local_outlier_factor": "local_outlier_factor_score",
-}
-
-
 def plot_detector_curves(axes, scores):
     """ROC and precision-recall curves of every detector's score against the truth: on the
     held-out test rows when the scores have them (``heldout_*`` columns), else on all rows."""
@@ -294,7 +287,7 @@ def plot_detector_curves(axes, scores):
     if prefix:
         scores = scores[scores["split"] == "test"]
     truth = scores["is_outlier"].to_numpy(dtype=bool)
-    for name, column in DETECTOR_COLUMNS.items():
+    for name, column in SCORE_COLUMNS.items():
         values = scores[prefix + column].to_numpy()
         # The mixture's score is minus the log-density; the others are stored as scores.
         score = -values if name == "gmm" else values

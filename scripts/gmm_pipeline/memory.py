@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .artifacts import PARQUET_SUFFIXES, csv_header
 from .errors import PipelineInputError
+from .outlier_kinds import injections, n_outliers
 
 BASE_MIB = 250
 # Peak bytes per 8-byte value of rows x (features + components), above the base.
@@ -51,10 +52,9 @@ def dataset_shape(spec):
         if shape is None:
             return None
         n_rows, n_features = shape
-    injected = spec.get("inject_outliers") or []
     n_source = n_rows
-    for entry in injected if isinstance(injected, list) else [injected]:
-        n_rows += max(1, round(entry["fraction"] * n_source))
+    for entry in injections(spec):
+        n_rows += n_outliers(entry["fraction"], n_source)
     return n_rows, n_features
 
 

@@ -52,10 +52,11 @@ def criterion_rows(
         runner_up = choice.get("runner_up") or {}
         frequency = choice.get("selection_frequency") or {}
         agreement = choice.get("agreement_with_truth") or {}
+        downstream = criterion == selection["criterion"]
         rows.append(
             {
                 "criterion": criterion,
-                "downstream": criterion == selection["criterion"],
+                "downstream": downstream,
                 "covariance_type": choice["covariance_type"],
                 "n_components": choice["n_components"],
                 "value": choice["value"],
@@ -68,9 +69,9 @@ def criterion_rows(
                 "normalized_mutual_info": agreement.get("normalized_mutual_info"),
                 "bayes_effective_k": effective_k,
                 "n_anomalies": n_anomalies,
-                "merged_n_clusters": clusters["n_clusters"] if criterion == selection["criterion"] else None,
+                "merged_n_clusters": clusters["n_clusters"] if downstream else None,
                 "merged_adjusted_rand_index": merged_agreement.get("adjusted_rand_index")
-                if criterion == selection["criterion"]
+                if downstream
                 else None,
                 "fit_seconds": round(fit_seconds, 6),
             }

@@ -24,11 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from .criteria import column, n_parameters
-from .em import Start, as_estimator, estimate_parameters, run_starts
+from .em import Start, as_estimator, estimate_parameters, initial_responsibilities, run_starts
 from .errors import PipelineInputError
 from .model_io import (
     model_from_dict,
@@ -111,16 +110,19 @@ class NoiseMixture:
             noise = np.full(len(X), math.log(self.noise_weight) - self.log_volume)
         return np.column_stack([gaussian, noise])
 
-    def score_samples(self, X):
-        """Log-density of each row under the whole mixture."""
-        parts = self._log_parts(X)
+    @staticmethod
+    def _total(parts):
         largest = parts.max(axis=1)
         return largest + np.log(np.exp(parts - largest[:, np.newaxis]).sum(axis=1))
+
+    def score_samples(self, X):
+        """Log-density of each row under the whole mixture."""
+        return self._total(self._log_parts(X))
 
     def noise_probability(self, X):
         """Posterior probability that each row comes from the noise component."""
         parts = self._log_parts(X)
-        return np.exp(parts[:, 1] - self.score_samples(X))
+        return np.exp(parts[:, 1] - self._total(parts))
 
     def n_parameters(self, n_features):
         """The Gaussian mixture's free parameters plus one, the noise weight."""
@@ -135,10 +137,8 @@ class NoiseMixture:
 def _start(X, noise, n_components, covariance_type, reg_covar, seed):
     """EM's start: k-means of the rows not taken as noise, the noise rows in the noise
     component; the parameters are the M-step of those responsibilities."""
-    clean = np.flatnonzero(~noise)
-    labels = KMeans(n_clusters=n_components, n_init=1, random_state=seed).fit(X[clean]).labels_
     resp = np.zeros((len(X), n_components))
-    resp[clean, labels] = 1.0
+    resp[~noise] = initial_responsibilities(X[~noise], n_components, "kmeans", seed)
     nk, means, covariances = estimate_parameters(
         X, resp[np.newaxis], covariance_type, reg_covar, gaussian_share=resp.sum(axis=1)[np.newaxis]
     )

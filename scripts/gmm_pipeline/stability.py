@@ -27,7 +27,6 @@ from .datasets import load_dataset, redraw_features
 from .fitting import fit_sweep, sweep_settings
 
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
-BOOTSTRAP_METHODS = ("weighted", "resample")
 REPLICATE_COLUMNS = [
     "dataset",
     "covariance_type",
@@ -180,7 +179,7 @@ def stability_to_files(
         seed=stability_params["seed"],
         spec=spec,
         data_seeds=stability_params["data_seeds"],
-        method=stability_params.get("method", "resample"),
+        method=stability_params["method"],
         dataset=dataset.name,
         **sweep,
     )

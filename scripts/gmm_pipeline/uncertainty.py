@@ -154,7 +154,7 @@ def uncertainty_to_files(
         dataset.X,
         replicates=stability_params["bootstrap"],
         seed=stability_params["seed"],
-        method=stability_params.get("method", "weighted"),
+        method=stability_params["method"],
         tol=fit_params.get("tol", 1e-6),
         max_iter=fit_params.get("max_iter", 1000),
         reg_covar=fit_params.get("reg_covar", 1e-6),
@@ -166,7 +166,7 @@ def uncertainty_to_files(
     plot_uncertainty_of_parameters(axes, dataset.X, model, weights, means, table)
     fig.suptitle(
         f"{dataset.name}: {model.covariance_type} k = {model.n_components}, parameters over "
-        f"{len(kept)} bootstrap replicates ({stability_params.get('method', 'weighted')})"
+        f"{len(kept)} bootstrap replicates ({stability_params['method']})"
     )
     fig.tight_layout()
     save_figure(fig, figure_path, dpi)
