@@ -109,6 +109,12 @@ def _computed_code_identity():
 SOURCE_MARKER = ".gmm-pipeline-source"
 
 
+def mark_source_copy(folder, source):
+    """Name the remote reference (``git+file:///...@v1.0``) a copy of the sources in
+    ``folder`` came from; the code identity then reports it as the revision."""
+    (Path(folder) / SOURCE_MARKER).write_text(source)
+
+
 def _git_revision():
     marker = REPOSITORY_ROOT / SOURCE_MARKER
     if marker.is_file():

@@ -5,9 +5,6 @@ import os
 import shutil
 from pathlib import Path
 
-# Written into a copy of the sources made from a remote reference (below), naming it.
-SOURCE_MARKER = ".gmm-pipeline-source"
-
 
 def sources_on_disk():
     """Copy this repository's sources (listed in workflow/source_files.txt) from Snakemake's
@@ -16,7 +13,8 @@ def sources_on_disk():
     Referenced remotely (gitfile, github, gitlab), Snakemake fetches each file it reads
     itself, but the rules import scripts/gmm_pipeline as a package, which must be on disk.
     The copy holds every source the code identity hashes, so it is identified as the same
-    code as a checkout of the same revision.
+    code as a checkout of the same revision. The Snakefile then marks the copy with the
+    reference it came from (``provenance.mark_source_copy``).
     """
     source = str(workflow.current_basedir)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
@@ -28,7 +26,6 @@ def sources_on_disk():
         partial = target.with_name(f".{target.name}.{os.getpid()}")
         shutil.copyfile(workflow.source_path(f"../../{name}"), partial)
         os.replace(partial, target)  # whole or not at all, also with two runs starting
-    (folder / SOURCE_MARKER).write_text(source)
     # A folder holding only the package, for job scripts to import it from (below).
     package = folder / "package"
     package.mkdir(exist_ok=True)
@@ -40,11 +37,13 @@ def sources_on_disk():
 # This repository's folder, also when the workflow runs as a module of another one (then
 # workflow.basedir is the outer workflow's folder), or a copy of its sources when the
 # module is referenced by a git tag or a hosting service.
-# PACKAGE_PATH: for a copy, the folder job scripts must import the package from (Snakemake
-# runs a remote script from its own copy, with no path to the script's folder).
+# For a copy, SOURCE_REFERENCE is the reference it came from, and PACKAGE_PATH the folder
+# job scripts must import the package from (Snakemake runs a remote script from its own
+# copy, with no path to the script's folder).
 if os.path.isdir(str(workflow.current_basedir)):
     REPOSITORY = Path(str(workflow.current_basedir)).parents[1]
-    PACKAGE_PATH = None
+    SOURCE_REFERENCE = PACKAGE_PATH = None
 else:
     REPOSITORY = sources_on_disk()
+    SOURCE_REFERENCE = str(workflow.current_basedir)
     PACKAGE_PATH = REPOSITORY / "package"
