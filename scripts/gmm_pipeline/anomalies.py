@@ -34,15 +34,9 @@ from .errors import PipelineInputError
 from .fitting import fit_sweep, sweep_settings
 from .model_io import load_model
 from .noise import fit_noise_mixture, noise_mixture_to_dict
+from .summary_columns import SCORE_COLUMNS
 
 DETECTORS = ("gmm", "noise_component", "isolation_forest", "local_outlier_factor")
-# Each detector's column in scores.csv (the mixture's is the log-density itself).
-SCORE_COLUMNS = {
-    "gmm": "log_density",
-    "noise_component": "noise_probability",
-    "isolation_forest": "isolation_forest_score",
-    "local_outlier_factor": "local_outlier_factor_score",
-}
 METRIC_COLUMNS = [
     "detector",
     "evaluated_on",

@@ -17,10 +17,10 @@ from sklearn.metrics import (  # noqa: E402
 )
 
 from . import criteria  # noqa: E402
-from .anomalies import SCORE_COLUMNS  # noqa: E402
 from .artifacts import read_json, write_bytes_atomic  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
 from .model_io import load_model  # noqa: E402
+from .summary_columns import SCORE_COLUMNS  # noqa: E402
 
 COVARIANCE_COLORS = {"full": "tab:blue", "tied": "tab:orange", "diag": "tab:green", "spherical": "tab:red"}
 

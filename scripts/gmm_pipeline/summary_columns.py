@@ -2,8 +2,9 @@
 
 A dataset's (or sweep point's) results are summarised as one row per selection criterion
 and one row per anomaly detector (:mod:`gmm_pipeline.metrics`); a sweep's figures may draw
-any numeric column of either (:mod:`gmm_pipeline.plan` checks the configured ones). This
-module imports nothing, so the Snakefile can read it while Snakemake plans the run.
+any numeric column of either (:mod:`gmm_pipeline.plan` checks the configured ones). The
+anomaly step's per-row scores table names its detectors' columns here too. This module
+imports nothing, so the Snakefile can read it while Snakemake plans the run.
 """
 
 CRITERION_COLUMNS = (
@@ -30,3 +31,11 @@ DETECTOR_COLUMNS = ("detector", "n_flagged", "precision", "recall", "f1", "roc_a
 NOT_NUMBERS = ("criterion", "downstream", "covariance_type", "runner_up_covariance_type", "detector")
 SUMMARY_METRICS = tuple(column for column in CRITERION_COLUMNS if column not in NOT_NUMBERS)
 DETECTOR_METRICS = tuple(column for column in DETECTOR_COLUMNS if column not in NOT_NUMBERS)
+# Each anomaly detector's column in scores.csv (the mixture's is the log-density itself,
+# lower meaning more anomalous; the others' scores are higher for more anomalous rows).
+SCORE_COLUMNS = {
+    "gmm": "log_density",
+    "noise_component": "noise_probability",
+    "isolation_forest": "isolation_forest_score",
+    "local_outlier_factor": "local_outlier_factor_score",
+}
