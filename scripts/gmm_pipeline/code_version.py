@@ -29,7 +29,16 @@ PACKAGE = PACKAGE_DIR.name
 STEPS_MODULE = "steps"
 # Libraries whose results or file formats the artifacts depend on: upgrading one reruns
 # every step, since its numbers may change in the last bits.
-RESULT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "pyarrow", "threadpoolctl")
+RESULT_LIBRARIES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "matplotlib",
+    "pyarrow",
+    "threadpoolctl",
+    "numba",
+)
 
 
 @functools.cache

@@ -30,6 +30,7 @@ import math
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
+from . import em_kernels
 from .model_io import fitted_estimator, precisions_cholesky_from_covariances
 
 RESPONSIBILITY_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -373,6 +374,13 @@ def run_starts(
         fits[index].error = start.error
     if not active:
         return fits
+    if noise_log_density is None and prior is None:
+        X = np.ascontiguousarray(X)  # one compiled variant: row-major arrays
+        for index in active:
+            _run_compiled(
+                X, weights_per_row, starts[index], fits[index], covariance_type, reg_covar, tol, max_iter
+            )
+        return fits
     weights = np.stack([starts[i].weights for i in active])
     means = np.stack([starts[i].means for i in active])
     covariances = np.stack([starts[i].covariances for i in active])
@@ -427,6 +435,53 @@ def run_starts(
         fit = fits[index]
         fit.weights, fit.means, fit.covariances = weights[position], means[position], covariances[position]
     return fits
+
+
+def _run_compiled(X, sample_weight, start, fit, covariance_type, reg_covar, tol, max_iter):
+    """One start through the compiled loop (:mod:`gmm_pipeline.em_kernels`); fills ``fit``."""
+    n_components, d = start.means.shape
+    weights = np.array(start.weights, dtype=np.float64)
+    means = np.array(start.means, dtype=np.float64)
+    row_weights = np.ones(len(X)) if sample_weight is None else np.ascontiguousarray(sample_weight)
+    bounds = np.empty(max_iter)
+    covariances = np.asarray(start.covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        stacked = np.array(np.broadcast_to(covariances, (n_components, d, d)), order="C")
+        n_iter, converged, status = em_kernels.em_full(
+            X,
+            row_weights,
+            weights,
+            means,
+            stacked,
+            covariance_type == "tied",
+            reg_covar,
+            tol,
+            max_iter,
+            bounds,
+        )
+        final = stacked[0] if covariance_type == "tied" else stacked
+    else:
+        shape = (n_components, d) if covariance_type == "diag" else (n_components, 1)
+        stacked = np.array(np.broadcast_to(covariances.reshape(shape), (n_components, d)), order="C")
+        n_iter, converged, status = em_kernels.em_diagonal(
+            X,
+            row_weights,
+            weights,
+            means,
+            stacked,
+            covariance_type == "spherical",
+            reg_covar,
+            tol,
+            max_iter,
+            bounds,
+        )
+        final = stacked if covariance_type == "diag" else stacked[:, 0].copy()
+    fit.lower_bounds = bounds[:n_iter].tolist()
+    fit.converged = bool(converged)
+    if status:
+        fit.error = ILL_DEFINED
+    else:
+        fit.weights, fit.means, fit.covariances = weights, means, final
 
 
 def _logsumexp(values):
