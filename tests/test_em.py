@@ -192,3 +192,28 @@ def test_large_data_goes_a_component_at_a_time_with_the_same_results(monkeypatch
     for a, b in zip(together, apart, strict=True):
         assert a.lower_bounds == b.lower_bounds
         np.testing.assert_array_equal(a.covariances, b.covariances)
+
+
+def test_the_compiled_exp_is_within_a_few_ulp_of_numpys():
+    from gmm_pipeline import em_kernels
+
+    values = np.concatenate(
+        [-np.random.default_rng(0).uniform(0, 708, 100_000), [0.0, -1e-300, -np.inf, -800.0]]
+    )
+    out, bits = np.empty_like(values), np.empty(len(values), dtype=np.int64)
+    em_kernels.exp_nonpositive(values, len(values), out, bits)
+    reference = np.exp(values[:-2])
+    relative = np.abs(out[:-2] - reference) / reference
+    assert relative.max() < 4 * np.finfo(np.float64).eps
+    assert out[-4] == 1.0 and out[-3] == 1.0 and out[-2] == 0.0 and out[-1] == 0.0
+
+
+def test_full_covariances_hold_on_data_far_from_the_origin():
+    # Summed around the previous mean, not as raw second moments: an offset of 1e6 on
+    # unit-scale data leaves the covariances as scikit-learn's centred formula has them.
+    X = np.random.default_rng(1).normal(size=(500, 2)) * [1.0, 0.5] + 1e6
+    resp = em.initial_responsibilities(X, 2, "kmeans", 0)
+    start = em.start_from_responsibilities(X, resp, "full", 1e-6)
+    (fit,) = em.run_starts(X, [start], covariance_type="full", reg_covar=1e-6, tol=1e-6, max_iter=200)
+    model = GaussianMixture(2, random_state=0, tol=0.0, max_iter=len(fit.lower_bounds)).fit(X)
+    np.testing.assert_allclose(fit.covariances, model.covariances_, rtol=1e-6)
