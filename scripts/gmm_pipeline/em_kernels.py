@@ -37,9 +37,10 @@ _LN2_LOW = 1.90821492927058770002e-10
 _SHIFTER = 6755399441055744.0  # 1.5 * 2**52
 _EXP_FLOOR = -708.0  # below this exp underflows towards subnormals; we return 0
 # Up to this many features a full covariance's M-step sums go pair by pair over a block's
-# rows (:func:`_dot`); beyond, the pairs are many and each row's products go across a row
-# of the matrix at once. Measured per iteration: 2 features 30 -> 25 ms pair by pair, 20
-# features 72 -> 100 ms.
+# rows (:func:`_dot`); beyond, the pairs are many and four rows' products go across a row
+# of the matrix at once. Measured per iteration: 1,000,000 x 2 in 25 ms pair by pair
+# against 30 ms a row at a time; 200,000 x 20 in 53 ms four rows at a time against 74 ms
+# one row at a time and 100 ms pair by pair.
 FEW_FEATURES = 4
 
 
@@ -218,7 +219,8 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
     centred = np.empty((d, BLOCK_ROWS))
     weighted = np.empty((d, BLOCK_ROWS))
     ones = np.ones(BLOCK_ROWS)
-    row_diff = np.empty(d)
+    diffs = np.empty((4, d))
+    scaled_rows = np.empty(4)
     projected = np.empty(BLOCK_ROWS)
     for iteration in range(max_iter):
         nk[:] = 0.0
@@ -238,10 +240,22 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
                 for a in range(d):
                     for r in range(count):
                         projected[r] = 0.0
-                    for b in range(a + 1):
-                        factor = inverses[k, a, b]
+                    b = 0
+                    while b + 4 <= a + 1:  # four columns of L^-1 per pass over the rows
+                        f0, f1, f2, f3 = (
+                            inverses[k, a, b],
+                            inverses[k, a, b + 1],
+                            inverses[k, a, b + 2],
+                            inverses[k, a, b + 3],
+                        )
+                        c0, c1, c2, c3 = centred[b], centred[b + 1], centred[b + 2], centred[b + 3]
                         for r in range(count):
-                            projected[r] += factor * centred[b, r]
+                            projected[r] += ((f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]) + f3 * c3[r]
+                        b += 4
+                    for column in range(b, a + 1):
+                        factor = inverses[k, a, column]
+                        for r in range(count):
+                            projected[r] += factor * centred[column, r]
                     for r in range(count):
                         log_prob[k, r] += projected[r] * projected[r]
                 for r in range(count):
@@ -265,21 +279,34 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
                         if not tied:
                             for b in range(a + 1):
                                 second[k, a, b] += _dot(weighted[a], centred[b], count)
-            else:  # many pairs: a row's products at a time, across a row of the matrix
-                for r in range(count):
-                    row = X[start + r]
-                    for k in range(K):
-                        weight = probability[k, r]
-                        nk[k] += weight
-                        mean = means[k]
+            else:  # many pairs: four rows' products at a time, across a row of the matrix
+                for k in range(K):
+                    mean = means[k]
+                    responsibility = probability[k]
+                    scatter = second[k]
+                    for r0 in range(0, count, 4):
+                        rows = min(4, count - r0)
+                        for q in range(4):
+                            weight = responsibility[r0 + q] if q < rows else 0.0
+                            scaled_rows[q] = weight
+                            if q < rows:
+                                nk[k] += weight
+                                row = X[start + r0 + q]
+                                for a in range(d):
+                                    diffs[q, a] = row[a] - mean[a]
+                            else:
+                                for a in range(d):
+                                    diffs[q, a] = 0.0
                         for a in range(d):
-                            row_diff[a] = row[a] - mean[a]
-                        for a in range(d):
-                            scaled = weight * row_diff[a]
-                            first[k, a] += scaled
-                            row_scatter = second[k, a]
+                            s0 = scaled_rows[0] * diffs[0, a]
+                            s1 = scaled_rows[1] * diffs[1, a]
+                            s2 = scaled_rows[2] * diffs[2, a]
+                            s3 = scaled_rows[3] * diffs[3, a]
+                            first[k, a] += ((s0 + s1) + s2) + s3
+                            row_scatter = scatter[a]
+                            d0, d1, d2, d3 = diffs[0], diffs[1], diffs[2], diffs[3]
                             for b in range(a + 1):
-                                row_scatter[b] += scaled * row_diff[b]
+                                row_scatter[b] += ((s0 * d0[b] + s1 * d1[b]) + s2 * d2[b]) + s3 * d3[b]
         bounds[iteration] = bound / total_weight
         # M-step: scikit-learn's formulas, nk with its 10 eps.
         total_nk = 0.0
