@@ -45,9 +45,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-from gmm_pipeline import em  # noqa: E402
+from gmm_pipeline import cluster_figures, em  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
 from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
+from gmm_pipeline.clusters import merge_to_files  # noqa: E402
 from gmm_pipeline.config_checks import check_config, normalise_config, read_schema  # noqa: E402
 from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
 from gmm_pipeline.datasets import generate_dataset, prepare_to_files  # noqa: E402
@@ -85,6 +86,7 @@ def run_floor(config, workdir):
         "selection": "selection.out",
         "bayes_summary": "bayes.json",
         "anomaly_summary": "anomaly_summary.out",
+        "cluster_summary": "cluster_summary.out",
         "starts": "starts.out",
         "detectors": "anomaly_detectors.out",
     }
@@ -123,6 +125,11 @@ def run_floor_dataset(name, spec, settings, d):
     """Every step of one dataset, with its settings, writing into folder ``d``."""
     fit_settings = {k: v for k, v in settings["fit"].items() if k != "covariance_types"}
     selection = settings["selection"]
+    if selection["stability"]["bootstrap"] > 0 or selection["lrt"]["replicates"] > 0:
+        # The floor must run every step the pipeline runs, or the comparison flatters it.
+        sys.exit(
+            "the floor runs neither parameter uncertainty nor the LRT: keep them off in benchmark configs"
+        )
     min_rows = largest_component_count(settings)
     data, meta = d / "data.csv", d / "dataset.json"
     prepare_to_files(spec, name=name, data_path=data, meta_path=meta, min_rows=min_rows)
@@ -184,14 +191,43 @@ def run_floor_dataset(name, spec, settings, d):
         summary_path=d / "bayes.json",
     )
     anomaly_outputs = {
-        key: d / f"anomaly_{key}.out" for key in ("scores", "anomalies", "detectors", "summary")
+        key: d / f"anomaly_{key}.out"
+        for key in (
+            "scores",
+            "anomalies",
+            "detectors",
+            "detectors_by_kind",
+            "noise_model",
+            "noise_fits",
+            "summary",
+        )
     }
     extract_to_files(
         data_path=data,
         meta_path=meta,
         model_path=outputs["model"],
         params=settings["anomalies"],
+        fit_params=settings["fit"],
         outputs=anomaly_outputs,
+    )
+    cluster_outputs = {key: d / f"cluster_{key}.out" for key in ("merges", "labels", "summary")}
+    merge_to_files(
+        data_path=data,
+        meta_path=meta,
+        selection_path=outputs["selection"],
+        models_paths=dict(zip(settings["fit"]["covariance_types"], models, strict=True)),
+        outputs=cluster_outputs,
+    )
+    cluster_figures.render_to_files(
+        inputs={
+            "data": data,
+            "meta": meta,
+            "merges": cluster_outputs["merges"],
+            "cluster_labels": cluster_outputs["labels"],
+            "cluster_summary": cluster_outputs["summary"],
+        },
+        params=settings["figures"],
+        outputs={key: d / f"{key}.png" for key in cluster_figures.OUTPUTS},
     )
     render_to_files(
         inputs={
