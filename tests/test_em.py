@@ -1,6 +1,10 @@
 """The batched EM engine: the same fits as scikit-learn's GaussianMixture from the same starts."""
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +13,8 @@ from gmm_pipeline.datasets import generate_dataset
 from gmm_pipeline.fitting import fit_start, fit_sweep, run_em
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
+
+REPO = Path(__file__).resolve().parents[1]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 TOL, REG_COVAR, MAX_ITER = 1e-5, 1e-6, 1000
@@ -217,3 +223,29 @@ def test_full_covariances_hold_on_data_far_from_the_origin():
     (fit,) = em.run_starts(X, [start], covariance_type="full", reg_covar=1e-6, tol=1e-6, max_iter=200)
     model = GaussianMixture(2, random_state=0, tol=0.0, max_iter=len(fit.lower_bounds)).fit(X)
     np.testing.assert_allclose(fit.covariances, model.covariances_, rtol=1e-6)
+
+
+def test_warming_loads_exactly_the_variants_the_engine_calls():
+    # The worker calls warm() once before forking jobs; a fit must then find its compiled
+    # variant loaded, not load (or compile) another one in every job.
+    code = """
+import numpy as np
+from gmm_pipeline import em, em_kernels
+em_kernels.warm()
+loaded = len(em_kernels.em_full.signatures), len(em_kernels.em_diagonal.signatures)
+X = np.random.default_rng(0).normal(size=(300, 3))
+for covariance_type in ("full", "tied", "diag", "spherical"):
+    resp = em.initial_responsibilities(X, 3, "kmeans", 0)
+    start = em.start_from_responsibilities(X, resp, covariance_type, 1e-6)
+    em.run_starts(X, [start], covariance_type=covariance_type, reg_covar=1e-6, tol=1e-6, max_iter=20,
+                  sample_weight=np.ones(len(X)) if covariance_type == "tied" else None)
+print(loaded == (len(em_kernels.em_full.signatures), len(em_kernels.em_diagonal.signatures)), loaded)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "scripts")),
+    )
+    assert result.stdout.split()[0] == "True", result.stdout

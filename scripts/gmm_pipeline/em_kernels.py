@@ -437,3 +437,27 @@ def em_diagonal(X, row_weights, weights, means, variances, spherical, reg_covar,
         if converged:
             return iteration + 1, True, 0
     return max_iter, False, 0
+
+
+def warm():
+    """Load (or, after an install or an edit, compile and cache) both loops with the
+    argument types the engine passes, without any library that starts threads: the warm
+    worker calls this once so that the jobs it forks need not each load the machine code."""
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
+    row_weights = np.ones(len(X))
+    for tied in (False, True):
+        covariances = np.array([np.eye(2)])
+        em_full(X, row_weights, np.ones(1), np.zeros((1, 2)), covariances, tied, 1e-6, 1e-3, 2, np.empty(2))
+    for spherical in (False, True):
+        em_diagonal(
+            X,
+            row_weights,
+            np.ones(1),
+            np.zeros((1, 2)),
+            np.ones((1, 2)),
+            spherical,
+            1e-6,
+            1e-3,
+            2,
+            np.empty(2),
+        )
