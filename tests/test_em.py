@@ -214,6 +214,7 @@ def test_the_compiled_exp_is_within_a_few_ulp_of_numpys():
     assert out[-4] == 1.0 and out[-3] == 1.0 and out[-2] == 0.0 and out[-1] == 0.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0 by design
 def test_full_covariances_hold_on_data_far_from_the_origin():
     # Summed around the previous mean, not as raw second moments: an offset of 1e6 on
     # unit-scale data leaves the covariances as scikit-learn's centred formula has them.
