@@ -174,6 +174,39 @@ def _converged(bounds, iteration, total_weight, tol):
 
 
 @njit(cache=True)
+def _factor_full(covariances, weights, tied, inverses, log_norm):
+    """``inverses[k]`` := L_k^-1 and ``log_norm[k]`` := each component's constant term of
+    its weighted log-density; False when a covariance is not positive definite. A tied
+    model's K copies of one matrix are factored once."""
+    d = covariances.shape[1]
+    half_log_det = 0.0
+    for k in range(covariances.shape[0]):
+        if tied and k > 0:
+            inverses[k, :, :] = inverses[0]
+        else:
+            half_log_det = _inverse_cholesky(covariances[k], inverses[k])
+            if math.isnan(half_log_det):
+                return False
+        log_norm[k] = -0.5 * d * _LOG_2PI + half_log_det + log_weight(weights[k])
+    return True
+
+
+@njit(cache=True)
+def _factor_diagonal(variances, weights, precisions, log_norm):
+    """As :func:`_factor_full` for variances (K, d): ``precisions`` := 1 / variances."""
+    d = variances.shape[1]
+    for k in range(variances.shape[0]):
+        log_det = 0.0
+        for a in range(d):
+            if not variances[k, a] > 0.0:
+                return False
+            precisions[k, a] = 1.0 / variances[k, a]
+            log_det += math.log(1.0 / math.sqrt(variances[k, a]))
+        log_norm[k] = -0.5 * d * _LOG_2PI + log_det + log_weight(weights[k])
+    return True
+
+
+@njit(cache=True)
 def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, max_iter, bounds):
     """EM for full (``tied=False``) or tied covariances from one start, in place.
 
@@ -206,11 +239,8 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
             for a in range(d):
                 for b in range(d):
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
-    for k in range(K):
-        half_log_det = _inverse_cholesky(covariances[k], inverses[k])
-        if math.isnan(half_log_det):
-            return 0, False, 1
-        log_norm[k] = -0.5 * d * _LOG_2PI + half_log_det + log_weight(weights[k])
+    if not _factor_full(covariances, weights, tied, inverses, log_norm):
+        return 0, False, 1
     columns = np.ascontiguousarray(X.T)  # (d, n): a feature's values over rows, contiguous
     log_prob = np.empty((K, BLOCK_ROWS))
     probability = np.empty((K, BLOCK_ROWS))
@@ -347,15 +377,8 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
         for k in range(K):
             weights[k] = nk[k] / total_nk
         converged = _converged(bounds, iteration, total_weight, tol)
-        half_log_det = 0.0
-        for k in range(K):
-            if tied and k > 0:  # one matrix: factor it once
-                inverses[k, :, :] = inverses[0]
-            else:
-                half_log_det = _inverse_cholesky(covariances[k], inverses[k])
-                if math.isnan(half_log_det):
-                    return iteration + 1, converged, 1
-            log_norm[k] = -0.5 * d * _LOG_2PI + half_log_det + log_weight(weights[k])
+        if not _factor_full(covariances, weights, tied, inverses, log_norm):
+            return iteration + 1, converged, 1
         if converged:
             return iteration + 1, True, 0
     return max_iter, False, 0
@@ -381,59 +404,54 @@ def em_diagonal(X, row_weights, weights, means, variances, spherical, reg_covar,
     probability = np.empty((K, BLOCK_ROWS))
     bits = np.empty(BLOCK_ROWS, dtype=np.int64)
     row_scale = np.empty(BLOCK_ROWS)
-    for iteration in range(-1, max_iter):
-        if iteration >= 0:
-            nk[:] = 0.0
-            first[:, :] = 0.0
-            second[:, :] = 0.0
-            bound = 0.0
-            for start in range(0, n, BLOCK_ROWS):
-                count = min(BLOCK_ROWS, n - start)
-                for k in range(K):
-                    for r in range(count):
-                        log_prob[k, r] = 0.0
-                    for a in range(d):
-                        mean, precision = means[k, a], precisions[k, a]
-                        for r in range(count):
-                            difference = columns[a, start + r] - mean
-                            log_prob[k, r] += difference * difference * precision
-                    for r in range(count):
-                        log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
-                bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+    if not _factor_diagonal(variances, weights, precisions, log_norm):
+        return 0, False, 1
+    for iteration in range(max_iter):
+        nk[:] = 0.0
+        first[:, :] = 0.0
+        second[:, :] = 0.0
+        bound = 0.0
+        for start in range(0, n, BLOCK_ROWS):
+            count = min(BLOCK_ROWS, n - start)
+            for k in range(K):
                 for r in range(count):
-                    i = start + r
-                    for k in range(K):
-                        weight = probability[k, r] * row_scale[r]
-                        nk[k] += weight
-                        for a in range(d):
-                            value = X[i, a]
-                            first[k, a] += weight * value
-                            second[k, a] += weight * value * value
-            bounds[iteration] = bound / total_weight
-            # M-step: scikit-learn's formulas (average of x^2 minus the squared mean).
-            total_nk = 0.0
-            for k in range(K):
-                nk[k] += _TINY
-                total_nk += nk[k]
-                mean_variance = 0.0
+                    log_prob[k, r] = 0.0
                 for a in range(d):
-                    means[k, a] = first[k, a] / nk[k]
-                    variances[k, a] = second[k, a] / nk[k] - means[k, a] * means[k, a] + reg_covar
-                    mean_variance += variances[k, a]
-                if spherical:
+                    mean, precision = means[k, a], precisions[k, a]
+                    for r in range(count):
+                        difference = columns[a, start + r] - mean
+                        log_prob[k, r] += difference * difference * precision
+                for r in range(count):
+                    log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+            bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+            for r in range(count):
+                i = start + r
+                for k in range(K):
+                    weight = probability[k, r] * row_scale[r]
+                    nk[k] += weight
                     for a in range(d):
-                        variances[k, a] = mean_variance / d
-            for k in range(K):
-                weights[k] = nk[k] / total_nk
-        converged = iteration >= 0 and _converged(bounds, iteration, total_weight, tol)
+                        value = X[i, a]
+                        first[k, a] += weight * value
+                        second[k, a] += weight * value * value
+        bounds[iteration] = bound / total_weight
+        # M-step: scikit-learn's formulas (average of x^2 minus the squared mean).
+        total_nk = 0.0
         for k in range(K):
-            log_det = 0.0
+            nk[k] += _TINY
+            total_nk += nk[k]
+            mean_variance = 0.0
             for a in range(d):
-                if not variances[k, a] > 0.0:
-                    return iteration + 1, converged, 1
-                precisions[k, a] = 1.0 / variances[k, a]
-                log_det += math.log(1.0 / math.sqrt(variances[k, a]))
-            log_norm[k] = -0.5 * d * _LOG_2PI + log_det + log_weight(weights[k])
+                means[k, a] = first[k, a] / nk[k]
+                variances[k, a] = second[k, a] / nk[k] - means[k, a] * means[k, a] + reg_covar
+                mean_variance += variances[k, a]
+            if spherical:
+                for a in range(d):
+                    variances[k, a] = mean_variance / d
+        for k in range(K):
+            weights[k] = nk[k] / total_nk
+        converged = _converged(bounds, iteration, total_weight, tol)
+        if not _factor_diagonal(variances, weights, precisions, log_norm):
+            return iteration + 1, converged, 1
         if converged:
             return iteration + 1, True, 0
     return max_iter, False, 0
