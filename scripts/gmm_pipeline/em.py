@@ -377,10 +377,14 @@ def run_starts(
     if not active:
         return fits
     if noise_log_density is None and prior is None:
-        X = np.ascontiguousarray(X)  # one compiled variant: row-major arrays
+        # Made once for all starts: the rows (row-major: one compiled variant), the rows
+        # transposed, and the weights.
+        X = np.ascontiguousarray(X)
+        columns = np.ascontiguousarray(X.T)
+        row_weights = np.ones(len(X)) if weights_per_row is None else np.ascontiguousarray(weights_per_row)
         for index in active:
             _run_compiled(
-                X, weights_per_row, starts[index], fits[index], covariance_type, reg_covar, tol, max_iter
+                X, columns, row_weights, starts[index], fits[index], covariance_type, reg_covar, tol, max_iter
             )
         return fits
     weights = np.stack([starts[i].weights for i in active])
@@ -439,18 +443,18 @@ def run_starts(
     return fits
 
 
-def _run_compiled(X, sample_weight, start, fit, covariance_type, reg_covar, tol, max_iter):
+def _run_compiled(X, columns, row_weights, start, fit, covariance_type, reg_covar, tol, max_iter):
     """One start through the compiled loop (:mod:`gmm_pipeline.em_kernels`); fills ``fit``."""
     n_components, d = start.means.shape
     weights = np.array(start.weights, dtype=np.float64)
     means = np.array(start.means, dtype=np.float64)
-    row_weights = np.ones(len(X)) if sample_weight is None else np.ascontiguousarray(sample_weight)
     bounds = np.empty(max_iter)
     covariances = np.asarray(start.covariances, dtype=np.float64)
     if covariance_type in ("full", "tied"):
         stacked = np.array(np.broadcast_to(covariances, (n_components, d, d)), order="C")
         n_iter, converged, status = em_kernels.em_full(
             X,
+            columns,
             row_weights,
             weights,
             means,
@@ -467,6 +471,7 @@ def _run_compiled(X, sample_weight, start, fit, covariance_type, reg_covar, tol,
         stacked = np.array(np.broadcast_to(covariances.reshape(shape), (n_components, d)), order="C")
         n_iter, converged, status = em_kernels.em_diagonal(
             X,
+            columns,
             row_weights,
             weights,
             means,

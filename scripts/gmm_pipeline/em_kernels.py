@@ -207,12 +207,13 @@ def _factor_diagonal(variances, weights, precisions, log_norm):
 
 
 @njit(cache=True)
-def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, max_iter, bounds):
+def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_covar, tol, max_iter, bounds):
     """EM for full (``tied=False``) or tied covariances from one start, in place.
 
     Parameters
     ----------
-    X : ndarray (n, d); row_weights : ndarray (n,)
+    X : ndarray (n, d); columns : ndarray (d, n), X transposed and contiguous (a feature's
+        values over the rows, made once for all starts); row_weights : ndarray (n,)
     weights : ndarray (K,); means : ndarray (K, d); covariances : ndarray (K, d, d)
         The start; replaced by the fit. Tied covariances come as K copies of one matrix.
     tied : bool
@@ -241,7 +242,6 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
     if not _factor_full(covariances, weights, tied, inverses, log_norm):
         return 0, False, 1
-    columns = np.ascontiguousarray(X.T)  # (d, n): a feature's values over rows, contiguous
     log_prob = np.empty((K, BLOCK_ROWS))
     probability = np.empty((K, BLOCK_ROWS))
     bits = np.empty(BLOCK_ROWS, dtype=np.int64)
@@ -385,7 +385,9 @@ def em_full(X, row_weights, weights, means, covariances, tied, reg_covar, tol, m
 
 
 @njit(cache=True)
-def em_diagonal(X, row_weights, weights, means, variances, spherical, reg_covar, tol, max_iter, bounds):
+def em_diagonal(
+    X, columns, row_weights, weights, means, variances, spherical, reg_covar, tol, max_iter, bounds
+):
     """EM for diagonal (``spherical=False``) or spherical covariances from one start, in place.
 
     As :func:`em_full`, with ``variances`` of shape (K, d): a spherical component's one
@@ -399,7 +401,6 @@ def em_diagonal(X, row_weights, weights, means, variances, spherical, reg_covar,
     nk = np.empty(K)
     first = np.empty((K, d))
     second = np.empty((K, d))
-    columns = np.ascontiguousarray(X.T)
     log_prob = np.empty((K, BLOCK_ROWS))
     probability = np.empty((K, BLOCK_ROWS))
     bits = np.empty(BLOCK_ROWS, dtype=np.int64)
@@ -462,13 +463,27 @@ def warm():
     argument types the engine passes, without any library that starts threads: the warm
     worker calls this once so that the jobs it forks need not each load the machine code."""
     X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
+    columns = np.ascontiguousarray(X.T)
     row_weights = np.ones(len(X))
     for tied in (False, True):
         covariances = np.array([np.eye(2)])
-        em_full(X, row_weights, np.ones(1), np.zeros((1, 2)), covariances, tied, 1e-6, 1e-3, 2, np.empty(2))
+        em_full(
+            X,
+            columns,
+            row_weights,
+            np.ones(1),
+            np.zeros((1, 2)),
+            covariances,
+            tied,
+            1e-6,
+            1e-3,
+            2,
+            np.empty(2),
+        )
     for spherical in (False, True):
         em_diagonal(
             X,
+            columns,
             row_weights,
             np.ones(1),
             np.zeros((1, 2)),
