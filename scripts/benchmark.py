@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-from gmm_pipeline import cluster_figures, em  # noqa: E402
+from gmm_pipeline import cluster_figures, em, em_kernels  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
 from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
 from gmm_pipeline.clusters import merge_to_files  # noqa: E402
@@ -586,17 +586,6 @@ def em_throughput():
         )
 
 
-def warm_up_compiled_loops():
-    """Compile (after an install or an edit, about 7 s, then cached) or load the engine's
-    compiled loops before timing them: every job pays this once per worker process."""
-    X = np.random.default_rng(0).normal(size=(50, 2))
-    for covariance_type in ("full", "diag"):
-        start = em.start_from_responsibilities(
-            X, em.initial_responsibilities(X, 2, "kmeans", 0), covariance_type, 1e-6
-        )
-        em.run_starts(X, [start], covariance_type=covariance_type, reg_covar=1e-6, tol=1e-6, max_iter=5)
-
-
 def iteration_time(engine, n_rows, n_features, k, iterations=10):
     """Seconds per EM iteration (full covariances) and peak memory; for em_throughput."""
     import resource
@@ -610,7 +599,8 @@ def iteration_time(engine, n_rows, n_features, k, iterations=10):
     resp = em.initial_responsibilities(X, k, "random_from_data", 0)
     if engine == "fast":
         start = em.start_from_responsibilities(X, resp, "full", 1e-6)
-        warm_up_compiled_loops()
+        # Load (or compile) the engine's loops first, as the warm worker does once per run.
+        em_kernels.warm()
         started = time.perf_counter()
         # tol=-1 never holds: exactly `iterations` iterations.
         em.run_starts(X, [start], covariance_type="full", reg_covar=1e-6, tol=-1.0, max_iter=iterations)
@@ -638,7 +628,7 @@ def engine_speed(configfile):
     seeds = resolve_seeds(fit["seeds"])
     timings = {"fast": 0.0, "sklearn": 0.0, "plain loop": 0.0}
     n_fits = 0
-    warm_up_compiled_loops()
+    em_kernels.warm()  # once, as the warm worker does, not inside the timing
     affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {0})
     try:
