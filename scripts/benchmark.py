@@ -133,18 +133,15 @@ def run_floor_dataset(name, spec, settings, d):
     min_rows = largest_component_count(settings)
     data, meta = d / "data.csv", d / "dataset.json"
     prepare_to_files(spec, name=name, data_path=data, meta_path=meta, min_rows=min_rows)
-    starts, models, folds, replicates = [], [], [], []
+    starts, models, folds, replicates = d / "starts.csv", d / "models.json", [], []
+    fit_to_files(
+        data_path=data,
+        meta_path=meta,
+        fit_params=settings["fit"],
+        starts_path=starts,
+        models_path=models,
+    )
     for cov in settings["fit"]["covariance_types"]:
-        starts.append(d / f"starts_{cov}.csv")
-        models.append(d / f"models_{cov}.json")
-        fit_to_files(
-            data_path=data,
-            meta_path=meta,
-            covariance_type=cov,
-            fit_params=fit_settings,
-            starts_path=starts[-1],
-            models_path=models[-1],
-        )
         if selection["cross_validation"]["folds"]:
             folds.append(d / f"cv_{cov}.csv")
             cross_validate_to_files(
@@ -173,8 +170,8 @@ def run_floor_dataset(name, spec, settings, d):
     select_to_files(
         data_path=data,
         meta_path=meta,
-        starts_paths=starts,
-        models_paths=models,
+        starts_path=starts,
+        models_path=models,
         folds_paths=folds,
         replicates_paths=replicates,
         criterion=spec.get("criterion", selection["criterion"]),
@@ -215,7 +212,7 @@ def run_floor_dataset(name, spec, settings, d):
         data_path=data,
         meta_path=meta,
         selection_path=outputs["selection"],
-        models_paths=dict(zip(settings["fit"]["covariance_types"], models, strict=True)),
+        models_path=models,
         outputs=cluster_outputs,
     )
     cluster_figures.render_to_files(

@@ -224,8 +224,10 @@ def test_defaults_fill_what_the_config_leaves_out(tmp_path):
     process = run_snakemake(
         tmp_path, "--configfile", write_config(tmp_path / "minimal.yaml", minimal), "--dry-run"
     )
-    # Defaults: all four covariance types, so 2 datasets x 4 fit jobs.
-    assert planned_jobs(process.stdout)["fit_models"] == 8
+    # Defaults: all four covariance types, fitted in one job per dataset and
+    # cross-validated in one job per dataset and type.
+    jobs = planned_jobs(process.stdout)
+    assert jobs["fit_models"] == 2 and jobs["cross_validate"] == 8
 
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -283,7 +285,7 @@ def test_command_line_config_overrides_nested_numbers_and_lists(tmp_path):
         "fit={seeds: [4, 5], n_components: [1, 3], covariance_types: [full], tol: 1e-4}",
         "anomalies={percentile: 2.5}",
     )
-    assert planned_jobs(process.stdout)["fit_models"] == 2  # two datasets x one covariance type
+    assert planned_jobs(process.stdout)["fit_models"] == 2  # one per dataset
 
 
 @pytest.mark.parametrize("section, key, value", [("anomalies", "percentile", ".nan"), ("fit", "tol", ".inf")])

@@ -1,11 +1,23 @@
 """Multi-seed fitting on real data."""
 
 import numpy as np
+import pandas as pd
 import pytest
+from gmm_pipeline import em
 from gmm_pipeline.criteria import column
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import START_COLUMNS, fit_start, fit_sweep, resolve_seeds, sweep_settings
+from gmm_pipeline.fitting import (
+    START_COLUMNS,
+    fit_start,
+    fit_sweep,
+    fit_sweeps,
+    resolve_seeds,
+    sweep_settings,
+)
+from gmm_pipeline.model_io import model_to_dict
 from sklearn.mixture import GaussianMixture
+
+TYPES = ["full", "tied", "diag", "spherical"]
 
 
 def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
@@ -52,6 +64,40 @@ def test_every_method_gets_its_starts_and_the_best_is_taken_across_methods(three
         best = rows[rows["is_best"]].iloc[0]
         assert best["lower_bound"] == rows["lower_bound"].max()
     assert {m.start_["init_params"] for m in models} <= {"random", "agglomerative"}
+
+
+@pytest.mark.parametrize("engine", ["fast", "sklearn"])
+def test_all_types_at_once_fit_as_each_type_alone(three_blobs, engine):
+    X, _ = three_blobs
+    options = {
+        "n_components": [1, 2, 3, 4],
+        "seeds": [0, 1],
+        "init_params": ["kmeans", "k-means++", "random", "agglomerative", "hc_vvv"],
+        "engine": engine,
+    }
+    starts, models = fit_sweeps(X, covariance_types=TYPES, **options)
+    alone = [fit_sweep(X, covariance_type=covariance_type, **options) for covariance_type in TYPES]
+    assert list(dict.fromkeys(starts["covariance_type"])) == TYPES
+    shared_rows = starts.drop(columns="fit_seconds").reset_index(drop=True)
+    alone_rows = [table.drop(columns="fit_seconds") for table, _ in alone]
+    assert shared_rows.equals(pd.concat(alone_rows, ignore_index=True))
+    assert [model_to_dict(m) for m in models] == [model_to_dict(m) for _, fits in alone for m in fits]
+
+
+def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch):
+    X, _ = three_blobs
+    made = []
+    real = em.initial_responsibilities
+
+    def counted(X, n_components, method, seed, *args):
+        made.append((n_components, method, seed))
+        return real(X, n_components, method, seed, *args)
+
+    monkeypatch.setattr(em, "initial_responsibilities", counted)
+    starts, _ = fit_sweeps(X, covariance_types=TYPES, n_components=[2, 3], seeds=[0, 1, 2])
+    assert len(starts) == 4 * 2 * 3
+    # One k-means per (k, seed), not one per covariance type.
+    assert sorted(made) == [(k, "kmeans", seed) for k in (2, 3) for seed in (0, 1, 2)]
 
 
 def test_each_start_reruns_alone_from_its_seed(three_blobs):

@@ -54,11 +54,10 @@ def test_every_step_writes_its_artifacts(small_run):
         expected += [
             f"results/data/{dataset}/{name}" for name in ("data.csv", "dataset.json", "provenance.json")
         ]
+        expected += [
+            f"results/fit/{dataset}/{name}" for name in ("starts.csv", "models.json", "provenance.json")
+        ]
         for covariance_type in COVARIANCE_TYPES:
-            expected += [
-                f"results/fit/{dataset}/{covariance_type}/{name}"
-                for name in ("starts.csv", "models.json", "provenance.json")
-            ]
             expected += [
                 f"results/select/{dataset}/{kind}/{covariance_type}{suffix}"
                 for kind in ("cv", "stability")
@@ -126,8 +125,10 @@ def test_every_start_of_the_sweep_is_recorded(small_run):
     config = small_config()
     for dataset in DATASETS:
         per_dataset = pd.read_csv(small_run / f"results/select/{dataset}/starts.csv")
+        fitted = pd.read_csv(small_run / f"results/fit/{dataset}/starts.csv")
+        assert list(dict.fromkeys(fitted["covariance_type"])) == COVARIANCE_TYPES
         for covariance_type in COVARIANCE_TYPES:
-            starts = pd.read_csv(small_run / f"results/fit/{dataset}/{covariance_type}/starts.csv")
+            starts = fitted[fitted["covariance_type"] == covariance_type]
             # Each k: every k-means and k-means++ seed, one Ward and one mclust hierarchical
             # start (each deterministic on this little data).
             assert len(starts) == len(config["fit"]["n_components"]) * (2 * config["fit"]["seeds"] + 2)
@@ -262,9 +263,10 @@ def test_manifest_lists_every_artifact_with_its_hash(small_run):
 
 
 def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
-    record = json.loads((small_run / "results/fit/moons/full/provenance.json").read_text())
+    record = json.loads((small_run / "results/fit/moons/provenance.json").read_text())
     assert record["step"] == "fit"
-    assert record["wildcards"] == {"dataset": "moons", "covariance_type": "full"}
+    assert record["wildcards"] == {"dataset": "moons"}
+    assert record["params"]["covariance_types"] == COVARIANCE_TYPES
     assert record["params"]["n_components"] == small_config()["fit"]["n_components"]
     assert record["seeds"] == [0, 1, 2]
     inputs = {entry["path"]: entry["sha256"] for entry in record["inputs"]}
@@ -275,7 +277,7 @@ def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
     outputs = {entry["path"]: entry["sha256"] for entry in record["outputs"]}
     assert outputs == {
         path: recorded_sha256(small_run / path)
-        for path in ("results/fit/moons/full/starts.csv", "results/fit/moons/full/models.json")
+        for path in ("results/fit/moons/starts.csv", "results/fit/moons/models.json")
     }
     assert record["versions"]["scikit-learn"] == sklearn.__version__
     assert record["versions"]["numpy"] == np.__version__
@@ -353,7 +355,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
     per_type = len(COVARIANCE_TYPES)
     assert planned_jobs(process.stdout) == {
         "prepare_data": 1,
-        "fit_models": per_type,
+        "fit_models": 1,
         "cross_validate": per_type,
         "assess_stability": per_type,
         "select_model": 1,
@@ -393,7 +395,7 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     frame.to_csv(data, index=False)
     corrupted = data.read_bytes()
     process = run_snakemake(
-        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/full/starts.csv", check=False
+        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/starts.csv", check=False
     )
     # First the edit itself is refused: the file is not what its provenance record says.
     assert process.returncode != 0
@@ -404,7 +406,7 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     # Without a record to compare with, the data's own check names the column and row.
     (tmp_path / "results/data/moons/provenance.json").unlink()
     process = run_snakemake(
-        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/full/starts.csv", check=False
+        tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/starts.csv", check=False
     )
     assert process.returncode != 0
     assert (
@@ -412,7 +414,7 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
         "value(s), first at row 17"
     ) in process.stdout + process.stderr
     assert data.read_bytes() == corrupted  # the input is left as it was
-    assert not (tmp_path / "results/fit/moons/full/starts.csv").exists()
+    assert not (tmp_path / "results/fit/moons/starts.csv").exists()
 
 
 def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
@@ -424,7 +426,7 @@ def test_a_configfile_alone_runs_with_schema_defaults(tmp_path):
         "bayesian": {"max_components": 3, "n_init": 1},
     }
     run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "tiny.yaml", config), "--cores", 2)
-    starts = pd.read_csv(tmp_path / "results/fit/tiny/diag/starts.csv")
+    starts = pd.read_csv(tmp_path / "results/fit/tiny/starts.csv")
     assert sorted(set(starts["seed"])) == [5, 9]
     manifest = json.loads((tmp_path / "results/manifest.json").read_text())
     assert list(manifest["config"]["datasets"]) == ["tiny"]
@@ -448,7 +450,7 @@ def test_a_sweep_of_20000_fits_plans_jobs_in_proportion_to_datasets_not_fits(tmp
         tmp_path, "--configfile", write_config(tmp_path / "large.yaml", config), "--dry-run"
     )
     jobs = planned_jobs(process.stdout)
-    assert jobs["fit_models"] == 2 * 4  # one job per dataset and covariance type, each 2,500 fits
+    assert jobs["fit_models"] == 2  # one job per dataset, each 4 x 2,500 fits
     assert sum(jobs.values()) < 50
 
 

@@ -29,8 +29,8 @@ MERGE_COLUMNS = [
 ]
 
 
-def _criterion_model(selection, models_paths):
-    """The model the dataset's criterion chose, read from its covariance type's fits."""
+def _criterion_model(selection, models_path):
+    """The model the dataset's criterion chose, read from the dataset's fits."""
     criterion = selection["criterion"]
     chosen = selection["by_criterion"].get(criterion)
     if chosen is None:
@@ -38,12 +38,10 @@ def _criterion_model(selection, models_paths):
             f"selection.json has no model chosen by {criterion}: every model was excluded"
         )
     covariance_type, k = chosen["covariance_type"], chosen["n_components"]
-    if covariance_type not in models_paths:
-        raise PipelineInputError(f"no fitted models of covariance type {covariance_type!r} were given")
-    for model in load_models(models_paths[covariance_type]):
-        if model.n_components == k:
+    for model in load_models(models_path):
+        if model.covariance_type == covariance_type and model.n_components == k:
             return model, chosen
-    raise PipelineInputError(f"{models_paths[covariance_type]}: no model with {k} components")
+    raise PipelineInputError(f"{models_path}: no {covariance_type} model with {k} components")
 
 
 def _name(members):
@@ -76,15 +74,15 @@ def merge_table(steps, predicted_by_step, labels, chosen_count):
     return pd.DataFrame(rows, columns=MERGE_COLUMNS)
 
 
-def merge_to_files(*, data_path, meta_path, selection_path, models_paths, outputs):
+def merge_to_files(*, data_path, meta_path, selection_path, models_path, outputs):
     """Merge the chosen model's components; write the hierarchy, labels and a summary.
 
-    ``models_paths`` maps covariance types to their ``models.json``; ``outputs`` maps
+    ``models_path`` is the dataset's fitted ``models.json``; ``outputs`` maps
     ``merges``, ``labels`` and ``summary`` to paths.
     """
     dataset = load_dataset(data_path, meta_path)
     selection = read_json(selection_path)
-    model, chosen = _criterion_model(selection, models_paths)
+    model, chosen = _criterion_model(selection, models_path)
     proba = model.predict_proba(dataset.X)
     steps = merge_hierarchy(proba)
     entropies = [step.entropy for step in reversed(steps)]  # at 1, 2, ..., K clusters

@@ -48,9 +48,9 @@ from .hierarchical import hierarchical_partitions
 from .initialisation import (
     AGGLOMERATIVE,
     DEFAULT_MAX_SAMPLES,
-    agglomerative_starts,
     is_deterministic,
     partition_parameters,
+    ward_partitions,
 )
 from .model_io import save_models
 
@@ -107,7 +107,7 @@ def sweep_settings(fit_config, *, n_seeds=None):
     Parameters
     ----------
     fit_config : dict
-        The ``fit`` section (``covariance_types`` is ignored: each job fits one type).
+        The ``fit`` section (``covariance_types`` is left to the caller).
     n_seeds : int, optional
         Keep only the first ``n_seeds`` seeds (cross-validation and stability refits).
     """
@@ -363,7 +363,7 @@ def fit_batch(
     planned,
     *,
     n_components,
-    covariance_type,
+    covariance_types,
     max_iter=DEFAULT_MAX_ITER,
     tol=DEFAULT_TOL,
     reg_covar=1e-6,
@@ -372,18 +372,24 @@ def fit_batch(
     sample_weight=None,
     prior=None,
 ):
-    """Fit every planned start of one component count at once with :mod:`gmm_pipeline.em`.
+    """Fit every planned start of one component count at once with :mod:`gmm_pipeline.em`,
+    for each covariance type.
 
-    The same starts, stopping rule and records as :func:`fit_start` one by one; each start's
-    ``fit_seconds`` is its own initialisation plus an equal share of the batch's EM.
+    The same starts, stopping rule and records as :func:`fit_start` one by one. A start's
+    responsibilities (a k-means, k-means++ or random start) are made once and serve every
+    covariance type, as ``GaussianMixture`` would make the same ones for each. Each start's
+    ``fit_seconds`` is its own initialisation (the shared part split equally between the
+    types) plus an equal share of its type's batch of EM.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    planned : list of (method, seed, start)
-        ``start`` is None for scikit-learn's methods, else starting parameters
-        (``weights_init``, ``means_init``, ``precisions_init``) or the reason there are none.
-    n_components, covariance_type, max_iter, tol, reg_covar, eigenvalue_factor, min_points
+    planned : list of (method, seed, partitions)
+        ``partitions`` is None for scikit-learn's methods, else :func:`_partition_starts`'
+        partition per k, or the reason there is none.
+    n_components : int
+    covariance_types : sequence of str
+    max_iter, tol, reg_covar, eigenvalue_factor, min_points
         As for :func:`fit_start`.
     sample_weight : ndarray of shape (n_samples,), optional
         A weight per row, for k-means starts and EM (:func:`gmm_pipeline.em.run_starts`).
@@ -393,43 +399,89 @@ def fit_batch(
 
     Returns
     -------
-    fitted : list of (GaussianMixture or None, dict)
-        The model and row of each planned start, in order.
+    fitted : dict of str to list of (GaussianMixture or None, dict)
+        For each covariance type, the model and row of each planned start, in order.
     """
-    conjugate = None if prior is None else em.default_prior(X, n_components, covariance_type, **prior)
-    if conjugate is not None and min_points is None:
+    conjugate = {
+        covariance_type: None
+        if prior is None
+        else em.default_prior(X, n_components, covariance_type, **prior)
+        for covariance_type in covariance_types
+    }
+    if prior is not None and min_points is None:
         # A component of fewer than d + 1 points has a singular scatter, but under the prior
         # its covariance is still well defined: only the covariance floor marks a MAP fit.
         min_points = 0
-    starts, rows, messages, seconds = [], [], [], []
-    for method, seed, start in planned:
-        rows.append(_start_row(X, n_components, covariance_type, method, seed))
-        started = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                if isinstance(start, str):
-                    starts.append(em.Start(error=start))
-                elif start is None:
+    made = {covariance_type: ([], [], [], []) for covariance_type in covariance_types}
+    for method, seed, partitions in planned:
+        shared_seconds, shared_messages, resp = 0.0, [], None
+        if partitions is None:  # scikit-learn's method: one set of responsibilities for all types
+            started = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
                     resp = em.initial_responsibilities(X, n_components, method, seed, sample_weight)
+                except (ValueError, np.linalg.LinAlgError) as err:
+                    resp = str(err).replace("\n", " ")
+            shared_messages = [str(w.message).replace("\n", " ") for w in caught]
+            shared_seconds = (time.perf_counter() - started) / len(covariance_types)
+        for covariance_type in covariance_types:
+            starts, rows, messages, seconds = made[covariance_type]
+            rows.append(_start_row(X, n_components, covariance_type, method, seed))
+            started = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
                     starts.append(
-                        em.start_from_responsibilities(
-                            X, resp, covariance_type, reg_covar, sample_weight, prior=conjugate
-                        )
-                    )
-                else:
-                    starts.append(
-                        em.start_from_parameters(
-                            start["weights_init"],
-                            start["means_init"],
-                            start["precisions_init"],
+                        _make_start(
+                            X,
+                            resp if partitions is None else partitions[n_components],
+                            n_components,
                             covariance_type,
+                            reg_covar=reg_covar,
+                            sample_weight=sample_weight,
+                            prior=conjugate[covariance_type],
                         )
                     )
-            except (ValueError, np.linalg.LinAlgError) as err:
-                starts.append(em.Start(error=str(err).replace("\n", " ")))
-        messages.append([str(w.message).replace("\n", " ") for w in caught])
-        seconds.append(time.perf_counter() - started)
+                except (ValueError, np.linalg.LinAlgError) as err:
+                    starts.append(em.Start(error=str(err).replace("\n", " ")))
+            messages.append(shared_messages + [str(w.message).replace("\n", " ") for w in caught])
+            seconds.append(shared_seconds + time.perf_counter() - started)
+    settings = {
+        "max_iter": max_iter,
+        "tol": tol,
+        "reg_covar": reg_covar,
+        "eigenvalue_factor": eigenvalue_factor,
+        "min_points": min_points,
+        "sample_weight": sample_weight,
+    }
+    return {
+        covariance_type: _run_batch(
+            X, planned, *made[covariance_type], covariance_type, conjugate[covariance_type], settings
+        )
+        for covariance_type in covariance_types
+    }
+
+
+def _make_start(X, start, n_components, covariance_type, *, reg_covar, sample_weight, prior):
+    """An :class:`gmm_pipeline.em.Start` from responsibilities (an array), a hard
+    partition (rows, labels) or the reason there is none (a string)."""
+    if isinstance(start, str):
+        return em.Start(error=start)
+    if isinstance(start, tuple):
+        parameters = _partition_parameters(X, start, n_components, covariance_type, reg_covar)
+        return em.start_from_parameters(
+            parameters["weights_init"],
+            parameters["means_init"],
+            parameters["precisions_init"],
+            covariance_type,
+        )
+    return em.start_from_responsibilities(X, start, covariance_type, reg_covar, sample_weight, prior=prior)
+
+
+def _run_batch(X, planned, starts, rows, messages, seconds, covariance_type, prior, settings):
+    """EM from every start of one covariance type at once; each start's (model, row)."""
+    tol, max_iter, reg_covar = settings["tol"], settings["max_iter"], settings["reg_covar"]
     started = time.perf_counter()
     fits = em.run_starts(
         X,
@@ -438,12 +490,12 @@ def fit_batch(
         reg_covar=reg_covar,
         tol=tol,
         max_iter=max_iter,
-        sample_weight=sample_weight,
-        prior=conjugate,
+        sample_weight=settings["sample_weight"],
+        prior=prior,
     )
     shared = (time.perf_counter() - started) / max(1, len(fits))
     fitted = []
-    for (method, seed, start), row, fit, caught, own in zip(
+    for (method, seed, partitions), row, fit, caught, own in zip(
         planned, rows, fits, messages, seconds, strict=True
     ):
         model = None
@@ -457,7 +509,7 @@ def fit_batch(
                 tol=tol,
                 reg_covar=reg_covar,
                 max_iter=max_iter,
-                init_params=_estimator_init_params(method, start),
+                init_params=_estimator_init_params(method, partitions),
                 seed=seed,
             )
             model.start_ = {"init_params": method, "seed": int(seed)}
@@ -472,31 +524,39 @@ def fit_batch(
             tol=tol,
             max_iter=max_iter,
             reg_covar=reg_covar,
-            eigenvalue_factor=eigenvalue_factor,
-            min_points=min_points,
+            eigenvalue_factor=settings["eigenvalue_factor"],
+            min_points=settings["min_points"],
         )
         fitted.append((model, row))
     return fitted
 
 
-def _hierarchical_starts(X, n_components, covariance_type, *, seed, reg_covar, max_samples):
-    """mclust's start for each k: a cut of the VVV hierarchy, as mixture parameters; a k
-    the hierarchy cannot give (more clusters than distinct rows) maps to its error."""
-    rows, partitions = hierarchical_partitions(X, n_components, seed=seed, max_samples=max_samples)
-    starts = {
-        k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
-        for k, labels in partitions.items()
+def _partition_starts(X, n_components, builder, *, seed, max_samples):
+    """One hierarchy's start for each k, shared by every covariance type: a partition
+    (rows, labels) of the rows it clustered, or the reason there is none for that k (more
+    clusters than distinct rows, or a hierarchy that could not be built)."""
+    try:
+        rows, partitions = builder(X, n_components, seed=seed, max_samples=max_samples)
+    except ValueError as err:
+        return dict.fromkeys(n_components, str(err))
+    return {
+        k: (rows, partitions[k])
+        if k in partitions
+        else f"the hierarchy has fewer than {k} distinct rows to start from"
+        for k in n_components
     }
-    for k in n_components:
-        starts.setdefault(k, f"the hierarchy has fewer than {k} distinct rows to start from")
-    return starts
 
 
-def _planned_starts(
-    X, *, covariance_type, n_components, seeds, init_params, reg_covar, agglomerative_max_samples
-):
-    """Every (init method, seed) pair to fit, with starting parameters per k where needed."""
-    builders = {AGGLOMERATIVE: agglomerative_starts, HC_VVV: _hierarchical_starts}
+def _partition_parameters(X, partition, n_components, covariance_type, reg_covar):
+    """A partition's mixture parameters for one covariance type (``*_init`` arguments)."""
+    rows, labels = partition
+    return partition_parameters(X[rows], labels, n_components, covariance_type, reg_covar)
+
+
+def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_samples):
+    """Every (init method, seed) pair to fit, with the hierarchy's partitions per k where
+    the method is one."""
+    builders = {AGGLOMERATIVE: ward_partitions, HC_VVV: hierarchical_partitions}
     planned = []
     for method in init_params:
         if method not in builders:
@@ -505,25 +565,26 @@ def _planned_starts(
         # On few enough rows a hierarchy ignores the seed: one start says all.
         method_seeds = seeds[:1] if is_deterministic(len(X), agglomerative_max_samples) else seeds
         for seed in method_seeds:
-            try:
-                starts = builders[method](
-                    X,
-                    n_components,
-                    covariance_type,
-                    seed=seed,
-                    reg_covar=reg_covar,
-                    max_samples=agglomerative_max_samples,
-                )
-            except ValueError as err:
-                starts = dict.fromkeys(n_components, str(err))
-            planned.append((method, seed, starts))
+            partitions = _partition_starts(
+                X, n_components, builders[method], seed=seed, max_samples=agglomerative_max_samples
+            )
+            planned.append((method, seed, partitions))
     return planned
 
 
-def fit_sweep(
+def fit_sweep(X, *, covariance_type, **options):
+    """Fit every (component count, initialisation method, seed) start for one covariance type.
+
+    :func:`fit_sweeps` for the one type ``covariance_type``; ``options`` are its other
+    arguments. Returns its ``starts`` and ``best_models``.
+    """
+    return fit_sweeps(X, covariance_types=[covariance_type], **options)
+
+
+def fit_sweeps(
     X,
     *,
-    covariance_type,
+    covariance_types,
     n_components,
     seeds,
     init_params=("kmeans",),
@@ -539,12 +600,16 @@ def fit_sweep(
     sample_weight=None,
     prior="none",
 ):
-    """Fit every (component count, initialisation method, seed) start for one covariance type.
+    """Fit every (covariance type, component count, initialisation method, seed) start.
+
+    Each start is made once and serves every covariance type: the k-means (or other
+    scikit-learn) responsibilities of a (k, method, seed), and a hierarchy's partitions,
+    which ``GaussianMixture`` and mclust would make the same for each type.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_types : sequence of {"full", "tied", "diag", "spherical"}
     n_components : sequence of int
     seeds : sequence of int
     init_params : str or sequence of str
@@ -581,12 +646,12 @@ def fit_sweep(
     Returns
     -------
     starts : DataFrame
-        One row per start, columns ``START_COLUMNS``, ordered by component count, method
-        (in the given order) and seed.
+        One row per start, columns ``START_COLUMNS``, ordered by covariance type (in the
+        given order), component count, method (in the given order) and seed.
     best_models : list of GaussianMixture
-        The best start per component count (see the module docstring), in increasing
-        order of ``n_components``; counts whose every start failed are left out (their
-        rows say why).
+        The best start per covariance type and component count (see the module
+        docstring), in the same order; counts whose every start failed are left out
+        (their rows say why).
     """
     init_params = [init_params] if isinstance(init_params, str) else list(init_params)
     unknown = [method for method in init_params if method not in INIT_METHODS]
@@ -611,61 +676,84 @@ def fit_sweep(
             f"component count in fit.n_components ({max_k}); each component needs at least "
             f"one point. Lower fit.n_components or use more data."
         )
+    covariance_types = list(covariance_types)
     planned = _planned_starts(
         X,
-        covariance_type=covariance_type,
         n_components=n_components,
         seeds=list(seeds),
         init_params=init_params,
-        reg_covar=reg_covar,
         agglomerative_max_samples=agglomerative_max_samples,
     )
     settings = {
-        "covariance_type": covariance_type,
         "max_iter": max_iter,
         "tol": tol,
         "reg_covar": reg_covar,
         "eigenvalue_factor": eigenvalue_factor,
         "min_points": min_points,
     }
-    rows, best_models = [], []
+    rows = {covariance_type: [] for covariance_type in covariance_types}
+    best_models = {covariance_type: [] for covariance_type in covariance_types}
     for k in sorted(n_components):
-        plan_k = [(method, seed, None if by_k is None else by_k[k]) for method, seed, by_k in planned]
         if engine == "fast":
             results = fit_batch(
-                X, plan_k, n_components=k, sample_weight=sample_weight, prior=prior_options, **settings
+                X,
+                planned,
+                n_components=k,
+                covariance_types=covariance_types,
+                sample_weight=sample_weight,
+                prior=prior_options,
+                **settings,
             )
         else:
-            results = [_fit_one(X, k, method, seed, start, settings) for method, seed, start in plan_k]
-        fitted = []
-        for model, row in results:
-            row["is_best"] = False
-            rows.append(row)
-            if model is not None:
-                fitted.append((model, row))
-        if not fitted:
-            log.warning("dataset %s, %s, k=%d: every start failed", dataset, covariance_type, k)
-            continue
-        # The highest lower bound among sound fits; a degenerate one only if all are.
-        sound = [pair for pair in fitted if not pair[1]["degenerate"]] or fitted
-        best_model, best_row = best_start(sound)
-        best_row["is_best"] = True
-        for model, row in fitted if criteria_for == "all" else [(best_model, best_row)]:
-            _add_criteria(model, row, X, sample_weight)
-        best_models.append(best_model)
-        log.info(
-            "dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
-            dataset,
-            covariance_type,
-            k,
-            best_row["init_params"],
-            best_row["seed"],
-            best_row["lower_bound"],
-            " (degenerate: every start is)" if best_row["degenerate"] else "",
-        )
-    starts = pd.DataFrame(rows)
+            results = {
+                covariance_type: [
+                    _fit_one(X, k, method, seed, by_k, {"covariance_type": covariance_type, **settings})
+                    for method, seed, by_k in planned
+                ]
+                for covariance_type in covariance_types
+            }
+        for covariance_type in covariance_types:
+            best = _best_of_count(
+                results[covariance_type], rows[covariance_type], X, criteria_for, sample_weight
+            )
+            if best is None:
+                log.warning("dataset %s, %s, k=%d: every start failed", dataset, covariance_type, k)
+                continue
+            best_model, best_row = best
+            best_models[covariance_type].append(best_model)
+            log.info(
+                "dataset %s, %s, k=%d: best start %s seed %d, lower bound %.6f%s",
+                dataset,
+                covariance_type,
+                k,
+                best_row["init_params"],
+                best_row["seed"],
+                best_row["lower_bound"],
+                " (degenerate: every start is)" if best_row["degenerate"] else "",
+            )
+    starts = pd.DataFrame([row for covariance_type in covariance_types for row in rows[covariance_type]])
     starts.insert(0, "dataset", dataset)
-    return starts[START_COLUMNS], best_models
+    return starts[START_COLUMNS], [model for models in best_models.values() for model in models]
+
+
+def _best_of_count(results, rows, X, criteria_for, sample_weight):
+    """Record one component count's starts in ``rows`` and mark its best; the best
+    (model, row), or None when every start failed."""
+    fitted = []
+    for model, row in results:
+        row["is_best"] = False
+        rows.append(row)
+        if model is not None:
+            fitted.append((model, row))
+    if not fitted:
+        return None
+    # The highest lower bound among sound fits; a degenerate one only if all are.
+    sound = [pair for pair in fitted if not pair[1]["degenerate"]] or fitted
+    best_model, best_row = best_start(sound)
+    best_row["is_best"] = True
+    for model, row in fitted if criteria_for == "all" else [(best_model, best_row)]:
+        _add_criteria(model, row, X, sample_weight)
+    return best_model, best_row
 
 
 def best_start(fitted):
@@ -677,10 +765,13 @@ def best_start(fitted):
     return next(pair for pair in fitted if pair[1]["lower_bound"] >= highest - margin)
 
 
-def _fit_one(X, k, method, seed, start, settings):
+def _fit_one(X, k, method, seed, partitions, settings):
     """One start through scikit-learn's own estimator (``fit.engine: sklearn``)."""
+    start = None if partitions is None else partitions[k]
     if isinstance(start, str):  # no start of this method for this k
         return None, _start_row(X, k, settings["covariance_type"], method, seed, error=start)
+    if start is not None:
+        start = _partition_parameters(X, start, k, settings["covariance_type"], settings["reg_covar"])
     return fit_start(
         X, n_components=k, seed=seed, init_params=method, start=start, with_criteria=False, **settings
     )
@@ -710,11 +801,15 @@ def _start_row(X, k, covariance_type, method, seed, error=""):
     }
 
 
-def fit_to_files(*, data_path, meta_path, covariance_type, fit_params, starts_path, models_path):
-    """Run the sweep for one dataset and covariance type; write starts table and models."""
+def fit_to_files(*, data_path, meta_path, fit_params, starts_path, models_path):
+    """Run the sweep for one dataset and every covariance type of ``fit_params``; write its
+    starts table and best models."""
     dataset = load_dataset(data_path, meta_path)
-    starts, models = fit_sweep(
-        dataset.X, covariance_type=covariance_type, dataset=dataset.name, **sweep_settings(fit_params)
+    starts, models = fit_sweeps(
+        dataset.X,
+        covariance_types=fit_params["covariance_types"],
+        dataset=dataset.name,
+        **sweep_settings(fit_params),
     )
     write_csv(starts_path, starts)
     save_models(models_path, models)

@@ -148,13 +148,19 @@ def supported_components(tests):
     return int(tests["alternative"].iloc[-1])
 
 
-def lrt_to_files(*, data_path, meta_path, models_path, lrt_params, fit_params, tests_path, replicates_path):
+def lrt_to_files(
+    *, data_path, meta_path, models_path, covariance_type, lrt_params, fit_params, tests_path, replicates_path
+):
     """Run :func:`bootstrap_lrt` for one dataset and covariance type; write both tables."""
     dataset = load_dataset(data_path, meta_path)
-    models = {int(model.n_components): model for model in load_models(models_path)}
+    models = {
+        int(model.n_components): model
+        for model in load_models(models_path)
+        if model.covariance_type == covariance_type
+    }
     if 1 not in models or 2 not in models:
         raise PipelineInputError(
-            f"{models_path}: the bootstrap LRT starts from k = 1 against 2, but the fits have "
+            f"{models_path}: the bootstrap LRT starts from k = 1 against 2, but the {covariance_type} fits have "
             f"k = {sorted(models)}; include 1 and 2 in fit.n_components"
         )
     tests, statistics = bootstrap_lrt(

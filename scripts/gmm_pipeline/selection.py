@@ -343,8 +343,8 @@ def select_to_files(
     *,
     data_path,
     meta_path,
-    starts_paths,
-    models_paths,
+    starts_path,
+    models_path,
     folds_paths,
     replicates_paths,
     criterion,
@@ -359,7 +359,7 @@ def select_to_files(
     ``selection`` and ``model`` to paths.
     """
     data = load_dataset(data_path, meta_path)
-    starts = _read_tables(starts_paths)
+    starts = _read_tables([starts_path])
     table = criteria_table(starts, _read_tables(folds_paths, FOLD_COLUMNS), tolerance=tolerance)
     inits = init_comparison(starts, tolerance=tolerance)
     frequencies = selection_frequencies(_read_tables(replicates_paths, REPLICATE_COLUMNS))
@@ -367,10 +367,7 @@ def select_to_files(
         table, criterion=criterion, pinned=pinned, dataset=dataset, frequencies=frequencies, inits=inits
     )
 
-    models = {}
-    for path in models_paths:
-        for model in load_models(path):
-            models[(model.covariance_type, model.n_components)] = model
+    models = {(model.covariance_type, model.n_components): model for model in load_models(models_path)}
     if data.labels is not None:
         for entry in [selection["chosen"], *filter(None, selection["by_criterion"].values())]:
             model = models[(entry["covariance_type"], entry["n_components"])]

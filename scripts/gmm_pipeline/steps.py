@@ -56,7 +56,6 @@ def fit_models(job):
         lambda: fit_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
-            covariance_type=job.wildcards.covariance_type,
             fit_params=job.params.fit,
             starts_path=job.output.starts,
             models_path=job.output.models,
@@ -119,8 +118,8 @@ def select_model(job):
         lambda: select_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
-            starts_paths=job.input.starts,
-            models_paths=job.input.models,
+            starts_path=job.input.starts,
+            models_path=job.input.models,
             folds_paths=job.input.folds,
             replicates_paths=job.input.replicates,
             criterion=job.params.criterion,
@@ -144,6 +143,7 @@ def test_components(job):
             data_path=job.input.data,
             meta_path=job.input.meta,
             models_path=job.input.models,
+            covariance_type=job.wildcards.covariance_type,
             lrt_params=lrt,
             fit_params=job.params.fit,
             tests_path=job.output.tests,
@@ -205,8 +205,7 @@ def merge_components(job):
             data_path=job.input.data,
             meta_path=job.input.meta,
             selection_path=job.input.selection,
-            # results/fit/<dataset>/<covariance type>/models.json
-            models_paths={os.path.basename(os.path.dirname(path)): path for path in job.input.models},
+            models_path=job.input.models,
             outputs=_named_outputs(job),
         ),
         params={"criterion": job.params.criterion},

@@ -6,7 +6,7 @@ rule merge_components:
     input:
         unpack(dataset_files),
         selection="results/select/{dataset}/selection.json",
-        models=per_covariance_type("results/fit/{dataset}/{covariance_type}/models.json"),
+        models=rules.fit_models.output.models,
     output:
         merges=report(
             "results/clusters/{dataset}/merges.csv",

@@ -38,9 +38,16 @@ def covariance_types(dataset):
     return PLAN[dataset].settings["fit"]["covariance_types"]
 
 
+def dataset_fit_settings(wildcards):
+    """The fit settings of the job's dataset, covariance types included (the fitting job
+    fits every type)."""
+    return PLAN[wildcards.dataset].settings["fit"]
+
+
 def fit_settings(wildcards):
-    """The fit settings a fitting job depends on. Its covariance type is a wildcard, so
-    adding a type to the list must not rerun the jobs of the others."""
+    """The fit settings a refitting job depends on. A per-type job (cross-validation,
+    stability, LRT) has its covariance type as a wildcard, so adding a type to the list
+    must not rerun the jobs of the others."""
     fit = PLAN[wildcards.dataset].settings["fit"]
     return {key: value for key, value in fit.items() if key != "covariance_types"}
 
@@ -148,6 +155,7 @@ def dataset_artifacts(dataset):
         paths += expand(list(rules.check_input.output), dataset=dataset)
     for step in (
         rules.prepare_data,
+        rules.fit_models,
         rules.select_model,
         rules.merge_components,
         rules.prune_weights,
@@ -155,8 +163,7 @@ def dataset_artifacts(dataset):
         rules.render_figures,
     ):
         paths += expand(list(step.output), dataset=dataset)
-    per_type = [rules.fit_models]
-    per_type += [rules.cross_validate] if cross_validation_on(dataset) else []
+    per_type = [rules.cross_validate] if cross_validation_on(dataset) else []
     per_type += [rules.assess_stability] if stability_on(dataset) else []
     if PLAN[dataset].settings["selection"]["stability"]["bootstrap"] > 0:
         paths += expand(list(rules.estimate_uncertainty.output), dataset=dataset)

@@ -1,16 +1,18 @@
 # Step 2: multi-seed fitting.
 
 
-# Fit every (component count, seed) start of one covariance type; keep the best per count.
+# Fit every (covariance type, component count, seed) start of one dataset; keep the best
+# per type and count. One job per dataset: each start is made once and serves every
+# covariance type, so a change to fit.covariance_types refits the dataset.
 rule fit_models:
     input:
         unpack(dataset_files),
     output:
-        starts="results/fit/{dataset}/{covariance_type}/starts.csv",
-        models="results/fit/{dataset}/{covariance_type}/models.json",
-        provenance="results/fit/{dataset}/{covariance_type}/provenance.json",
+        starts="results/fit/{dataset}/starts.csv",
+        models="results/fit/{dataset}/models.json",
+        provenance="results/fit/{dataset}/provenance.json",
     log:
-        "results/logs/fit_models/{dataset}_{covariance_type}.log",
+        "results/logs/fit_models/{dataset}.log",
     priority: PRIORITY["sweep"]
     conda:
         "../envs/gmm.yaml"
@@ -20,6 +22,6 @@ rule fit_models:
         runtime=120,
     params:
         code=step_code("fit_models"),
-        fit=fit_settings,
+        fit=dataset_fit_settings,
     script:
         "../../scripts/fit_models.py"

@@ -55,8 +55,8 @@ rule assess_stability:
 rule select_model:
     input:
         unpack(dataset_files),
-        starts=per_covariance_type("results/fit/{dataset}/{covariance_type}/starts.csv"),
-        models=per_covariance_type("results/fit/{dataset}/{covariance_type}/models.json"),
+        starts=rules.fit_models.output.starts,
+        models=rules.fit_models.output.models,
         folds=per_covariance_type(rules.cross_validate.output.folds, cross_validation_on),
         replicates=per_covariance_type(rules.assess_stability.output.replicates, stability_on),
     output:
@@ -90,7 +90,7 @@ rule select_model:
 rule test_components:
     input:
         unpack(dataset_files),
-        models="results/fit/{dataset}/{covariance_type}/models.json",
+        models=rules.fit_models.output.models,
     output:
         tests="results/select/{dataset}/lrt/{covariance_type}.csv",
         replicates="results/select/{dataset}/lrt/{covariance_type}_replicates.csv",
