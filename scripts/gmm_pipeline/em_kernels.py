@@ -174,7 +174,7 @@ def _converged(bounds, iteration, total_weight, tol):
 
 
 @njit(cache=True)
-def _factor_full(covariances, weights, tied, inverses, log_norm):
+def factor_full(covariances, weights, tied, inverses, log_norm):
     """``inverses[k]`` := L_k^-1 and ``log_norm[k]`` := each component's constant term of
     its weighted log-density; False when a covariance is not positive definite. A tied
     model's K copies of one matrix are factored once."""
@@ -204,6 +204,111 @@ def _factor_diagonal(variances, weights, precisions, log_norm):
             log_det += math.log(1.0 / math.sqrt(variances[k, a]))
         log_norm[k] = -0.5 * d * _LOG_2PI + log_det + log_weight(weights[k])
     return True
+
+
+@njit(cache=True)
+def _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob):
+    """``log_prob[k, :count]`` := each component's weighted log-density of the block's rows
+    from ``start`` (``log_norm[k]`` minus half its squared Mahalanobis distance through
+    ``inverses[k]`` = L_k^-1), rows innermost."""
+    K, d = means.shape
+    for k in range(K):
+        for a in range(d):
+            mean = means[k, a]
+            for r in range(count):
+                centred[a, r] = columns[a, start + r] - mean
+        for r in range(count):
+            log_prob[k, r] = 0.0
+        for a in range(d):
+            for r in range(count):
+                projected[r] = 0.0
+            b = 0
+            while b + 4 <= a + 1:  # four columns of L^-1 per pass over the rows
+                f0, f1, f2, f3 = (
+                    inverses[k, a, b],
+                    inverses[k, a, b + 1],
+                    inverses[k, a, b + 2],
+                    inverses[k, a, b + 3],
+                )
+                c0, c1, c2, c3 = centred[b], centred[b + 1], centred[b + 2], centred[b + 3]
+                for r in range(count):
+                    projected[r] += ((f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]) + f3 * c3[r]
+                b += 4
+            for column in range(b, a + 1):
+                factor = inverses[k, a, column]
+                for r in range(count):
+                    projected[r] += factor * centred[column, r]
+            for r in range(count):
+                log_prob[k, r] += projected[r] * projected[r]
+        for r in range(count):
+            log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+
+
+@njit(cache=True)
+def _gather_full(
+    X,
+    columns,
+    start,
+    count,
+    probability,
+    means,
+    tied,
+    nk,
+    first,
+    second,
+    centred,
+    weighted,
+    ones,
+    diffs,
+    scaled_rows,
+):
+    """Add the block's sums for the M-step: ``nk[k]`` += sum r, ``first[k]`` += sum r (x -
+    m_k) and, unless ``tied``, the lower triangle of ``second[k]`` += sum r (x - m_k)(x -
+    m_k)^T, where r = ``probability[k]`` (the rows' weighted responsibilities) and m_k the
+    component's mean (0 when tied)."""
+    K, d = means.shape
+    if tied or d <= FEW_FEATURES:  # the M-step's sums pair by pair (:func:`_dot`)
+        for k in range(K):
+            responsibility = probability[k]
+            nk[k] += _dot(responsibility, ones, count)
+            for a in range(d):
+                mean = 0.0 if tied else means[k, a]
+                for r in range(count):
+                    centred[a, r] = columns[a, start + r] - mean
+                    weighted[a, r] = responsibility[r] * centred[a, r]
+            for a in range(d):
+                first[k, a] += _dot(weighted[a], ones, count)
+                if not tied:
+                    for b in range(a + 1):
+                        second[k, a, b] += _dot(weighted[a], centred[b], count)
+    else:  # many pairs: four rows' products at a time, across a row of the matrix
+        for k in range(K):
+            mean = means[k]
+            responsibility = probability[k]
+            scatter = second[k]
+            for r0 in range(0, count, 4):
+                rows = min(4, count - r0)
+                for q in range(4):
+                    weight = responsibility[r0 + q] if q < rows else 0.0
+                    scaled_rows[q] = weight
+                    if q < rows:
+                        nk[k] += weight
+                        row = X[start + r0 + q]
+                        for a in range(d):
+                            diffs[q, a] = row[a] - mean[a]
+                    else:
+                        for a in range(d):
+                            diffs[q, a] = 0.0
+                for a in range(d):
+                    s0 = scaled_rows[0] * diffs[0, a]
+                    s1 = scaled_rows[1] * diffs[1, a]
+                    s2 = scaled_rows[2] * diffs[2, a]
+                    s3 = scaled_rows[3] * diffs[3, a]
+                    first[k, a] += ((s0 + s1) + s2) + s3
+                    row_scatter = scatter[a]
+                    d0, d1, d2, d3 = diffs[0], diffs[1], diffs[2], diffs[3]
+                    for b in range(a + 1):
+                        row_scatter[b] += ((s0 * d0[b] + s1 * d1[b]) + s2 * d2[b]) + s3 * d3[b]
 
 
 @njit(cache=True)
@@ -240,7 +345,7 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
             for a in range(d):
                 for b in range(d):
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
-    if not _factor_full(covariances, weights, tied, inverses, log_norm):
+    if not factor_full(covariances, weights, tied, inverses, log_norm):
         return 0, False, 1
     log_prob = np.empty((K, BLOCK_ROWS))
     probability = np.empty((K, BLOCK_ROWS))
@@ -259,84 +364,31 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
         bound = 0.0
         for start in range(0, n, BLOCK_ROWS):
             count = min(BLOCK_ROWS, n - start)
-            # E-step: Mahalanobis distances through L^-1, rows innermost.
-            for k in range(K):
-                for a in range(d):
-                    mean = means[k, a]
-                    for r in range(count):
-                        centred[a, r] = columns[a, start + r] - mean
-                for r in range(count):
-                    log_prob[k, r] = 0.0
-                for a in range(d):
-                    for r in range(count):
-                        projected[r] = 0.0
-                    b = 0
-                    while b + 4 <= a + 1:  # four columns of L^-1 per pass over the rows
-                        f0, f1, f2, f3 = (
-                            inverses[k, a, b],
-                            inverses[k, a, b + 1],
-                            inverses[k, a, b + 2],
-                            inverses[k, a, b + 3],
-                        )
-                        c0, c1, c2, c3 = centred[b], centred[b + 1], centred[b + 2], centred[b + 3]
-                        for r in range(count):
-                            projected[r] += ((f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]) + f3 * c3[r]
-                        b += 4
-                    for column in range(b, a + 1):
-                        factor = inverses[k, a, column]
-                        for r in range(count):
-                            projected[r] += factor * centred[column, r]
-                    for r in range(count):
-                        log_prob[k, r] += projected[r] * projected[r]
-                for r in range(count):
-                    log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+            _log_densities_full(
+                columns, start, count, means, inverses, log_norm, centred, projected, log_prob
+            )
             bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
             for k in range(K):
                 responsibility = probability[k]
                 for r in range(count):
                     responsibility[r] *= row_scale[r]  # the row's weighted responsibility
-            if tied or d <= FEW_FEATURES:  # the M-step's sums pair by pair (:func:`_dot`)
-                for k in range(K):
-                    responsibility = probability[k]
-                    nk[k] += _dot(responsibility, ones, count)
-                    for a in range(d):
-                        mean = 0.0 if tied else means[k, a]
-                        for r in range(count):
-                            centred[a, r] = columns[a, start + r] - mean
-                            weighted[a, r] = responsibility[r] * centred[a, r]
-                    for a in range(d):
-                        first[k, a] += _dot(weighted[a], ones, count)
-                        if not tied:
-                            for b in range(a + 1):
-                                second[k, a, b] += _dot(weighted[a], centred[b], count)
-            else:  # many pairs: four rows' products at a time, across a row of the matrix
-                for k in range(K):
-                    mean = means[k]
-                    responsibility = probability[k]
-                    scatter = second[k]
-                    for r0 in range(0, count, 4):
-                        rows = min(4, count - r0)
-                        for q in range(4):
-                            weight = responsibility[r0 + q] if q < rows else 0.0
-                            scaled_rows[q] = weight
-                            if q < rows:
-                                nk[k] += weight
-                                row = X[start + r0 + q]
-                                for a in range(d):
-                                    diffs[q, a] = row[a] - mean[a]
-                            else:
-                                for a in range(d):
-                                    diffs[q, a] = 0.0
-                        for a in range(d):
-                            s0 = scaled_rows[0] * diffs[0, a]
-                            s1 = scaled_rows[1] * diffs[1, a]
-                            s2 = scaled_rows[2] * diffs[2, a]
-                            s3 = scaled_rows[3] * diffs[3, a]
-                            first[k, a] += ((s0 + s1) + s2) + s3
-                            row_scatter = scatter[a]
-                            d0, d1, d2, d3 = diffs[0], diffs[1], diffs[2], diffs[3]
-                            for b in range(a + 1):
-                                row_scatter[b] += ((s0 * d0[b] + s1 * d1[b]) + s2 * d2[b]) + s3 * d3[b]
+            _gather_full(
+                X,
+                columns,
+                start,
+                count,
+                probability,
+                means,
+                tied,
+                nk,
+                first,
+                second,
+                centred,
+                weighted,
+                ones,
+                diffs,
+                scaled_rows,
+            )
         bounds[iteration] = bound / total_weight
         # M-step: scikit-learn's formulas, nk with its 10 eps.
         total_nk = 0.0
@@ -377,11 +429,75 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
         for k in range(K):
             weights[k] = nk[k] / total_nk
         converged = _converged(bounds, iteration, total_weight, tol)
-        if not _factor_full(covariances, weights, tied, inverses, log_norm):
+        if not factor_full(covariances, weights, tied, inverses, log_norm):
             return iteration + 1, converged, 1
         if converged:
             return iteration + 1, True, 0
     return max_iter, False, 0
+
+
+@njit(cache=True)
+def variational_pass_full(X, columns, means, inverses, log_norm, nk, first, second):
+    """One E-step of variational EM (full covariances) with the M-step's sums, in place.
+
+    The responsibilities are those of the weighted log-densities ``log_norm[k]`` minus half
+    the squared Mahalanobis distance through ``inverses[k]`` (L_k^-1, as
+    :func:`factor_full` makes it) from ``means[k]``; ``nk``, ``first`` and the lower triangle
+    of ``second`` are filled with their sums as :func:`_gather_full` takes them.
+
+    Returns
+    -------
+    entropy_sum : float
+        The sum over rows and components of r log r.
+    """
+    n, d = X.shape
+    K = means.shape[0]
+    row_weights = np.ones(n)
+    log_prob = np.empty((K, BLOCK_ROWS))
+    probability = np.empty((K, BLOCK_ROWS))
+    bits = np.empty(BLOCK_ROWS, dtype=np.int64)
+    row_scale = np.empty(BLOCK_ROWS)
+    log_scale = np.empty(BLOCK_ROWS)
+    centred = np.empty((d, BLOCK_ROWS))
+    weighted = np.empty((d, BLOCK_ROWS))
+    ones = np.ones(BLOCK_ROWS)
+    diffs = np.empty((4, d))
+    scaled_rows = np.empty(4)
+    projected = np.empty(BLOCK_ROWS)
+    nk[:] = 0.0
+    first[:, :] = 0.0
+    second[:, :, :] = 0.0
+    entropy = 0.0
+    for start in range(0, n, BLOCK_ROWS):
+        count = min(BLOCK_ROWS, n - start)
+        _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
+        normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+        # log_prob now holds each log-density less its row's largest, so log r = log_prob + log row_scale.
+        for r in range(count):
+            log_scale[r] = math.log(row_scale[r])
+        for k in range(K):
+            responsibility = probability[k]
+            for r in range(count):
+                responsibility[r] *= row_scale[r]
+                entropy += responsibility[r] * (log_prob[k, r] + log_scale[r])
+        _gather_full(
+            X,
+            columns,
+            start,
+            count,
+            probability,
+            means,
+            False,
+            nk,
+            first,
+            second,
+            centred,
+            weighted,
+            ones,
+            diffs,
+            scaled_rows,
+        )
+    return entropy
 
 
 @njit(cache=True)
@@ -459,8 +575,8 @@ def em_diagonal(
 
 
 def warm():
-    """Load (or, after an install or an edit, compile and cache) both loops with the
-    argument types the engine passes, without any library that starts threads: the warm
+    """Load (or, after an install or an edit, compile and cache) the loops with the
+    argument types the engines pass, without any library that starts threads: the warm
     worker calls this once so that the jobs it forks need not each load the machine code."""
     X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
     columns = np.ascontiguousarray(X.T)
@@ -494,3 +610,8 @@ def warm():
             2,
             np.empty(2),
         )
+    covariances, inverses, log_norm = np.array([np.eye(2)]), np.empty((1, 2, 2)), np.empty(1)
+    factor_full(covariances, np.ones(1), False, inverses, log_norm)
+    variational_pass_full(
+        X, columns, np.zeros((1, 2)), inverses, log_norm, np.empty(1), np.empty((1, 2)), covariances
+    )
