@@ -47,13 +47,13 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 from gmm_pipeline import cluster_figures, em, em_kernels  # noqa: E402
 from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
-from gmm_pipeline.bayesian import prune_to_files  # noqa: E402
+from gmm_pipeline.bayesian import fit_bayesian, prune_to_files  # noqa: E402
 from gmm_pipeline.clusters import merge_to_files  # noqa: E402
 from gmm_pipeline.config_checks import check_config, normalise_config, read_schema  # noqa: E402
 from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
 from gmm_pipeline.datasets import generate_dataset, prepare_to_files  # noqa: E402
 from gmm_pipeline.figures import render_to_files  # noqa: E402
-from gmm_pipeline.fitting import fit_sweep, fit_to_files, resolve_seeds  # noqa: E402
+from gmm_pipeline.fitting import fit_sweep, fit_sweeps, fit_to_files, resolve_seeds  # noqa: E402
 from gmm_pipeline.memory import largest_component_count, peak_memory_mib  # noqa: E402
 from gmm_pipeline.metrics import collect_to_file  # noqa: E402
 from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
@@ -633,21 +633,22 @@ def engine_speed(configfile):
             warnings.simplefilter("ignore", ConvergenceWarning)
             for spec in config["datasets"].values():
                 X = generate_dataset(spec)[0]
+                options = {
+                    "n_components": fit["n_components"],
+                    "seeds": seeds,
+                    "init_params": fit["init_params"],
+                    "tol": fit["tol"],
+                    "max_iter": fit["max_iter"],
+                }
+                # The engine as the fitting job runs it: every covariance type from shared starts.
+                started = time.perf_counter()
+                starts, _ = fit_sweeps(X, covariance_types=fit["covariance_types"], **options)
+                timings["fast"] += time.perf_counter() - started
+                n_fits += len(starts)
                 for covariance_type in fit["covariance_types"]:
-                    for engine in ("fast", "sklearn"):
-                        started = time.perf_counter()
-                        starts, _ = fit_sweep(
-                            X,
-                            covariance_type=covariance_type,
-                            n_components=fit["n_components"],
-                            seeds=seeds,
-                            init_params=fit["init_params"],
-                            tol=fit["tol"],
-                            max_iter=fit["max_iter"],
-                            engine=engine,
-                        )
-                        timings[engine] += time.perf_counter() - started
-                    n_fits += len(starts)
+                    started = time.perf_counter()
+                    fit_sweep(X, covariance_type=covariance_type, engine="sklearn", **options)
+                    timings["sklearn"] += time.perf_counter() - started
                     started = time.perf_counter()
                     for k in fit["n_components"]:
                         for seed in seeds:
@@ -661,6 +662,38 @@ def engine_speed(configfile):
         f"{per_fit['sklearn']:.2f} ms (ratio {per_fit['sklearn'] / per_fit['fast']:.2f}), plain "
         f"scikit-learn loop {per_fit['plain loop']:.2f} ms (ratio {per_fit['plain loop'] / per_fit['fast']:.2f}; "
         f"it stops by scikit-learn's looser rule and records nothing)"
+    )
+
+
+def bayesian_speed(configfile):
+    """The Bayesian step's fit per dataset of the benchmark sweep, one CPU and one BLAS
+    thread: the engine (:mod:`gmm_pipeline.variational`) against ``BayesianGaussianMixture``
+    with the same settings."""
+    from threadpoolctl import threadpool_limits
+
+    config = full_config(configfile)
+    settings = {
+        key: value for key, value in config["bayesian"].items() if key not in ("weight_threshold", "engine")
+    }
+    timings = {"fast": 0.0, "sklearn": 0.0}
+    em_kernels.warm()
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        with threadpool_limits(1):
+            for spec in config["datasets"].values():
+                X = generate_dataset(spec)[0]
+                for engine in timings:
+                    started = time.perf_counter()
+                    fit_bayesian(X, engine=engine, **settings)
+                    timings[engine] += time.perf_counter() - started
+    finally:
+        os.sched_setaffinity(0, affinity)
+    n = len(config["datasets"])
+    print(
+        f"  Bayesian step, {n} datasets ({settings['max_components']} components, {settings['n_init']} starts): "
+        f"engine {timings['fast'] / n:.3f} s per dataset, BayesianGaussianMixture "
+        f"{timings['sklearn'] / n:.3f} s (ratio {timings['sklearn'] / timings['fast']:.2f})"
     )
 
 
@@ -724,6 +757,7 @@ def main():
     if args.engine_only:
         print("EM engine")
         engine_speed(args.config)
+        bayesian_speed(args.config)
         em_throughput()
         return
     if args.sweeps_only:
@@ -745,6 +779,7 @@ def main():
     sweep_orchestration()
     print("EM engine")
     engine_speed(args.config)
+    bayesian_speed(args.config)
     em_throughput()
     if args.large:
         print("large data")

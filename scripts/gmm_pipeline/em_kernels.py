@@ -312,6 +312,94 @@ def _gather_full(
 
 
 @njit(cache=True)
+def _workspace(K, d):
+    """The block temporaries of :func:`_pass_full`, made once per fit."""
+    return (
+        np.empty((K, BLOCK_ROWS)),  # log_prob
+        np.empty((K, BLOCK_ROWS)),  # probability
+        np.empty(BLOCK_ROWS, dtype=np.int64),  # bits
+        np.empty(BLOCK_ROWS),  # row_scale
+        np.empty(BLOCK_ROWS),  # log_scale
+        np.empty((d, BLOCK_ROWS)),  # centred
+        np.empty((d, BLOCK_ROWS)),  # weighted
+        np.ones(BLOCK_ROWS),  # ones
+        np.empty((4, d)),  # diffs
+        np.empty(4),  # scaled_rows
+        np.empty(BLOCK_ROWS),  # projected
+    )
+
+
+@njit(cache=True)
+def _pass_full(
+    X, columns, row_weights, means, inverses, log_norm, tied, nk, first, second, work, with_entropy
+):
+    """One pass over the rows, a block at a time: the E-step (full or tied covariances)
+    and the M-step's sums (:func:`_gather_full`), which are zeroed first.
+
+    Returns
+    -------
+    bound : float
+        The weighted sum of the rows' log-likelihoods.
+    entropy : float
+        With ``with_entropy``, the sum of r log r over rows and components (unit row
+        weights); else 0.
+    """
+    n = X.shape[0]
+    K = means.shape[0]
+    (
+        log_prob,
+        probability,
+        bits,
+        row_scale,
+        log_scale,
+        centred,
+        weighted,
+        ones,
+        diffs,
+        scaled_rows,
+        projected,
+    ) = work
+    nk[:] = 0.0
+    first[:, :] = 0.0
+    second[:, :, :] = 0.0
+    bound = 0.0
+    entropy = 0.0
+    for start in range(0, n, BLOCK_ROWS):
+        count = min(BLOCK_ROWS, n - start)
+        _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
+        bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+        if with_entropy:
+            # log_prob now holds each log-density less its row's largest: log r = log_prob + log row_scale.
+            for r in range(count):
+                log_scale[r] = math.log(row_scale[r])
+            for k in range(K):
+                for r in range(count):
+                    entropy += probability[k, r] * row_scale[r] * (log_prob[k, r] + log_scale[r])
+        for k in range(K):
+            responsibility = probability[k]
+            for r in range(count):
+                responsibility[r] *= row_scale[r]  # the row's weighted responsibility
+        _gather_full(
+            X,
+            columns,
+            start,
+            count,
+            probability,
+            means,
+            tied,
+            nk,
+            first,
+            second,
+            centred,
+            weighted,
+            ones,
+            diffs,
+            scaled_rows,
+        )
+    return bound, entropy
+
+
+@njit(cache=True)
 def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_covar, tol, max_iter, bounds):
     """EM for full (``tied=False``) or tied covariances from one start, in place.
 
@@ -347,48 +435,11 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
     if not factor_full(covariances, weights, tied, inverses, log_norm):
         return 0, False, 1
-    log_prob = np.empty((K, BLOCK_ROWS))
-    probability = np.empty((K, BLOCK_ROWS))
-    bits = np.empty(BLOCK_ROWS, dtype=np.int64)
-    row_scale = np.empty(BLOCK_ROWS)
-    centred = np.empty((d, BLOCK_ROWS))
-    weighted = np.empty((d, BLOCK_ROWS))
-    ones = np.ones(BLOCK_ROWS)
-    diffs = np.empty((4, d))
-    scaled_rows = np.empty(4)
-    projected = np.empty(BLOCK_ROWS)
+    work = _workspace(K, d)
     for iteration in range(max_iter):
-        nk[:] = 0.0
-        first[:, :] = 0.0
-        second[:, :, :] = 0.0
-        bound = 0.0
-        for start in range(0, n, BLOCK_ROWS):
-            count = min(BLOCK_ROWS, n - start)
-            _log_densities_full(
-                columns, start, count, means, inverses, log_norm, centred, projected, log_prob
-            )
-            bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
-            for k in range(K):
-                responsibility = probability[k]
-                for r in range(count):
-                    responsibility[r] *= row_scale[r]  # the row's weighted responsibility
-            _gather_full(
-                X,
-                columns,
-                start,
-                count,
-                probability,
-                means,
-                tied,
-                nk,
-                first,
-                second,
-                centred,
-                weighted,
-                ones,
-                diffs,
-                scaled_rows,
-            )
+        bound, _ = _pass_full(
+            X, columns, row_weights, means, inverses, log_norm, tied, nk, first, second, work, False
+        )
         bounds[iteration] = bound / total_weight
         # M-step: scikit-learn's formulas, nk with its 10 eps.
         total_nk = 0.0
@@ -450,53 +501,20 @@ def variational_pass_full(X, columns, means, inverses, log_norm, nk, first, seco
     entropy_sum : float
         The sum over rows and components of r log r.
     """
-    n, d = X.shape
-    K = means.shape[0]
-    row_weights = np.ones(n)
-    log_prob = np.empty((K, BLOCK_ROWS))
-    probability = np.empty((K, BLOCK_ROWS))
-    bits = np.empty(BLOCK_ROWS, dtype=np.int64)
-    row_scale = np.empty(BLOCK_ROWS)
-    log_scale = np.empty(BLOCK_ROWS)
-    centred = np.empty((d, BLOCK_ROWS))
-    weighted = np.empty((d, BLOCK_ROWS))
-    ones = np.ones(BLOCK_ROWS)
-    diffs = np.empty((4, d))
-    scaled_rows = np.empty(4)
-    projected = np.empty(BLOCK_ROWS)
-    nk[:] = 0.0
-    first[:, :] = 0.0
-    second[:, :, :] = 0.0
-    entropy = 0.0
-    for start in range(0, n, BLOCK_ROWS):
-        count = min(BLOCK_ROWS, n - start)
-        _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
-        normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
-        # log_prob now holds each log-density less its row's largest, so log r = log_prob + log row_scale.
-        for r in range(count):
-            log_scale[r] = math.log(row_scale[r])
-        for k in range(K):
-            responsibility = probability[k]
-            for r in range(count):
-                responsibility[r] *= row_scale[r]
-                entropy += responsibility[r] * (log_prob[k, r] + log_scale[r])
-        _gather_full(
-            X,
-            columns,
-            start,
-            count,
-            probability,
-            means,
-            False,
-            nk,
-            first,
-            second,
-            centred,
-            weighted,
-            ones,
-            diffs,
-            scaled_rows,
-        )
+    _, entropy = _pass_full(
+        X,
+        columns,
+        np.ones(X.shape[0]),
+        means,
+        inverses,
+        log_norm,
+        False,
+        nk,
+        first,
+        second,
+        _workspace(*means.shape),
+        True,
+    )
     return entropy
 
 
