@@ -123,7 +123,6 @@ def run_floor(config, workdir):
 
 def run_floor_dataset(name, spec, settings, d):
     """Every step of one dataset, with its settings, writing into folder ``d``."""
-    fit_settings = {k: v for k, v in settings["fit"].items() if k != "covariance_types"}
     selection = settings["selection"]
     if selection["stability"]["bootstrap"] > 0 or selection["lrt"]["replicates"] > 0:
         # The floor must run every step the pipeline runs, or the comparison flatters it.
@@ -141,28 +140,25 @@ def run_floor_dataset(name, spec, settings, d):
         starts_path=starts,
         models_path=models,
     )
-    for cov in settings["fit"]["covariance_types"]:
-        if selection["cross_validation"]["folds"]:
-            folds.append(d / f"cv_{cov}.csv")
-            cross_validate_to_files(
-                data_path=data,
-                meta_path=meta,
-                covariance_type=cov,
-                fit_params=fit_settings,
-                cv_params=selection["cross_validation"],
-                folds_path=folds[-1],
-            )
-        if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
-            replicates.append(d / f"stability_{cov}.csv")
-            stability_to_files(
-                data_path=data,
-                meta_path=meta,
-                spec=spec,
-                covariance_type=cov,
-                fit_params=fit_settings,
-                stability_params=selection["stability"],
-                replicates_path=replicates[-1],
-            )
+    if selection["cross_validation"]["folds"]:
+        folds.append(d / "cv.csv")
+        cross_validate_to_files(
+            data_path=data,
+            meta_path=meta,
+            fit_params=settings["fit"],
+            cv_params=selection["cross_validation"],
+            folds_path=folds[-1],
+        )
+    if selection["stability"]["bootstrap"] + selection["stability"]["data_seeds"]:
+        replicates.append(d / "stability.csv")
+        stability_to_files(
+            data_path=data,
+            meta_path=meta,
+            spec=spec,
+            fit_params=settings["fit"],
+            stability_params=selection["stability"],
+            replicates_path=replicates[-1],
+        )
     outputs = {
         key: d / f"{key}.out"
         for key in ("starts", "criteria", "init_comparison", "stability", "selection", "model")

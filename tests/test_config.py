@@ -220,14 +220,15 @@ def test_a_config_without_any_dataset_is_refused(tmp_path, datasets):
 
 
 def test_defaults_fill_what_the_config_leaves_out(tmp_path):
-    minimal = {"datasets": copy.deepcopy(small_config()["datasets"])}
+    # The bootstrap LRT switched on: it runs one job per dataset and covariance type.
+    minimal = {"datasets": copy.deepcopy(small_config()["datasets"]), "selection": {"lrt": {"replicates": 9}}}
     process = run_snakemake(
         tmp_path, "--configfile", write_config(tmp_path / "minimal.yaml", minimal), "--dry-run"
     )
-    # Defaults: all four covariance types, fitted in one job per dataset and
-    # cross-validated in one job per dataset and type.
+    # Defaults: all four covariance types, cross-validation and the stability refits.
     jobs = planned_jobs(process.stdout)
-    assert jobs["fit_models"] == 2 and jobs["cross_validate"] == 8
+    assert jobs["test_components"] == 2 * 4
+    assert jobs["fit_models"] == jobs["cross_validate"] == jobs["assess_stability"] == 2
 
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"

@@ -1,6 +1,7 @@
 """Cross-validated held-out log-likelihood against a direct computation."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from gmm_pipeline.crossval import FOLD_COLUMNS, cross_validate, fold_indices, summarise_folds
 from gmm_pipeline.errors import PipelineInputError
@@ -11,7 +12,13 @@ from sklearn.model_selection import KFold
 def test_cv_nll_is_minus_the_pooled_held_out_log_likelihood(three_blobs):
     X, _ = three_blobs
     table = cross_validate(
-        X, covariance_type="diag", folds=4, seed=3, n_components=[1, 3], seeds=[0, 1], init_params=["kmeans"]
+        X,
+        covariance_types=["diag"],
+        folds=4,
+        seed=3,
+        n_components=[1, 3],
+        seeds=[0, 1],
+        init_params=["kmeans"],
     )
     assert list(table.columns) == FOLD_COLUMNS and len(table) == 2 * 4
     summary = summarise_folds(table)
@@ -29,6 +36,21 @@ def test_cv_nll_is_minus_the_pooled_held_out_log_likelihood(three_blobs):
         assert row["cv_folds"] == 4
     # Three separated blobs predict held-out points far better with three components.
     assert summary.loc[("diag", 3), "cv_nll"] < summary.loc[("diag", 1), "cv_nll"] - 0.5
+
+
+def test_the_types_cross_validated_together_score_as_each_alone(three_blobs):
+    # Each fold's starts are made once for all types; the fits are those of each type alone.
+    X, _ = three_blobs
+    sweep = {
+        "folds": 3,
+        "seed": 1,
+        "n_components": [1, 2, 3],
+        "seeds": [0, 1],
+        "init_params": ["kmeans", "hc_vvv"],
+    }
+    together = cross_validate(X, covariance_types=["tied", "full", "spherical"], **sweep)
+    alone = [cross_validate(X, covariance_types=[name], **sweep) for name in ("tied", "full", "spherical")]
+    assert together.equals(pd.concat(alone, ignore_index=True))
 
 
 def test_folds_partition_the_data_reproducibly():

@@ -32,9 +32,7 @@ def four_blobs():
     }
     fits = {cov: fit_sweep(X, covariance_type=cov, **sweep) for cov in ("full", "spherical")}
     starts = pd.concat([starts for starts, _ in fits.values()], ignore_index=True)
-    folds = pd.concat(
-        [cross_validate(X, covariance_type=cov, folds=3, seed=0, **sweep) for cov in fits], ignore_index=True
-    )
+    folds = cross_validate(X, covariance_types=list(fits), folds=3, seed=0, **sweep)
     models = {(m.covariance_type, m.n_components): m for _, ms in fits.values() for m in ms}
     return X, labels, starts, criteria_table(starts, folds), models
 

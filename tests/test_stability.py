@@ -47,20 +47,14 @@ def test_four_separated_blobs_select_k4_by_bic_in_nearly_all_bootstrap_resamples
     X, _ = make_blobs(
         n_samples=400, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0, random_state=3
     )
-    replicates = pd.concat(
-        [
-            replicate_criteria(
-                X,
-                covariance_type=cov,
-                bootstrap=20,
-                seed=0,
-                n_components=[1, 2, 3, 4, 5, 6],
-                seeds=[0, 1],
-                init_params=["kmeans"],
-            )
-            for cov in ("full", "spherical")
-        ],
-        ignore_index=True,
+    replicates = replicate_criteria(
+        X,
+        covariance_types=["full", "spherical"],
+        bootstrap=20,
+        seed=0,
+        n_components=[1, 2, 3, 4, 5, 6],
+        seeds=[0, 1],
+        init_params=["kmeans"],
     )
     frequencies = selection_frequencies(replicates)
     bic = frequencies[(frequencies["criterion"] == "bic") & (frequencies["resampling"] == "bootstrap")]
@@ -122,7 +116,13 @@ def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
     assert [r[0] for r in replicates] == ["bootstrap", "bootstrap"]
     assert all(r[3] is X and r[4].sum() == pytest.approx(150) for r in replicates)
     table = replicate_criteria(
-        X, covariance_type="full", bootstrap=2, seed=0, method="weighted", n_components=[1, 2, 3], seeds=[0]
+        X,
+        covariance_types=["full"],
+        bootstrap=2,
+        seed=0,
+        method="weighted",
+        n_components=[1, 2, 3],
+        seeds=[0],
     )
     assert len(table) == 2 * 3
     # Each replicate's BIC is the weighted likelihood's: refit the chosen k with the same
@@ -133,6 +133,17 @@ def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
     first = table[(table["replicate"] == 0) & (table["n_components"] == 3)].iloc[0]
     assert first["bic_lower_is_better"] == pytest.approx(bic)
     assert first["bic_lower_is_better"] != pytest.approx(criteria.start_criteria(models[0], X)["bic"])
+
+
+def test_the_types_refitted_together_give_each_type_alone():
+    # Each replicate's starts are made once for all types; the fits are those of each type alone.
+    X, _ = make_blobs(n_samples=150, centers=3, random_state=2)
+    options = {"bootstrap": 3, "seed": 4, "method": "weighted", "n_components": [1, 2, 3], "seeds": [0, 1]}
+    together = replicate_criteria(X, covariance_types=["diag", "full"], **options)
+    alone = [replicate_criteria(X, covariance_types=[name], **options) for name in ("diag", "full")]
+    order = ["covariance_type", "replicate", "n_components"]
+    expected = pd.concat(alone, ignore_index=True).sort_values(order, kind="stable").reset_index(drop=True)
+    assert together.sort_values(order, kind="stable").reset_index(drop=True).equals(expected)
 
 
 def test_weighted_criteria_equal_the_criteria_of_repeated_rows():

@@ -1,7 +1,8 @@
 """Held-out log-likelihood by K-fold cross-validation, per component count.
 
-For each fold the full multi-start sweep (:func:`gmm_pipeline.fitting.fit_sweep`) runs on
-the training part; the best start per k is scored on the held-out part. The criterion is
+For each fold the full multi-start sweep of every covariance type
+(:func:`gmm_pipeline.fitting.fit_sweeps`, its starts shared by the types) runs on the
+training part; the best start per type and k is scored on the held-out part. The criterion is
 minus the mean held-out log-likelihood per point over all folds (``cv_nll``, lower is
 better, on the scale of ``-GaussianMixture.score``). BIC and AIC approximate what this
 measures directly: how well the model predicts data it was not fitted on.
@@ -14,7 +15,7 @@ from sklearn.model_selection import KFold
 from .artifacts import write_csv
 from .datasets import load_dataset
 from .errors import PipelineInputError
-from .fitting import fit_sweep, sweep_settings
+from .fitting import fit_sweeps, sweep_settings
 
 FOLD_COLUMNS = [
     "dataset",
@@ -40,13 +41,13 @@ def fold_indices(n_samples, *, folds, seed):
     return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n_samples)))
 
 
-def cross_validate(X, *, covariance_type, folds, seed, dataset="", **sweep):
-    """Held-out log-likelihood of every component count, fold by fold.
+def cross_validate(X, *, covariance_types, folds, seed, dataset="", **sweep):
+    """Held-out log-likelihood of every covariance type and component count, fold by fold.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_types : sequence of {"full", "tied", "diag", "spherical"}
     folds : int
         Number of folds K.
     seed : int
@@ -54,23 +55,25 @@ def cross_validate(X, *, covariance_type, folds, seed, dataset="", **sweep):
     dataset : str
         Name written into the table.
     **sweep
-        Arguments of :func:`gmm_pipeline.fitting.fit_sweep` (``n_components``, ``seeds``,
+        Arguments of :func:`gmm_pipeline.fitting.fit_sweeps` (``n_components``, ``seeds``,
         ``init_params``, ...).
 
     Returns
     -------
     table : DataFrame
-        One row per (component count, fold), columns ``FOLD_COLUMNS``;
-        ``test_log_likelihood`` is the mean per held-out point.
+        One row per (covariance type, component count, fold), columns ``FOLD_COLUMNS``,
+        in the given order of the types; ``test_log_likelihood`` is the mean per held-out
+        point.
     """
+    covariance_types = list(covariance_types)
     rows = []
     for fold, (train, test) in enumerate(fold_indices(len(X), folds=folds, seed=seed)):
-        starts, models = fit_sweep(
-            X[train], covariance_type=covariance_type, dataset=dataset, criteria_for="best", **sweep
+        starts, models = fit_sweeps(
+            X[train], covariance_types=covariance_types, dataset=dataset, criteria_for="best", **sweep
         )
-        best = starts[starts["is_best"]].set_index("n_components")
+        best = starts[starts["is_best"]].set_index(["covariance_type", "n_components"])
         for model in models:
-            k = model.n_components
+            covariance_type, k = model.covariance_type, model.n_components
             rows.append(
                 {
                     "dataset": dataset,
@@ -79,14 +82,20 @@ def cross_validate(X, *, covariance_type, folds, seed, dataset="", **sweep):
                     "fold": fold,
                     "n_train": len(train),
                     "n_test": len(test),
-                    "best_init_params": best.loc[k, "init_params"],
-                    "best_seed": int(best.loc[k, "seed"]),
+                    "best_init_params": best.loc[(covariance_type, k), "init_params"],
+                    "best_seed": int(best.loc[(covariance_type, k), "seed"]),
                     "train_lower_bound": float(model.lower_bound_),
                     "test_log_likelihood": float(model.score(X[test])),
                 }
             )
     table = pd.DataFrame(rows, columns=FOLD_COLUMNS)
-    return table.sort_values(["n_components", "fold"], kind="stable").reset_index(drop=True)
+    order = table["covariance_type"].map({name: i for i, name in enumerate(covariance_types)})
+    return (
+        table.assign(order=order)
+        .sort_values(["order", "n_components", "fold"], kind="stable")
+        .drop(columns="order")
+        .reset_index(drop=True)
+    )
 
 
 def summarise_folds(table):
@@ -109,13 +118,13 @@ def summarise_folds(table):
     )
 
 
-def cross_validate_to_files(*, data_path, meta_path, covariance_type, fit_params, cv_params, folds_path):
-    """Cross-validate one dataset and covariance type; write the per-fold table."""
+def cross_validate_to_files(*, data_path, meta_path, fit_params, cv_params, folds_path):
+    """Cross-validate one dataset's covariance types (``fit_params``); write the per-fold table."""
     dataset = load_dataset(data_path, meta_path)
     sweep = sweep_settings(fit_params, n_seeds=cv_params["seeds"])
     table = cross_validate(
         dataset.X,
-        covariance_type=covariance_type,
+        covariance_types=fit_params["covariance_types"],
         folds=cv_params["folds"],
         seed=cv_params["seed"],
         dataset=dataset.name,

@@ -1,6 +1,7 @@
 """How stable the model choice is: the sweep refitted on perturbed data.
 
-Two kinds of replicate, each refitting every component count of one covariance type:
+Two kinds of replicate, each refitting every covariance type and component count (from
+starts shared by the types, :func:`gmm_pipeline.fitting.fit_sweeps`):
 
 * ``bootstrap``, by one of two methods, replicate ``r`` drawn from
   ``numpy.random.default_rng([seed, r])``:
@@ -24,7 +25,7 @@ import pandas as pd
 from . import criteria
 from .artifacts import write_csv
 from .datasets import load_dataset, redraw_features
-from .fitting import fit_sweep, sweep_settings
+from .fitting import fit_sweeps, sweep_settings
 
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
 REPLICATE_COLUMNS = [
@@ -73,9 +74,10 @@ def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0, method="r
 
 
 def replicate_criteria(
-    X, *, covariance_type, bootstrap, seed, spec=None, data_seeds=0, method="resample", dataset="", **sweep
+    X, *, covariance_types, bootstrap, seed, spec=None, data_seeds=0, method="resample", dataset="", **sweep
 ):
-    """Refit the sweep on every replicate; one row per (replicate, component count).
+    """Refit the sweep on every replicate; one row per (replicate, covariance type,
+    component count), the types in the given order within a replicate.
 
     The row of a k is its best start's (highest lower bound among the starts that are not
     degenerate). Component counts whose every
@@ -85,9 +87,9 @@ def replicate_criteria(
     for resampling, replicate, data_seed, X_replicate, weights in replicate_datasets(
         X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds, method=method
     ):
-        starts, _ = fit_sweep(
+        starts, _ = fit_sweeps(
             X_replicate,
-            covariance_type=covariance_type,
+            covariance_types=covariance_types,
             dataset=dataset,
             criteria_for="best",
             sample_weight=weights,
@@ -98,7 +100,7 @@ def replicate_criteria(
             rows.append(
                 {
                     "dataset": dataset,
-                    "covariance_type": covariance_type,
+                    "covariance_type": row["covariance_type"],
                     "resampling": resampling,
                     "replicate": replicate,
                     "data_seed": data_seed,
@@ -166,15 +168,14 @@ def selection_frequencies(replicates):
     ).reset_index(drop=True)
 
 
-def stability_to_files(
-    *, data_path, meta_path, spec, covariance_type, fit_params, stability_params, replicates_path
-):
-    """Refit one dataset's sweep for one covariance type on every replicate; write the table."""
+def stability_to_files(*, data_path, meta_path, spec, fit_params, stability_params, replicates_path):
+    """Refit one dataset's sweep of its covariance types (``fit_params``) on every
+    replicate; write the table."""
     dataset = load_dataset(data_path, meta_path)
     sweep = sweep_settings(fit_params, n_seeds=stability_params["seeds"])
     table = replicate_criteria(
         dataset.X,
-        covariance_type=covariance_type,
+        covariance_types=fit_params["covariance_types"],
         bootstrap=stability_params["bootstrap"],
         seed=stability_params["seed"],
         spec=spec,

@@ -76,7 +76,6 @@ def cross_validate(job):
         lambda: cross_validate_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
-            covariance_type=job.wildcards.covariance_type,
             fit_params=job.params.fit,
             cv_params=cv,
             folds_path=job.output.folds,
@@ -98,7 +97,6 @@ def assess_stability(job):
             data_path=job.input.data,
             meta_path=job.input.meta,
             spec=job.params.spec,
-            covariance_type=job.wildcards.covariance_type,
             fit_params=job.params.fit,
             stability_params=stability,
             replicates_path=job.output.replicates,

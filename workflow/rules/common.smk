@@ -148,6 +148,16 @@ def per_covariance_type(path, enabled=lambda dataset: True):
     return paths
 
 
+def when_on(path, enabled):
+    """An input function: ``path`` for the job's dataset, or nothing when ``enabled`` says
+    the step producing it is switched off for that dataset."""
+
+    def paths(wildcards):
+        return expand(path, dataset=wildcards.dataset) if enabled(wildcards.dataset) else []
+
+    return paths
+
+
 def dataset_artifacts(dataset):
     """Every artifact of one dataset: each step's outputs."""
     paths = []
@@ -163,15 +173,17 @@ def dataset_artifacts(dataset):
         rules.render_figures,
     ):
         paths += expand(list(step.output), dataset=dataset)
-    per_type = [rules.cross_validate] if cross_validation_on(dataset) else []
-    per_type += [rules.assess_stability] if stability_on(dataset) else []
+    if cross_validation_on(dataset):
+        paths += expand(list(rules.cross_validate.output), dataset=dataset)
+    if stability_on(dataset):
+        paths += expand(list(rules.assess_stability.output), dataset=dataset)
     if PLAN[dataset].settings["selection"]["stability"]["bootstrap"] > 0:
         paths += expand(list(rules.estimate_uncertainty.output), dataset=dataset)
     if lrt_on(dataset):
-        per_type += [rules.test_components]
         paths += expand(list(rules.summarise_lrt.output), dataset=dataset)
-    for step in per_type:
-        paths += expand(list(step.output), dataset=dataset, covariance_type=covariance_types(dataset))
+        paths += expand(
+            list(rules.test_components.output), dataset=dataset, covariance_type=covariance_types(dataset)
+        )
     return paths
 
 

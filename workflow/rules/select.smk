@@ -1,15 +1,16 @@
 # Step 3: model selection by BIC, AIC, ICL and held-out likelihood, with its stability.
 
 
-# Held-out log-likelihood of every model of one covariance type, by K-fold cross-validation.
+# Held-out log-likelihood of every model, by K-fold cross-validation (each fold's starts
+# shared by the covariance types, as in the fitting job).
 rule cross_validate:
     input:
         unpack(dataset_files),
     output:
-        folds="results/select/{dataset}/cv/{covariance_type}.csv",
-        provenance="results/select/{dataset}/cv/{covariance_type}.provenance.json",
+        folds="results/select/{dataset}/cv/folds.csv",
+        provenance="results/select/{dataset}/cv/provenance.json",
     log:
-        "results/logs/cross_validate/{dataset}_{covariance_type}.log",
+        "results/logs/cross_validate/{dataset}.log",
     priority: PRIORITY["sweep"]
     conda:
         "../envs/gmm.yaml"
@@ -19,21 +20,22 @@ rule cross_validate:
         runtime=120,
     params:
         code=step_code("cross_validate"),
-        fit=fit_settings,
+        fit=dataset_fit_settings,
         cross_validation=setting("selection", "cross_validation"),
     script:
         "../../scripts/cross_validate.py"
 
 
-# Refit the sweep of one covariance type on bootstrap resamples and on fresh data draws.
+# Refit the sweep on bootstrap resamples and on fresh data draws (each replicate's starts
+# shared by the covariance types).
 rule assess_stability:
     input:
         unpack(dataset_files),
     output:
-        replicates="results/select/{dataset}/stability/{covariance_type}.csv",
-        provenance="results/select/{dataset}/stability/{covariance_type}.provenance.json",
+        replicates="results/select/{dataset}/stability/replicates.csv",
+        provenance="results/select/{dataset}/stability/provenance.json",
     log:
-        "results/logs/assess_stability/{dataset}_{covariance_type}.log",
+        "results/logs/assess_stability/{dataset}.log",
     priority: PRIORITY["sweep"]
     conda:
         "../envs/gmm.yaml"
@@ -43,7 +45,7 @@ rule assess_stability:
         runtime=240,
     params:
         code=step_code("assess_stability"),
-        fit=fit_settings,
+        fit=dataset_fit_settings,
         stability=setting("selection", "stability"),
         spec=spec,
     script:
@@ -57,8 +59,8 @@ rule select_model:
         unpack(dataset_files),
         starts=rules.fit_models.output.starts,
         models=rules.fit_models.output.models,
-        folds=per_covariance_type(rules.cross_validate.output.folds, cross_validation_on),
-        replicates=per_covariance_type(rules.assess_stability.output.replicates, stability_on),
+        folds=when_on(rules.cross_validate.output.folds, cross_validation_on),
+        replicates=when_on(rules.assess_stability.output.replicates, stability_on),
     output:
         starts="results/select/{dataset}/starts.csv",
         criteria="results/select/{dataset}/criteria.csv",
