@@ -8,6 +8,7 @@ from gmm_pipeline.criteria import n_parameters
 from gmm_pipeline.em import Start, run_starts
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.noise import (
+    _start,
     fit_noise_mixture,
     initial_noise,
     log_hypervolume,
@@ -90,6 +91,25 @@ def test_one_em_iteration_with_noise_matches_a_direct_computation(covariance_typ
         "spherical": np.array([np.trace(scatter[j]) / (d * nk[j]) for j in range(k)]),
     }[covariance_type]
     np.testing.assert_allclose(fit.covariances, expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_the_compiled_loop_fits_with_noise_as_the_numpy_path(covariance_type):
+    X, _ = blobs_with_noise(0.1)
+    noise = initial_noise(X)
+    for k in (2, 4):
+        starts = [_start(X, noise, k, covariance_type, 1e-6, seed) for seed in (0, 1)]
+        options = {"covariance_type": covariance_type, "reg_covar": 1e-6, "tol": 1e-6, "max_iter": 1000}
+        compiled = run_starts(X, starts, noise_log_density=-log_hypervolume(X), **options)
+        reference = run_starts(X, starts, noise_log_density=-log_hypervolume(X), compiled=False, **options)
+        for fit, expected in zip(compiled, reference, strict=True):
+            assert fit.error is None and expected.error is None
+            assert len(fit.lower_bounds) == len(expected.lower_bounds) > 1
+            np.testing.assert_allclose(fit.lower_bounds, expected.lower_bounds, rtol=1e-12)
+            np.testing.assert_allclose(fit.weights, expected.weights, atol=1e-10)
+            assert len(fit.weights) == k + 1 and fit.weights[-1] > 0.01  # the noise component's
+            np.testing.assert_allclose(fit.means, expected.means, atol=1e-10)
+            np.testing.assert_allclose(fit.covariances, expected.covariances, atol=1e-10)
 
 
 def test_em_with_noise_never_lowers_the_likelihood():

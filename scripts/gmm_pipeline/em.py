@@ -4,9 +4,11 @@ scikit-learn's ``GaussianMixture.fit`` runs one start at a time, and on small da
 an iteration goes to Python and numpy call overhead per component: the arithmetic of one
 iteration on 1000 x 2 rows is tens of microseconds. Here each start runs in a compiled
 loop (:mod:`gmm_pipeline.em_kernels`), one pass over the rows per iteration with no Python
-inside. Starts with a noise component or a prior run in numpy instead, every start of a
-component count together: those arrays carry a leading axis over starts (and one over
-components), so one numpy call does the work of one call per start and component.
+inside, with or without a noise component. Starts with a prior run in numpy instead (as
+does every start with ``compiled=False``, the reference the loop is tested against), every
+start of a component count together: those arrays carry a leading axis over starts (and
+one over components), so one numpy call does the work of one call per start and
+component.
 
 It is the same algorithm as scikit-learn's, step for step:
 
@@ -340,6 +342,7 @@ def run_starts(
     sample_weight=None,
     noise_log_density=None,
     prior=None,
+    compiled=True,
 ):
     """Run EM from every start at once; each stops by its own convergence.
 
@@ -361,6 +364,10 @@ def run_starts(
     prior : dict, optional
         A conjugate prior (:func:`default_prior`): the M-steps give posterior modes (MAP).
         EM then stops by the same rule on the log-likelihood.
+    compiled : bool
+        Run each start without a prior in the compiled loop (:mod:`gmm_pipeline.em_kernels`);
+        False runs every start in the batched numpy path, the reference the compiled loop
+        is tested against. Starts with a prior always take the numpy path.
 
     Returns
     -------
@@ -376,15 +383,22 @@ def run_starts(
         fits[index].error = start.error
     if not active:
         return fits
-    if noise_log_density is None and prior is None:
+    if compiled and prior is None:
         # Made once for all starts: the rows (row-major: one compiled variant), the rows
         # transposed, and the weights.
         X = np.ascontiguousarray(X)
         columns = np.ascontiguousarray(X.T)
         row_weights = np.ones(len(X)) if weights_per_row is None else np.ascontiguousarray(weights_per_row)
+        noise = math.nan if noise_log_density is None else float(noise_log_density)
         for index in active:
             _run_compiled(
-                X, columns, row_weights, starts[index], fits[index], covariance_type, reg_covar, tol, max_iter
+                X,
+                columns,
+                row_weights,
+                starts[index],
+                fits[index],
+                covariance_type,
+                (reg_covar, tol, max_iter, noise),
             )
         return fits
     weights = np.stack([starts[i].weights for i in active])
@@ -443,8 +457,11 @@ def run_starts(
     return fits
 
 
-def _run_compiled(X, columns, row_weights, start, fit, covariance_type, reg_covar, tol, max_iter):
-    """One start through the compiled loop (:mod:`gmm_pipeline.em_kernels`); fills ``fit``."""
+def _run_compiled(X, columns, row_weights, start, fit, covariance_type, settings):
+    """One start through the compiled loop (:mod:`gmm_pipeline.em_kernels`); fills ``fit``.
+    ``settings`` are ``reg_covar``, ``tol``, ``max_iter`` and the noise component's
+    log-density (NaN for none)."""
+    reg_covar, tol, max_iter, noise = settings
     n_components, d = start.means.shape
     weights = np.array(start.weights, dtype=np.float64)
     means = np.array(start.means, dtype=np.float64)
@@ -464,6 +481,7 @@ def _run_compiled(X, columns, row_weights, start, fit, covariance_type, reg_cova
             tol,
             max_iter,
             bounds,
+            noise,
         )
         final = stacked[0] if covariance_type == "tied" else stacked
     else:
@@ -481,6 +499,7 @@ def _run_compiled(X, columns, row_weights, start, fit, covariance_type, reg_cova
             tol,
             max_iter,
             bounds,
+            noise,
         )
         final = stacked if covariance_type == "diag" else stacked[:, 0].copy()
     fit.lower_bounds = bounds[:n_iter].tolist()

@@ -1,7 +1,8 @@
 """Compiled EM loops (numba): one start from its first E-step to convergence, no Python inside.
 
-:func:`gmm_pipeline.em.run_starts` hands each start here when it has neither a noise
-component nor a prior. Each iteration is one pass over the rows, a block of rows at a
+:func:`gmm_pipeline.em.run_starts` hands each start here when it has no prior; a noise
+component of constant density (mclust's ``noise``) takes part as one more row of the
+E-step. Each iteration is one pass over the rows, a block of rows at a
 time, that does the E-step and gathers the M-step's sums, so no (rows x components)
 temporary is made: on small data the numpy engine's call overhead per iteration goes, on
 large data its passes over memory. Every sum is taken in an order fixed by this code, not
@@ -314,11 +315,12 @@ def _gather_full(
 
 
 @njit(cache=True)
-def _workspace(K, d):
-    """The block temporaries of :func:`_pass_full`, made once per fit."""
+def _workspace(rows, d):
+    """The block temporaries of :func:`_pass_full` for ``rows`` components (the Gaussian
+    ones and the noise component, if any), made once per fit."""
     return (
-        np.empty((K, BLOCK_ROWS)),  # log_prob
-        np.empty((K, BLOCK_ROWS)),  # probability
+        np.empty((rows, BLOCK_ROWS)),  # log_prob
+        np.empty((rows, BLOCK_ROWS)),  # probability
         np.empty(BLOCK_ROWS, dtype=np.int64),  # bits
         np.empty(BLOCK_ROWS),  # row_scale
         np.empty(BLOCK_ROWS),  # log_scale
@@ -333,10 +335,28 @@ def _workspace(K, d):
 
 @njit(cache=True, inline="always")
 def _pass_full(
-    X, columns, row_weights, means, inverses, log_norm, tied, nk, first, second, work, with_entropy
+    X,
+    columns,
+    row_weights,
+    means,
+    inverses,
+    log_norm,
+    noise_log,
+    tied,
+    nk,
+    first,
+    second,
+    gaussian_square,
+    work,
+    with_entropy,
 ):
     """One pass over the rows, a block at a time: the E-step (full or tied covariances)
     and the M-step's sums (:func:`_gather_full`), which are zeroed first.
+
+    ``noise_log`` is the weighted log-density of a noise component (its log weight plus
+    its constant log-density), or NaN for none; with one and ``tied``, ``gaussian_square``
+    := sum over rows of the Gaussian share of r times x x^T (mclust's EEE with noise pools
+    only that part of the rows).
 
     Returns
     -------
@@ -345,6 +365,8 @@ def _pass_full(
     entropy : float
         With ``with_entropy``, the sum of r log r over rows and components (unit row
         weights); else 0.
+    noise_total : float
+        The noise component's summed (weighted) responsibility; 0 without one.
     """
     n = X.shape[0]
     K = means.shape[0]
@@ -361,14 +383,21 @@ def _pass_full(
         scaled_rows,
         projected,
     ) = work
+    d = means.shape[1]
+    with_noise = not math.isnan(noise_log)
     nk[:] = 0.0
     first[:, :] = 0.0
     second[:, :, :] = 0.0
+    gaussian_square[:, :] = 0.0
     bound = 0.0
     entropy = 0.0
+    noise_total = 0.0
     for start in range(0, n, BLOCK_ROWS):
         count = min(BLOCK_ROWS, n - start)
         _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
+        if with_noise:
+            for r in range(count):
+                log_prob[K, r] = noise_log
         bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
         if with_entropy:
             # log_prob now holds each log-density less its row's largest: log r = log_prob + log row_scale.
@@ -381,6 +410,22 @@ def _pass_full(
             responsibility = probability[k]
             for r in range(count):
                 responsibility[r] *= row_scale[r]  # the row's weighted responsibility
+        if with_noise:
+            for r in range(count):
+                noise_total += probability[K, r] * row_scale[r]
+            if tied:
+                share = projected  # reuse: each row's Gaussian share of its weight
+                for r in range(count):
+                    share[r] = 0.0
+                for k in range(K):
+                    for r in range(count):
+                        share[r] += probability[k, r]
+                for a in range(d):
+                    for b in range(a + 1):
+                        total = 0.0
+                        for r in range(count):
+                            total += share[r] * columns[a, start + r] * columns[b, start + r]
+                        gaussian_square[a, b] += total
         _gather_full(
             X,
             columns,
@@ -398,23 +443,40 @@ def _pass_full(
             diffs,
             scaled_rows,
         )
-    return bound, entropy
+    return bound, entropy, noise_total
 
 
 @njit(cache=True)
-def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_covar, tol, max_iter, bounds):
+def em_full(
+    X,
+    columns,
+    row_weights,
+    weights,
+    means,
+    covariances,
+    tied,
+    reg_covar,
+    tol,
+    max_iter,
+    bounds,
+    noise_log_density,
+):
     """EM for full (``tied=False``) or tied covariances from one start, in place.
 
     Parameters
     ----------
     X : ndarray (n, d); columns : ndarray (d, n), X transposed and contiguous (a feature's
         values over the rows, made once for all starts); row_weights : ndarray (n,)
-    weights : ndarray (K,); means : ndarray (K, d); covariances : ndarray (K, d, d)
+    weights : ndarray (K,), or (K + 1,) with a noise component; means : ndarray (K, d);
+    covariances : ndarray (K, d, d)
         The start; replaced by the fit. Tied covariances come as K copies of one matrix.
     tied : bool
     reg_covar, tol : float; max_iter : int
     bounds : ndarray (max_iter,)
         Filled with the lower bound (weighted mean log-likelihood) of each iteration.
+    noise_log_density : float
+        The constant log-density of a noise component whose weight is ``weights[K]``
+        (:func:`gmm_pipeline.em.run_starts`), or NaN for none.
 
     Returns
     -------
@@ -422,6 +484,7 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
     """
     n, d = X.shape
     K = means.shape[0]
+    with_noise = not math.isnan(noise_log_density)
     total_weight = row_weights.sum()
     inverses = np.empty((K, d, d))
     log_norm = np.empty(K)
@@ -430,18 +493,35 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
     first = np.empty((K, d))
     second = np.empty((K, d, d))
     weighted_square = np.zeros((d, d))
-    if tied:
+    gaussian_square = np.zeros((d, d))
+    if tied and not with_noise:
         for i in range(n):
             for a in range(d):
                 for b in range(d):
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
     if not factor_full(covariances, weights, tied, inverses, log_norm):
         return 0, False, 1
-    work = _workspace(K, d)
+    noise_log = log_weight(weights[K]) + noise_log_density if with_noise else math.nan
+    work = _workspace(K + 1 if with_noise else K, d)
     for iteration in range(max_iter):
-        bound, _ = _pass_full(
-            X, columns, row_weights, means, inverses, log_norm, tied, nk, first, second, work, False
+        bound, _, noise_total = _pass_full(
+            X,
+            columns,
+            row_weights,
+            means,
+            inverses,
+            log_norm,
+            noise_log,
+            tied,
+            nk,
+            first,
+            second,
+            gaussian_square,
+            work,
+            False,
         )
+        if with_noise:
+            weighted_square[:, :] = gaussian_square
         bounds[iteration] = bound / total_weight
         # M-step: scikit-learn's formulas, nk with its 10 eps.
         total_nk = 0.0
@@ -479,8 +559,13 @@ def em_full(X, columns, row_weights, weights, means, covariances, tied, reg_cova
                 covariances[0, a, a] += reg_covar
             for k in range(1, K):
                 covariances[k, :, :] = covariances[0]
+        # The weights share out the Gaussian components' and the noise component's mass.
+        total_mass = total_nk + noise_total
         for k in range(K):
-            weights[k] = nk[k] / total_nk
+            weights[k] = nk[k] / total_mass
+        if with_noise:
+            weights[K] = noise_total / total_mass
+            noise_log = log_weight(weights[K]) + noise_log_density
         converged = _converged(bounds, iteration, total_weight, tol)
         if not factor_full(covariances, weights, tied, inverses, log_norm):
             return iteration + 1, converged, 1
@@ -503,17 +588,20 @@ def variational_pass_full(X, columns, means, inverses, log_norm, nk, first, seco
     entropy_sum : float
         The sum over rows and components of r log r.
     """
-    _, entropy = _pass_full(
+    d = means.shape[1]
+    _, entropy, _ = _pass_full(
         X,
         columns,
         np.ones(X.shape[0]),
         means,
         inverses,
         log_norm,
+        math.nan,
         False,
         nk,
         first,
         second,
+        np.empty((d, d)),
         _workspace(*means.shape),
         True,
     )
@@ -522,7 +610,18 @@ def variational_pass_full(X, columns, means, inverses, log_norm, nk, first, seco
 
 @njit(cache=True)
 def em_diagonal(
-    X, columns, row_weights, weights, means, variances, spherical, reg_covar, tol, max_iter, bounds
+    X,
+    columns,
+    row_weights,
+    weights,
+    means,
+    variances,
+    spherical,
+    reg_covar,
+    tol,
+    max_iter,
+    bounds,
+    noise_log_density,
 ):
     """EM for diagonal (``spherical=False``) or spherical covariances from one start, in place.
 
@@ -531,23 +630,27 @@ def em_diagonal(
     """
     n, d = X.shape
     K = means.shape[0]
+    with_noise = not math.isnan(noise_log_density)
+    rows = K + 1 if with_noise else K
     total_weight = row_weights.sum()
     precisions = np.empty((K, d))
     log_norm = np.empty(K)
     nk = np.empty(K)
     first = np.empty((K, d))
     second = np.empty((K, d))
-    log_prob = np.empty((K, BLOCK_ROWS))
-    probability = np.empty((K, BLOCK_ROWS))
+    log_prob = np.empty((rows, BLOCK_ROWS))
+    probability = np.empty((rows, BLOCK_ROWS))
     bits = np.empty(BLOCK_ROWS, dtype=np.int64)
     row_scale = np.empty(BLOCK_ROWS)
     if not _factor_diagonal(variances, weights, precisions, log_norm):
         return 0, False, 1
+    noise_log = log_weight(weights[K]) + noise_log_density if with_noise else math.nan
     for iteration in range(max_iter):
         nk[:] = 0.0
         first[:, :] = 0.0
         second[:, :] = 0.0
         bound = 0.0
+        noise_total = 0.0
         for start in range(0, n, BLOCK_ROWS):
             count = min(BLOCK_ROWS, n - start)
             for k in range(K):
@@ -560,7 +663,13 @@ def em_diagonal(
                         log_prob[k, r] += difference * difference * precision
                 for r in range(count):
                     log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+            if with_noise:
+                for r in range(count):
+                    log_prob[K, r] = noise_log
             bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+            if with_noise:
+                for r in range(count):
+                    noise_total += probability[K, r] * row_scale[r]
             for r in range(count):
                 i = start + r
                 for k in range(K):
@@ -584,8 +693,12 @@ def em_diagonal(
             if spherical:
                 for a in range(d):
                     variances[k, a] = mean_variance / d
+        total_mass = total_nk + noise_total
         for k in range(K):
-            weights[k] = nk[k] / total_nk
+            weights[k] = nk[k] / total_mass
+        if with_noise:
+            weights[K] = noise_total / total_mass
+            noise_log = log_weight(weights[K]) + noise_log_density
         converged = _converged(bounds, iteration, total_weight, tol)
         if not _factor_diagonal(variances, weights, precisions, log_norm):
             return iteration + 1, converged, 1
@@ -615,6 +728,7 @@ def warm():
             1e-3,
             2,
             np.empty(2),
+            math.nan,
         )
     for spherical in (False, True):
         em_diagonal(
@@ -629,6 +743,7 @@ def warm():
             1e-3,
             2,
             np.empty(2),
+            math.nan,
         )
     covariances, inverses, log_norm = np.array([np.eye(2)]), np.empty((1, 2, 2)), np.empty(1)
     factor_full(covariances, np.ones(1), False, inverses, log_norm)
