@@ -84,6 +84,25 @@ def test_all_types_at_once_fit_as_each_type_alone(three_blobs, engine):
     assert [model_to_dict(m) for m in models] == [model_to_dict(m) for _, fits in alone for m in fits]
 
 
+@pytest.mark.parametrize("engine", ["fast", "sklearn"])
+def test_a_partition_without_a_usable_covariance_fails_only_its_own_starts(engine):
+    # Thirty identical rows: with reg_covar 0 their cluster's covariance is singular, so the
+    # hierarchies' starts for k >= 2 cannot be made; k = 1 (all rows pooled) still fits.
+    X = np.vstack([np.zeros((30, 2)), np.random.default_rng(0).normal(size=(60, 2)) + 5])
+    starts, models = fit_sweeps(
+        X,
+        covariance_types=["full", "tied"],
+        n_components=[1, 2, 3],
+        seeds=[0],
+        init_params=["hc_vvv", "agglomerative"],
+        reg_covar=0.0,
+        engine=engine,
+    )
+    failed = starts[starts["error"].fillna("") != ""]
+    assert set(failed["n_components"]) == {2, 3} and set(failed["covariance_type"]) == {"full"}
+    assert [(m.covariance_type, m.n_components) for m in models][:1] == [("full", 1)]
+
+
 def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch):
     X, _ = three_blobs
     made = []

@@ -771,7 +771,10 @@ def _fit_one(X, k, method, seed, partitions, settings):
     if isinstance(start, str):  # no start of this method for this k
         return None, _start_row(X, k, settings["covariance_type"], method, seed, error=start)
     if start is not None:
-        start = _partition_parameters(X, start, k, settings["covariance_type"], settings["reg_covar"])
+        try:
+            start = _partition_parameters(X, start, k, settings["covariance_type"], settings["reg_covar"])
+        except ValueError as err:  # numpy's LinAlgError too: a partition without a usable covariance
+            return None, _start_row(X, k, settings["covariance_type"], method, seed, error=str(err))
     return fit_start(
         X, n_components=k, seed=seed, init_params=method, start=start, with_criteria=False, **settings
     )
