@@ -196,7 +196,7 @@ def factor_full(covariances, weights, tied, inverses, log_norm):
 
 @njit(cache=True)
 def _factor_diagonal(variances, weights, precisions, log_norm):
-    """As :func:`_factor_full` for variances (K, d): ``precisions`` := 1 / variances."""
+    """As :func:`factor_full` for variances (K, d): ``precisions`` := 1 / variances."""
     d = variances.shape[1]
     for k in range(variances.shape[0]):
         log_det = 0.0
@@ -315,6 +315,27 @@ def _gather_full(
 
 
 @njit(cache=True)
+def _noise_log(weights, n_gaussian, noise_log_density):
+    """The noise component's weighted log-density (its log weight, ``weights[n_gaussian]``,
+    plus its constant log-density), or NaN when ``noise_log_density`` is NaN (no noise)."""
+    if math.isnan(noise_log_density):
+        return math.nan
+    return log_weight(weights[n_gaussian]) + noise_log_density
+
+
+@njit(cache=True)
+def _share_out_weights(nk, total_nk, noise_total, weights):
+    """``weights`` := the Gaussian components' masses ``nk`` and, when ``weights`` has one
+    more entry, the noise component's ``noise_total``, each over their sum."""
+    K = nk.shape[0]
+    total_mass = total_nk + noise_total
+    for k in range(K):
+        weights[k] = nk[k] / total_mass
+    if weights.shape[0] > K:
+        weights[K] = noise_total / total_mass
+
+
+@njit(cache=True)
 def _workspace(rows, d):
     """The block temporaries of :func:`_pass_full` for ``rows`` components (the Gaussian
     ones and the noise component, if any), made once per fit."""
@@ -399,17 +420,17 @@ def _pass_full(
             for r in range(count):
                 log_prob[K, r] = noise_log
         bound += normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale)
+        for k in range(K):
+            responsibility = probability[k]
+            for r in range(count):
+                responsibility[r] *= row_scale[r]  # the row's weighted responsibility
         if with_entropy:
             # log_prob now holds each log-density less its row's largest: log r = log_prob + log row_scale.
             for r in range(count):
                 log_scale[r] = math.log(row_scale[r])
             for k in range(K):
                 for r in range(count):
-                    entropy += probability[k, r] * row_scale[r] * (log_prob[k, r] + log_scale[r])
-        for k in range(K):
-            responsibility = probability[k]
-            for r in range(count):
-                responsibility[r] *= row_scale[r]  # the row's weighted responsibility
+                    entropy += probability[k, r] * (log_prob[k, r] + log_scale[r])
         if with_noise:
             for r in range(count):
                 noise_total += probability[K, r] * row_scale[r]
@@ -501,7 +522,9 @@ def em_full(
                     weighted_square[a, b] += row_weights[i] * X[i, a] * X[i, b]
     if not factor_full(covariances, weights, tied, inverses, log_norm):
         return 0, False, 1
-    noise_log = log_weight(weights[K]) + noise_log_density if with_noise else math.nan
+    noise_log = _noise_log(weights, K, noise_log_density)
+    # With noise, a tied covariance pools each row's Gaussian share, summed anew each pass.
+    square = gaussian_square if with_noise else weighted_square
     work = _workspace(K + 1 if with_noise else K, d)
     for iteration in range(max_iter):
         bound, _, noise_total = _pass_full(
@@ -520,8 +543,6 @@ def em_full(
             work,
             False,
         )
-        if with_noise:
-            weighted_square[:, :] = gaussian_square
         bounds[iteration] = bound / total_weight
         # M-step: scikit-learn's formulas, nk with its 10 eps.
         total_nk = 0.0
@@ -551,7 +572,7 @@ def em_full(
         if tied:
             for a in range(d):
                 for b in range(a + 1):
-                    value = weighted_square[a, b]
+                    value = square[a, b]
                     for k in range(K):
                         value -= nk[k] * means[k, a] * means[k, b]
                     covariances[0, a, b] = value / total_nk
@@ -559,13 +580,8 @@ def em_full(
                 covariances[0, a, a] += reg_covar
             for k in range(1, K):
                 covariances[k, :, :] = covariances[0]
-        # The weights share out the Gaussian components' and the noise component's mass.
-        total_mass = total_nk + noise_total
-        for k in range(K):
-            weights[k] = nk[k] / total_mass
-        if with_noise:
-            weights[K] = noise_total / total_mass
-            noise_log = log_weight(weights[K]) + noise_log_density
+        _share_out_weights(nk, total_nk, noise_total, weights)
+        noise_log = _noise_log(weights, K, noise_log_density)
         converged = _converged(bounds, iteration, total_weight, tol)
         if not factor_full(covariances, weights, tied, inverses, log_norm):
             return iteration + 1, converged, 1
@@ -644,7 +660,7 @@ def em_diagonal(
     row_scale = np.empty(BLOCK_ROWS)
     if not _factor_diagonal(variances, weights, precisions, log_norm):
         return 0, False, 1
-    noise_log = log_weight(weights[K]) + noise_log_density if with_noise else math.nan
+    noise_log = _noise_log(weights, K, noise_log_density)
     for iteration in range(max_iter):
         nk[:] = 0.0
         first[:, :] = 0.0
@@ -693,12 +709,8 @@ def em_diagonal(
             if spherical:
                 for a in range(d):
                     variances[k, a] = mean_variance / d
-        total_mass = total_nk + noise_total
-        for k in range(K):
-            weights[k] = nk[k] / total_mass
-        if with_noise:
-            weights[K] = noise_total / total_mass
-            noise_log = log_weight(weights[K]) + noise_log_density
+        _share_out_weights(nk, total_nk, noise_total, weights)
+        noise_log = _noise_log(weights, K, noise_log_density)
         converged = _converged(bounds, iteration, total_weight, tol)
         if not _factor_diagonal(variances, weights, precisions, log_norm):
             return iteration + 1, converged, 1
