@@ -47,31 +47,20 @@ def fit_bayesian(
             f"bayesian.max_components is {max_components} but the data has only "
             f"{X.shape[0]} points; expected at most one component per point"
         )
-    if engine == "fast" and covariance_type == "full":
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = fit_variational(
-                X,
-                n_components=max_components,
-                weight_concentration_prior_type=weight_concentration_prior_type,
-                weight_concentration_prior=weight_concentration_prior,
-                n_init=n_init,
-                max_iter=max_iter,
-                seed=seed,
-            )
-        return model, list(dict.fromkeys(str(w.message) for w in caught))
-    model = BayesianGaussianMixture(
-        n_components=max_components,
-        covariance_type=covariance_type,
-        weight_concentration_prior_type=weight_concentration_prior_type,
-        weight_concentration_prior=weight_concentration_prior,
-        n_init=n_init,
-        max_iter=max_iter,
-        random_state=seed,
-    )
+    options = {
+        "weight_concentration_prior_type": weight_concentration_prior_type,
+        "weight_concentration_prior": weight_concentration_prior,
+        "n_init": n_init,
+        "max_iter": max_iter,
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X)
+        if engine == "fast" and covariance_type == "full":
+            model = fit_variational(X, n_components=max_components, seed=seed, **options)
+        else:
+            model = BayesianGaussianMixture(
+                n_components=max_components, covariance_type=covariance_type, random_state=seed, **options
+            ).fit(X)
     return model, list(dict.fromkeys(str(w.message) for w in caught))
 
 

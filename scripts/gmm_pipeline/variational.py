@@ -25,7 +25,7 @@ from scipy.special import betaln, digamma, gammaln
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from . import em_kernels
+from . import em, em_kernels
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 _TINY = 10 * np.finfo(np.float64).eps
@@ -132,7 +132,9 @@ def fit_variational(
         labels = KMeans(n_clusters=n_components, n_init=1, random_state=random_state).fit(X).labels_
         resp = np.zeros((n, n_components))
         resp[np.arange(n), labels] = 1
-        state = _update(priors, process, *_sample_statistics(X, resp, reg_covar))
+        # The start's statistics by scikit-learn's M-step formulas (one start of the batch).
+        nk, xk, sk = (batch[0] for batch in em.estimate_parameters(X, resp[np.newaxis], "full", reg_covar))
+        state = _update(priors, process, nk, xk, sk)
         bound, converged, n_iter = -np.inf, False, 0
         while n_iter < max_iter and not converged:
             n_iter += 1
@@ -164,18 +166,6 @@ def fit_variational(
         n_iter_=n_iter,
         converged_=converged,
     )
-
-
-def _sample_statistics(X, resp, reg_covar):
-    """scikit-learn's ``nk``, ``xk`` and ``sk`` (full) of responsibilities ``resp``."""
-    nk = resp.sum(axis=0) + _TINY
-    xk = resp.T @ X / nk[:, np.newaxis]
-    sk = np.empty((len(nk), X.shape[1], X.shape[1]))
-    for k in range(len(nk)):
-        diff = X - xk[k]
-        sk[k] = np.dot(resp[:, k] * diff.T, diff) / nk[k]
-        sk[k].flat[:: X.shape[1] + 1] += reg_covar
-    return nk, xk, sk
 
 
 def _statistics_from_sums(sums, centres, reg_covar):
