@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from gmm_pipeline.anomalies import fit_noise
 from gmm_pipeline.criteria import n_parameters
-from gmm_pipeline.em import Start, run_starts
+from gmm_pipeline.em import Start, default_prior, estimate_parameters, run_starts
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.noise import (
     _start,
@@ -175,3 +176,41 @@ def test_data_without_volume_is_refused_with_a_message():
     X = np.column_stack([np.arange(50.0), np.zeros(50)])
     with pytest.raises(PipelineInputError, match="span no volume"):
         fit_noise_mixture(X, covariance_type="full", n_components=[1])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_with_a_prior_the_noise_mixture_is_at_the_posterior_mode(covariance_type):
+    """fit.prior reaches the noise mixture: at its fit, the Gaussian means and covariances
+    are the MAP M-step (mclust's, with the noise share left out) of the fit's own
+    responsibilities, and differ from the maximum-likelihood fit's."""
+    X, _ = blobs_with_noise(0.1)
+    options = {"shrinkage": 50.0, "scale": 0.5}  # a strong pull, so the modes move visibly
+    settings = {"covariance_type": covariance_type, "n_components": [3], "seeds": [0], "tol": 1e-13}
+    model, table = fit_noise_mixture(X, prior=options, max_iter=20_000, **settings)
+    unregularised, _ = fit_noise_mixture(X, max_iter=20_000, **settings)
+    assert table["converged"].all()
+    gaussian = model.gaussian.predict_proba(X) * (1 - model.noise_probability(X))[:, np.newaxis]
+    prior = default_prior(X, 3, covariance_type, **options)
+    _, means, covariances = estimate_parameters(
+        X,
+        gaussian[np.newaxis],
+        covariance_type,
+        1e-6,
+        gaussian_share=gaussian.sum(axis=1)[np.newaxis],
+        prior=prior,
+    )
+    np.testing.assert_allclose(model.gaussian.means_, means[0], atol=1e-6)
+    np.testing.assert_allclose(model.gaussian.covariances_, covariances[0], atol=1e-6)
+    assert np.abs(model.gaussian.means_ - unregularised.gaussian.means_).max() > 1e-3
+
+
+def test_the_anomaly_step_fits_its_noise_mixture_with_the_fits_prior():
+    X, _ = blobs_with_noise(0.1)
+    fit_params = {"n_components": [3], "prior": "none"}
+    params = {"noise": {"seeds": 1}}
+    unregularised, _ = fit_noise(X, "full", params, fit_params)
+    regularised, _ = fit_noise(X, "full", params, fit_params | {"prior": {"shrinkage": 50.0}})
+    default, _ = fit_noise(X, "full", params, fit_params | {"prior": "default"})
+    expected, _ = fit_noise_mixture(X, covariance_type="full", n_components=[3], seeds=[0], prior={})
+    np.testing.assert_array_equal(default.gaussian.means_, expected.gaussian.means_)
+    assert np.abs(regularised.gaussian.means_ - unregularised.gaussian.means_).max() > 1e-3

@@ -31,7 +31,7 @@ from sklearn.neighbors import LocalOutlierFactor
 from .artifacts import write_csv, write_json
 from .datasets import NORMAL_KIND, load_dataset
 from .errors import PipelineInputError
-from .fitting import fit_sweep, sweep_settings
+from .fitting import conjugate_prior_options, fit_sweep, sweep_settings
 from .model_io import load_model
 from .noise import fit_noise_mixture, noise_mixture_to_dict
 from .summary_columns import SCORE_COLUMNS
@@ -234,7 +234,8 @@ def holdout_split(truth, *, fraction, seed):
 
 
 def fit_noise(X, covariance_type, params, fit_params):
-    """The mixture with a noise component over the pipeline's component counts."""
+    """The mixture with a noise component over the pipeline's component counts, with the
+    fits' EM settings and prior."""
     noise = params.get("noise") or {}
     return fit_noise_mixture(
         X,
@@ -246,6 +247,7 @@ def fit_noise(X, covariance_type, params, fit_params):
         reg_covar=fit_params.get("reg_covar", 1e-6),
         tol=fit_params.get("tol", 1e-6),
         max_iter=fit_params.get("max_iter", 1000),
+        prior=conjugate_prior_options(fit_params.get("prior")),
     )
 
 

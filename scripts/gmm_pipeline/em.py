@@ -430,7 +430,7 @@ def run_starts(
         else:
             gaussian, noise = resp[..., :-1], resp[..., -1]
             nk, means, covariances = estimate_parameters(
-                X, gaussian, covariance_type, reg_covar, weights_per_row, gaussian.sum(axis=2)
+                X, gaussian, covariance_type, reg_covar, weights_per_row, gaussian.sum(axis=2), prior=prior
             )
             noise_total = noise.sum(axis=1) if weights_per_row is None else noise @ weights_per_row
             nk = np.concatenate([nk, noise_total[:, np.newaxis]], axis=1)

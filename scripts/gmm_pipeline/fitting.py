@@ -129,6 +129,17 @@ def sweep_settings(fit_config, *, n_seeds=None):
     }
 
 
+def conjugate_prior_options(prior):
+    """``fit.prior`` as keyword arguments of :func:`gmm_pipeline.em.default_prior`.
+
+    ``"none"`` (or None) gives None, maximum likelihood; ``"default"`` gives ``{}``, mclust's
+    defaults; a dict of ``shrinkage``, ``dof`` and ``scale`` is passed on as it is.
+    """
+    if prior in (None, "none"):
+        return None
+    return {} if prior == "default" else dict(prior)
+
+
 def run_em(model, X, *, tol, max_iter):
     """Run EM on an unfitted ``model`` until mclust's relative rule holds (see module docstring).
 
@@ -664,7 +675,7 @@ def fit_sweeps(
             "weighted fits (selection.stability.method: weighted) need fit.engine: fast; "
             "scikit-learn's GaussianMixture takes no sample weights"
         )
-    prior_options = None if prior in (None, "none") else ({} if prior == "default" else dict(prior))
+    prior_options = conjugate_prior_options(prior)
     if prior_options is not None and engine != "fast":
         raise PipelineInputError(
             "fit.prior needs fit.engine: fast; scikit-learn's GaussianMixture has no conjugate prior"

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from .criteria import column, n_parameters
-from .em import Start, as_estimator, estimate_parameters, initial_responsibilities, run_starts
+from .em import Start, as_estimator, default_prior, estimate_parameters, initial_responsibilities, run_starts
 from .errors import PipelineInputError
 from .model_io import (
     model_from_dict,
@@ -134,13 +134,19 @@ class NoiseMixture:
         return float(-2 * self.score_samples(X).sum() + self.n_parameters(d) * math.log(n))
 
 
-def _start(X, noise, n_components, covariance_type, reg_covar, seed):
+def _start(X, noise, n_components, covariance_type, reg_covar, seed, prior=None):
     """EM's start: k-means of the rows not taken as noise, the noise rows in the noise
-    component; the parameters are the M-step of those responsibilities."""
+    component; the parameters are the M-step of those responsibilities (under ``prior``,
+    a conjugate prior of :func:`gmm_pipeline.em.default_prior`, if given)."""
     resp = np.zeros((len(X), n_components))
     resp[~noise] = initial_responsibilities(X[~noise], n_components, "kmeans", seed)
     nk, means, covariances = estimate_parameters(
-        X, resp[np.newaxis], covariance_type, reg_covar, gaussian_share=resp.sum(axis=1)[np.newaxis]
+        X,
+        resp[np.newaxis],
+        covariance_type,
+        reg_covar,
+        gaussian_share=resp.sum(axis=1)[np.newaxis],
+        prior=prior,
     )
     weights = np.append(nk[0], noise.sum()) / len(X)
     return Start(weights / weights.sum(), means[0], covariances[0])
@@ -158,6 +164,7 @@ def fit_noise_mixture(
     tol=1e-6,
     max_iter=1000,
     log_volume=None,
+    prior=None,
 ):
     """Fit Gaussian mixtures with a noise component over component counts; keep the best BIC.
 
@@ -175,6 +182,12 @@ def fit_noise_mixture(
         As for the pipeline's fits.
     log_volume : float, optional
         ``log V``; by default :func:`log_hypervolume` of ``X``.
+    prior : dict, optional
+        Options of :func:`gmm_pipeline.em.default_prior` (``fit.prior``, as
+        :func:`gmm_pipeline.fitting.conjugate_prior_options` gives them): the Gaussian
+        components' means and covariances are then posterior modes, as in the pipeline's
+        other fits and in mclust's ``me`` with both a prior and ``Vinv``. BIC uses the
+        log-likelihood at the mode, as there.
 
     Returns
     -------
@@ -197,7 +210,8 @@ def fit_noise_mixture(
     for k in n_components:
         if k > int((~noise).sum()):
             continue
-        starts = [_start(X, noise, k, covariance_type, reg_covar, seed) for seed in seeds]
+        conjugate = None if prior is None else default_prior(X, k, covariance_type, **prior)
+        starts = [_start(X, noise, k, covariance_type, reg_covar, seed, conjugate) for seed in seeds]
         fits = run_starts(
             X,
             starts,
@@ -206,6 +220,7 @@ def fit_noise_mixture(
             tol=tol,
             max_iter=max_iter,
             noise_log_density=-log_volume,
+            prior=conjugate,
         )
         for seed, fit in zip(seeds, fits, strict=True):
             row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
