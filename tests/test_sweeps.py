@@ -124,3 +124,34 @@ def test_a_rerun_makes_the_summary_byte_identical(sweep_run, tmp_path):
     run_snakemake(workdir, "--configfile", workdir / "config.yaml", "--cores", 1)
     after = {name: (workdir / "results/sweeps/outliers" / name).read_bytes() for name in summary_files}
     assert after == before
+
+
+def planned_priorities(dry_run_stdout):
+    """Each rule's priority in a dry run's job list (a rule printed without one has 0)."""
+    priorities, rule = {}, None
+    for line in dry_run_stdout.splitlines():
+        if line.startswith("rule "):
+            rule = line.split()[1].rstrip(":")
+            priorities.setdefault(rule, 0)
+        elif line.strip().startswith("priority:") and rule is not None:
+            priorities[rule] = int(line.split(":")[1])
+    return priorities
+
+
+@pytest.mark.parametrize("n_seeds", [1, 8])
+def test_many_datasets_run_each_chain_first_few_run_each_step_across_datasets(tmp_path, n_seeds):
+    """Few datasets: every dataset's data and fits before any selection or figures (the long
+    fits start early). Many (2 x 8 points and blobs): each dataset's later steps go first,
+    so the ready jobs Snakemake re-examines every round stay few."""
+    config = dict(SWEEP_CONFIG, sweeps={"moons_n": SWEEP_CONFIG["sweeps"]["moons_n"]})
+    config["sweeps"]["moons_n"] = dict(
+        config["sweeps"]["moons_n"], axes={"n_samples": [60, 120], "seed": list(range(n_seeds))}
+    )
+    path = write_config(tmp_path / "config.yaml", config)
+    priority = planned_priorities(run_snakemake(tmp_path, "--configfile", path, "--dry-run").stdout)
+    steps = ["prepare_data", "fit_models", "select_model", "extract_anomalies", "render_figures"]
+    order = [priority[step] for step in steps]
+    if n_seeds == 1:  # 3 datasets
+        assert order == sorted(order, reverse=True) and order[0] > order[-1]
+    else:  # 17 datasets
+        assert order == sorted(order) and order[0] < order[-1]

@@ -91,6 +91,7 @@ rule render_figures:
         provenance="results/figures/{dataset}/provenance.json",
     log:
         "results/logs/render_figures/{dataset}.log",
+    priority: PRIORITY["figures"]
     conda:
         "../envs/gmm.yaml"
     threads: 1
