@@ -18,7 +18,7 @@ from gmm_pipeline.noise import (
 )
 from gmm_pipeline.outlier_kinds import uniform_outliers
 from scipy.stats import multivariate_normal
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_moons
 
 
 def blobs_with_noise(fraction, seed=0):
@@ -214,3 +214,16 @@ def test_the_anomaly_step_fits_its_noise_mixture_with_the_fits_prior():
     expected, _ = fit_noise_mixture(X, covariance_type="full", n_components=[3], seeds=[0], prior={})
     np.testing.assert_array_equal(default.gaussian.means_, expected.gaussian.means_)
     assert np.abs(regularised.gaussian.means_ - unregularised.gaussian.means_).max() > 1e-3
+
+
+def test_a_noise_weight_driven_to_zero_leaves_the_gaussians_alone():
+    """On data with no scattered points EM can drive the noise weight to exactly 0 (it
+    underflows); the mixture is then its Gaussians alone, not an error (found by the
+    worked sweep: moons, 4,000 rows, k 20)."""
+    X, _ = make_moons(n_samples=4000, noise=0.05, random_state=2)
+    model, table = fit_noise_mixture(X, covariance_type="full", n_components=[20], seeds=[0])
+    assert table["noise_weight"].iloc[0] == 0.0
+    assert model.noise_weight == 0.0
+    np.testing.assert_array_equal(model.score_samples(X), model.gaussian.score_samples(X))
+    np.testing.assert_array_equal(model.noise_probability(X), np.zeros(len(X)))
+    assert np.isfinite(model.bic(X))

@@ -105,9 +105,11 @@ class NoiseMixture:
 
     def _log_parts(self, X):
         """log of each part's weighted density: (n, 2), Gaussian mixture then noise."""
+        # A noise weight that EM drove to exactly 0 (it can underflow on data with no
+        # scattered points) gives the noise part log-density -inf: the Gaussians alone.
         with np.errstate(divide="ignore"):
             gaussian = np.log1p(-self.noise_weight) + self.gaussian.score_samples(X)
-            noise = np.full(len(X), math.log(self.noise_weight) - self.log_volume)
+            noise = np.full(len(X), np.log(self.noise_weight) - self.log_volume)
         return np.column_stack([gaussian, noise])
 
     @staticmethod
