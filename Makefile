@@ -30,10 +30,11 @@ run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
 
-# The worked sweep examples of sweeps.yaml, in their own folder (sweep-run/results/).
+# The worked sweep examples of sweeps.yaml, in their own folder (sweep-run/results/). The
+# report holds the sweeps' tables and figures; each point's own figures stay on disk.
 sweeps: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CURDIR)/sweeps.yaml --directory sweep-run
-	$(BIN)/snakemake --configfile $(CURDIR)/sweeps.yaml --directory sweep-run --report results/report.html
+	$(BIN)/snakemake --configfile $(CURDIR)/sweeps.yaml --directory sweep-run --report results/report.html sweep_summaries
 
 # What differs between two results folders: make compare A=results B=old/results
 compare: $(VENV)/.installed

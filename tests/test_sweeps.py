@@ -80,6 +80,17 @@ def test_the_report_has_the_sweeps_category(sweep_run, tmp_path):
     assert '"Sweeps"' in html
     assert "Summary of sweep **outliers**" in html or "Summary of sweep <strong>outliers</strong>" in html
     assert "Sweep <strong>moons_n</strong>, figure <strong>chosen_k</strong>" in html
+    assert "results/figures/moons_n/n_samples~60/seed~0/" in html  # every point's own figures
+
+
+def test_a_report_of_sweep_summaries_leaves_out_each_points_own_figures(sweep_run, tmp_path):
+    """make sweeps reports the target sweep_summaries: the sweeps' tables and figures only."""
+    report = tmp_path / "sweeps.html"
+    run_snakemake(sweep_run, "--configfile", sweep_run / "config.yaml", "--report", report, "sweep_summaries")
+    html = report.read_text(errors="replace")
+    assert '"Sweeps"' in html
+    assert "Sweep <strong>moons_n</strong>, figure <strong>chosen_k</strong>" in html
+    assert "results/figures/" not in html
 
 
 def test_adding_a_value_runs_only_the_new_points_and_removing_one_keeps_its_results(sweep_run, tmp_path):

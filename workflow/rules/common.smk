@@ -236,6 +236,12 @@ def run_artifacts(wildcards):
     configured datasets, and each sweep's summary and figures."""
     paths = [path for dataset in DATASETS for path in dataset_artifacts(dataset)]
     paths += list(rules.collect_metrics.output)
+    return paths + sweep_artifacts(wildcards)
+
+
+def sweep_artifacts(wildcards):
+    """Each sweep's summary tables, flat metrics and figures."""
+    paths = []
     for sweep in SWEEPS:
         paths += expand(list(rules.summarise_sweep.output), sweep=sweep)
         for plot in SWEEP_PLOTS[sweep]:
