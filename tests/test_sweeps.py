@@ -141,7 +141,7 @@ def planned_priorities(dry_run_stdout):
     """Each rule's priority in a dry run's job list (a rule printed without one has 0)."""
     priorities, rule = {}, None
     for line in dry_run_stdout.splitlines():
-        if line.startswith("rule "):
+        if line.startswith(("rule ", "localrule ")):
             rule = line.split()[1].rstrip(":")
             priorities.setdefault(rule, 0)
         elif line.strip().startswith("priority:") and rule is not None:

@@ -145,9 +145,10 @@ def dataset_files(wildcards):
     }
 
 
-def per_covariance_type(path, enabled=lambda dataset: True):
-    """An input function: ``path`` for each covariance type of the job's dataset (none when
-    ``enabled`` says the step producing it is switched off for that dataset)."""
+def per_covariance_type(path, enabled):
+    """An input function: ``path`` for each covariance type of the job's dataset, or nothing
+    when ``enabled`` says the step producing it is switched off for that dataset (the
+    per-dataset twin is :func:`when_on`)."""
 
     def paths(wildcards):
         if not enabled(wildcards.dataset):
