@@ -82,7 +82,7 @@ def test_detector_metrics_match_a_direct_count(three_blobs):
     noise_model = _noise_model(X)
     scores = detector_scores(model, noise_model, X, seed=0)
     np.testing.assert_array_equal(scores["gmm"], -model.score_samples(X))
-    np.testing.assert_array_equal(scores["noise_component"], noise_model.noise_probability(X))
+    np.testing.assert_array_equal(scores["noise_component"], noise_model.noise_log_likelihood_ratio(X))
     forest = IsolationForest(random_state=0).fit(X)
     np.testing.assert_array_equal(scores["isolation_forest"], -forest.score_samples(X))
     is_anomaly = model.score_samples(X) < np.percentile(model.score_samples(X), 5)

@@ -59,7 +59,7 @@ def test_detectors_are_scored_on_the_held_out_rows_only(heldout_run):
     truth = test["is_outlier"].to_numpy(dtype=bool)
     columns = {
         "gmm": "heldout_log_density",
-        "noise_component": "heldout_noise_probability",
+        "noise_component": "heldout_noise_log_likelihood_ratio",
         "isolation_forest": "heldout_isolation_forest_score",
         "local_outlier_factor": "heldout_local_outlier_factor_score",
     }

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from gmm_pipeline.anomalies import fit_noise
+from gmm_pipeline.anomalies import detector_scores, fit_noise, flagged_by_detector
 from gmm_pipeline.criteria import n_parameters
 from gmm_pipeline.em import Start, default_prior, estimate_parameters, run_starts
 from gmm_pipeline.errors import PipelineInputError
@@ -227,3 +227,49 @@ def test_a_noise_weight_driven_to_zero_leaves_the_gaussians_alone():
     np.testing.assert_array_equal(model.score_samples(X), model.gaussian.score_samples(X))
     np.testing.assert_array_equal(model.noise_probability(X), np.zeros(len(X)))
     assert np.isfinite(model.bic(X))
+
+
+def test_the_noise_score_ranks_as_the_posterior_without_its_ties():
+    """Far from every Gaussian the noise posterior rounds to exactly 1, so a detector
+    ranked by it would flag tied rows by their order in the file. The log-likelihood
+    ratio ranks every row as the posterior does where the posterior is below 1, and
+    keeps ranking the rest by how far they lie from the Gaussians."""
+    X, _ = make_blobs(n_samples=1000, centers=4, cluster_std=0.5, random_state=7)
+    far = np.random.default_rng(0).uniform(-60, 60, size=(60, 2))  # a box far wider than the blobs
+    X = np.vstack([X, far])
+    model, _ = fit_noise_mixture(X, covariance_type="full", n_components=[4], seeds=[0])
+    posterior, ratio = model.noise_probability(X), model.noise_log_likelihood_ratio(X)
+    saturated = posterior == 1.0
+    assert saturated.sum() >= 20  # the case the ratio is for: many rows tied at 1
+    assert len(np.unique(ratio[saturated])) == saturated.sum()
+    # Below 1, the same order as the posterior (the logistic of the ratio plus a constant).
+    below = ~saturated
+    np.testing.assert_array_equal(
+        np.argsort(ratio[below], kind="stable"), np.argsort(posterior[below], kind="stable")
+    )
+    log_odds = math.log(model.noise_weight / (1 - model.noise_weight))
+    np.testing.assert_allclose(posterior[below], 1 / (1 + np.exp(-(ratio[below] + log_odds))), rtol=1e-9)
+    # Every saturated row is less likely under the Gaussians than every unsaturated one.
+    assert ratio[saturated].min() > ratio[below].max()
+
+
+def test_with_no_noise_weight_the_noise_score_still_ranks_the_rows():
+    X, _ = make_moons(n_samples=4000, noise=0.05, random_state=2)
+    model, _ = fit_noise_mixture(X, covariance_type="full", n_components=[20], seeds=[0])
+    assert model.noise_weight == 0.0  # the posterior is 0 for every row
+    ratio = model.noise_log_likelihood_ratio(X)
+    np.testing.assert_array_equal(ratio, -model.log_volume - model.gaussian.score_samples(X))
+    assert np.isfinite(ratio).all() and len(np.unique(ratio)) == len(X)
+
+
+def test_the_noise_detector_flags_the_farthest_rows_not_the_first_tied_ones():
+    X, _ = make_blobs(n_samples=1000, centers=4, cluster_std=0.5, random_state=7)
+    X = np.vstack([X, np.random.default_rng(0).uniform(-60, 60, size=(60, 2))])
+    noise_model, _ = fit_noise_mixture(X, covariance_type="full", n_components=[4], seeds=[0])
+    model = noise_model.gaussian
+    scores = detector_scores(model, noise_model, X, seed=0)
+    budget = 20
+    assert (noise_model.noise_probability(X) == 1.0).sum() > budget
+    flagged = flagged_by_detector(scores, np.arange(len(X)) < budget)["noise_component"]
+    farthest = np.argsort(noise_model.gaussian.score_samples(X))[:budget]
+    assert set(np.flatnonzero(flagged)) == set(farthest)

@@ -3,8 +3,9 @@ ground truth where it exists, side by side with a uniform noise component, Isola
 and LocalOutlierFactor.
 
 Every detector gives an anomaly score, higher meaning more anomalous: minus the log-density
-for the mixture, the posterior probability of the noise component for the mixture with
-noise (:mod:`gmm_pipeline.noise`), minus ``score_samples`` for IsolationForest, minus the
+for the mixture, the log-likelihood ratio of the noise component against the Gaussians for
+the mixture with noise (:mod:`gmm_pipeline.noise`; it ranks rows as the noise posterior
+does, without the posterior's ties at 1 or 0), minus ``score_samples`` for IsolationForest, minus the
 ``negative_outlier_factor_`` for LocalOutlierFactor. The mixture flags the points below its
 log-density threshold; the other detectors flag the same number of points (their highest
 scores), so precision and recall compare detectors at one alert budget. ROC-AUC and average
@@ -140,7 +141,7 @@ def detector_scores(model, noise_model, X, *, X_test=None, seed=0, max_neighbour
         forest = IsolationForest(random_state=seed).fit(X)
         return {
             "gmm": -model.score_samples(target),
-            "noise_component": noise_model.noise_probability(target),
+            "noise_component": noise_model.noise_log_likelihood_ratio(target),
             "isolation_forest": -forest.score_samples(target),
             "local_outlier_factor": local_outlier_factor_scores(
                 X, X_test=X_test, max_rows=max_neighbour_rows, seed=seed
@@ -351,6 +352,12 @@ def extract_to_files(*, data_path, meta_path, model_path, params, fit_params, ou
     table["log_density"] = log_density
     for name in DETECTORS[1:]:
         table[SCORE_COLUMNS[name]] = scores[name]
+    # The posterior itself, for reading: the detector ranks by the ratio, which has no ties.
+    table.insert(
+        table.columns.get_loc(SCORE_COLUMNS["noise_component"]) + 1,
+        "noise_probability",
+        noise_model.noise_probability(dataset.X),
+    )
     table["is_anomaly"] = is_anomaly
 
     holdout = params.get("holdout_fraction")

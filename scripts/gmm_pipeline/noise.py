@@ -126,6 +126,17 @@ class NoiseMixture:
         parts = self._log_parts(X)
         return np.exp(parts[:, 1] - self._total(parts))
 
+    def noise_log_likelihood_ratio(self, X):
+        """log of the noise density over the Gaussian part's density, for each row.
+
+        The noise posterior is this ratio plus the constant log-odds of the weights,
+        through a logistic function, so it ranks rows exactly as the posterior does; but
+        it keeps that ranking where the posterior rounds to 1 (rows far from every
+        Gaussian) or is 0 everywhere (a noise weight of 0). The anomaly step scores the
+        noise detector by it.
+        """
+        return -self.log_volume - self.gaussian.score_samples(X)
+
     def n_parameters(self, n_features):
         """The Gaussian mixture's free parameters plus one, the noise weight."""
         return n_parameters(self.covariance_type, self.n_components, n_features) + 1

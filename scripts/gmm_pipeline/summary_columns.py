@@ -35,7 +35,7 @@ DETECTOR_METRICS = tuple(column for column in DETECTOR_COLUMNS if column not in 
 # lower meaning more anomalous; the others' scores are higher for more anomalous rows).
 SCORE_COLUMNS = {
     "gmm": "log_density",
-    "noise_component": "noise_probability",
+    "noise_component": "noise_log_likelihood_ratio",
     "isolation_forest": "isolation_forest_score",
     "local_outlier_factor": "local_outlier_factor_score",
 }
