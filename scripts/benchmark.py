@@ -18,6 +18,10 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   fit as ``GaussianMixture(k, covariance_type, random_state=seed).fit(X)``, the Bayesian
   model and the anomalies), against the pipeline on 1 core;
 * a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
+* sweeps (``--sweeps-only`` runs just these): the dry run of a 200-point sweep, and the
+  orchestration per point of a 50-point sweep, the pipeline on CPU 0 beside its floor on
+  CPU 1; ``--default-points`` adds the same sweep with ``config.yaml``'s settings per point
+  (about 37 minutes);
 * the EM engine (``gmm_pipeline.em``) on one CPU: per fit over the sweep's fits against the
   pipeline's scikit-learn path and a plain scikit-learn loop, and per iteration on
   1,000,000 x 2 (k = 3) and 200,000 x 20 (k = 5) rows against scikit-learn's ``fit``
