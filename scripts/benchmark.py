@@ -767,7 +767,7 @@ def main():
     parser.add_argument(
         "--default-points",
         action="store_true",
-        help="also time the 50-point sweep with the default config's settings per point (about 30 minutes)",
+        help="also time the 50-point sweep with the default config's settings per point (about 37 minutes)",
     )
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)
     parser.add_argument("--plain-loop", metavar="CONFIG", help=argparse.SUPPRESS)
