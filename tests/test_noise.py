@@ -229,14 +229,19 @@ def test_a_noise_weight_driven_to_zero_leaves_the_gaussians_alone():
     assert np.isfinite(model.bic(X))
 
 
+def blobs_with_far_points():
+    """Four tight blobs and 60 points drawn from a box far wider than them: many of those
+    lie where the noise posterior rounds to exactly 1."""
+    X, _ = make_blobs(n_samples=1000, centers=4, cluster_std=0.5, random_state=7)
+    return np.vstack([X, np.random.default_rng(0).uniform(-60, 60, size=(60, 2))])
+
+
 def test_the_noise_score_ranks_as_the_posterior_without_its_ties():
     """Far from every Gaussian the noise posterior rounds to exactly 1, so a detector
     ranked by it would flag tied rows by their order in the file. The log-likelihood
     ratio ranks every row as the posterior does where the posterior is below 1, and
     keeps ranking the rest by how far they lie from the Gaussians."""
-    X, _ = make_blobs(n_samples=1000, centers=4, cluster_std=0.5, random_state=7)
-    far = np.random.default_rng(0).uniform(-60, 60, size=(60, 2))  # a box far wider than the blobs
-    X = np.vstack([X, far])
+    X = blobs_with_far_points()
     model, _ = fit_noise_mixture(X, covariance_type="full", n_components=[4], seeds=[0])
     posterior, ratio = model.noise_probability(X), model.noise_log_likelihood_ratio(X)
     saturated = posterior == 1.0
@@ -263,8 +268,7 @@ def test_with_no_noise_weight_the_noise_score_still_ranks_the_rows():
 
 
 def test_the_noise_detector_flags_the_farthest_rows_not_the_first_tied_ones():
-    X, _ = make_blobs(n_samples=1000, centers=4, cluster_std=0.5, random_state=7)
-    X = np.vstack([X, np.random.default_rng(0).uniform(-60, 60, size=(60, 2))])
+    X = blobs_with_far_points()
     noise_model, _ = fit_noise_mixture(X, covariance_type="full", n_components=[4], seeds=[0])
     model = noise_model.gaussian
     scores = detector_scores(model, noise_model, X, seed=0)

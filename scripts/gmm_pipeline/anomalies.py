@@ -6,10 +6,11 @@ Every detector gives an anomaly score, higher meaning more anomalous: minus the 
 for the mixture, the log-likelihood ratio of the noise component against the Gaussians for
 the mixture with noise (:mod:`gmm_pipeline.noise`; it ranks rows as the noise posterior
 does, without the posterior's ties at 1 or 0), minus ``score_samples`` for
-IsolationForest, minus the ``negative_outlier_factor_`` for LocalOutlierFactor. The mixture flags the points below its
-log-density threshold; the other detectors flag the same number of points (their highest
-scores), so precision and recall compare detectors at one alert budget. ROC-AUC and average
-precision judge the scores themselves, at every threshold.
+IsolationForest, minus the ``negative_outlier_factor_`` for LocalOutlierFactor. The
+mixture flags the points below its log-density threshold; the other detectors flag the
+same number of points (their highest scores), so precision and recall compare detectors
+at one alert budget. ROC-AUC and average precision judge the scores themselves, at every
+threshold.
 
 With ``holdout_fraction``, a dataset with ground truth is split into a fit part and a test
 part (stratified by the truth, seeded), as ADBench evaluates: every detector is fitted on
