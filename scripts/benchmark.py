@@ -19,9 +19,9 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   model and the anomalies), against the pipeline on 1 core;
 * a no-op rerun, and the dry run of a 20,000-fit sweep (job count and time);
 * sweeps (``--sweeps-only`` runs just these): the dry run of a 200-point sweep, and the
-  orchestration per point of a 50-point sweep, the pipeline on CPU 0 beside its floor on
-  CPU 1; ``--default-points`` adds the same sweep with ``config.yaml``'s settings per point
-  (about 37 minutes);
+  orchestration per point of a 50-point sweep, the pipeline on one CPU beside its floor on
+  the other, twice with the CPUs swapped; ``--default-points`` adds the same sweep with
+  ``config.yaml``'s settings per point (about 75 minutes);
 * the EM engine (``gmm_pipeline.em``) on one CPU: per fit over the sweep's fits against the
   pipeline's scikit-learn path and a plain scikit-learn loop, and per iteration on
   1,000,000 x 2 (k = 3) and 200,000 x 20 (k = 5) rows against scikit-learn's ``fit``
@@ -267,8 +267,8 @@ def run_floor_dataset(name, spec, settings, d):
     )
 
 
-def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
-    """Time one snakemake command; with ``one_cpu``, it and everything it starts run on CPU 0.
+def snakemake(workdir, configfile, *args, cpu=None, worker=True):
+    """Time one snakemake command; with ``cpu``, it and everything it starts run on that CPU.
 
     Each command gets a fresh folder for the warm worker's socket, so a worker is started
     (and paid for) inside the timing, and none is shared with another measurement.
@@ -294,7 +294,7 @@ def snakemake(workdir, configfile, *args, one_cpu=False, worker=True):
         capture_output=True,
         text=True,
         env=env,
-        preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if one_cpu else None,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None,
     )
     seconds = time.perf_counter() - started
     shutil.rmtree(runtime_dir, ignore_errors=True)  # its worker exits once idle
@@ -409,8 +409,8 @@ def orchestration(configfile, repeats):
             return snakemake(workdir, configfile, "--cores", cores_used, **options)[0]
 
     # Each job in its own process: one run, it only shows what the worker saves.
-    own_processes = from_clean(1, one_cpu=True, worker=False)
-    one_core, one_core_runs = median_run(repeats, lambda: from_clean(1, one_cpu=True))
+    own_processes = from_clean(1, cpu=0, worker=False)
+    one_core, one_core_runs = median_run(repeats, lambda: from_clean(1, cpu=0))
     all_cores, all_cores_runs = median_run(repeats, lambda: from_clean(cores))
     with tempfile.TemporaryDirectory() as workdir:
         snakemake(workdir, configfile, "--cores", cores)
@@ -553,26 +553,36 @@ ORCHESTRATION_SWEEP = {
 
 
 def sweep_orchestration(settings_from, description):
-    """Orchestration per point of a 50-point sweep: the pipeline from clean on CPU 0
-    against the same step functions in one process (the floor) on CPU 1, run side by side
-    so that both see the same machine; each point with the settings of ``settings_from``."""
+    """Orchestration per point of a 50-point sweep: the pipeline from clean on one CPU
+    against the same step functions in one process (the floor) on the other, run side by
+    side so that both see the same machine; each point with the settings of ``settings_from``.
+
+    The two CPUs of a machine need not be equally fast (one may serve the interrupts, or
+    share its core with a busy neighbour): measured here, the same floor on both at once
+    took 1.1 % longer on CPU 0. So the pair runs twice, the CPUs swapped, and the shares
+    are averaged.
+    """
     n_points = 50
+    shares = []
     with tempfile.TemporaryDirectory() as folder:
         path = sweep_config(settings_from, ORCHESTRATION_SWEEP, Path(folder) / "points.yaml")
         config = full_config(path)
-        with tempfile.TemporaryDirectory() as workdir, ThreadPoolExecutor(max_workers=1) as pool:
-            floor_timing = pool.submit(floor_process, config, cpus=(1,))
-            one_core, _ = snakemake(workdir, path, "--cores", 1, one_cpu=True)
-            floor, floor_work = floor_timing.result()
-            _, planned = snakemake(workdir, path, "--dry-run", "--forceall")
-    jobs = int(re.search(r"^total\s+(\d+)", planned, flags=re.MULTILINE).group(1))
-    work, orchestration_cost = floor_work / n_points, (one_core - floor) / n_points
-    print(
-        f"  50-point sweep, {description} ({count_fits(config) // n_points:,} fits per point in its "
-        f"own sweep), 1 core: pipeline {one_core:.1f} s, floor {floor:.1f} s "
-        f"({floor_work:.1f} s in the steps), {jobs} jobs; per point: own work {work:.2f} s, orchestration "
-        f"{orchestration_cost:.2f} s = {orchestration_cost / work:.1%} of the work (target < 10 %)"
-    )
+        for pipeline_cpu, floor_cpu in ((0, 1), (1, 0)):
+            with tempfile.TemporaryDirectory() as workdir, ThreadPoolExecutor(max_workers=1) as pool:
+                floor_timing = pool.submit(floor_process, config, cpus=(floor_cpu,))
+                one_core, _ = snakemake(workdir, path, "--cores", 1, cpu=pipeline_cpu)
+                floor, floor_work = floor_timing.result()
+                _, planned = snakemake(workdir, path, "--dry-run", "--forceall")
+            jobs = int(re.search(r"^total\s+(\d+)", planned, flags=re.MULTILINE).group(1))
+            work, orchestration_cost = floor_work / n_points, (one_core - floor) / n_points
+            shares.append(orchestration_cost / work)
+            print(
+                f"  50-point sweep, {description} ({count_fits(config) // n_points:,} fits per point in "
+                f"its own sweep), pipeline on CPU {pipeline_cpu}, floor on CPU {floor_cpu}: pipeline "
+                f"{one_core:.1f} s, floor {floor:.1f} s ({floor_work:.1f} s in the steps), {jobs} jobs; per "
+                f"point: own work {work:.2f} s, orchestration {orchestration_cost:.2f} s = {shares[-1]:.1%}"
+            )
+    print(f"    mean of both CPU orders: orchestration {sum(shares) / len(shares):.1%} of a point's work (target < 10 %)")
 
 
 def sweep_orchestrations(default_points):
@@ -767,7 +777,7 @@ def main():
     parser.add_argument(
         "--default-points",
         action="store_true",
-        help="also time the 50-point sweep with the default config's settings per point (about 37 minutes)",
+        help="also time the 50-point sweep with the default config's settings per point (about 75 minutes)",
     )
     parser.add_argument("--floor", nargs=2, metavar=("CONFIG_JSON", "WORKDIR"), help=argparse.SUPPRESS)
     parser.add_argument("--plain-loop", metavar="CONFIG", help=argparse.SUPPRESS)
