@@ -552,22 +552,22 @@ ORCHESTRATION_SWEEP = {
 }
 
 
-def sweep_orchestration(settings_from, description):
+def sweep_orchestration(settings_from, description, cpu_orders=((0, 1), (1, 0))):
     """Orchestration per point of a 50-point sweep: the pipeline from clean on one CPU
     against the same step functions in one process (the floor) on the other, run side by
     side so that both see the same machine; each point with the settings of ``settings_from``.
 
     The two CPUs of a machine need not be equally fast (one may serve the interrupts, or
     share its core with a busy neighbour): measured here, the same floor on both at once
-    took 1.1 % longer on CPU 0. So the pair runs twice, the CPUs swapped, and the shares
-    are averaged.
+    took 1.1 % longer on CPU 0. So the pair runs twice, the CPUs swapped (``cpu_orders``:
+    pairs of the pipeline's CPU and the floor's), and the shares are averaged.
     """
     n_points = 50
     shares = []
     with tempfile.TemporaryDirectory() as folder:
         path = sweep_config(settings_from, ORCHESTRATION_SWEEP, Path(folder) / "points.yaml")
         config = full_config(path)
-        for pipeline_cpu, floor_cpu in ((0, 1), (1, 0)):
+        for pipeline_cpu, floor_cpu in cpu_orders:
             with tempfile.TemporaryDirectory() as workdir, ThreadPoolExecutor(max_workers=1) as pool:
                 floor_timing = pool.submit(floor_process, config, cpus=(floor_cpu,))
                 one_core, _ = snakemake(workdir, path, "--cores", 1, cpu=pipeline_cpu)
@@ -582,7 +582,10 @@ def sweep_orchestration(settings_from, description):
                 f"{one_core:.1f} s, floor {floor:.1f} s ({floor_work:.1f} s in the steps), {jobs} jobs; per "
                 f"point: own work {work:.2f} s, orchestration {orchestration_cost:.2f} s = {shares[-1]:.1%}"
             )
-    print(f"    mean of both CPU orders: orchestration {sum(shares) / len(shares):.1%} of a point's work (target < 10 %)")
+    mean = sum(shares) / len(shares)
+    print(
+        f"    mean of the {len(shares)} CPU orders: orchestration {mean:.1%} of a point's work (target < 10 %)"
+    )
 
 
 def sweep_orchestrations(default_points):
