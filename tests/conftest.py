@@ -18,11 +18,12 @@ CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=None):
+def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=None, cwd=None):
     """Run the workflow with ``workdir`` as working directory; return the finished process.
 
     ``env`` adds environment variables to this process's own; ``preexec_fn`` runs in the
-    child before snakemake starts (to set limits).
+    child before snakemake starts (to set limits); ``cwd`` is the folder snakemake is
+    started from (this process's own by default).
     """
     command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
     process = subprocess.run(
@@ -32,6 +33,7 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=
         timeout=timeout,
         env=dict(os.environ, **(env or {})),
         preexec_fn=preexec_fn,
+        cwd=cwd,
     )
     if check and process.returncode != 0:
         raise AssertionError(

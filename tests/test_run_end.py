@@ -35,7 +35,14 @@ def test_a_run_from_another_folder_takes_the_workflow_profiles_span(tmp_path):
     # Snakemake finds workflow/profiles/default beside the Snakefile, wherever it runs;
     # its rate limiter then re-examines the queue every 10 s, not every second.
     process = run_snakemake(
-        tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1, "--verbose", "results/data/moons/data.csv"
+        tmp_path,
+        "--configfile",
+        SMALL_CONFIG,
+        "--cores",
+        1,
+        "--verbose",
+        "results/data/moons/data.csv",
+        cwd=tmp_path,
     )
     output = process.stdout + process.stderr
     assert "workflow/profiles/default" in output
