@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gmm_pipeline import em
+from gmm_pipeline import criteria, em
 from gmm_pipeline.datasets import generate_dataset
 from gmm_pipeline.fitting import fit_start, fit_sweep, run_em
 from sklearn.datasets import make_blobs
@@ -167,6 +167,43 @@ def test_both_engines_give_the_same_sweep(covariance_type):
         np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-5)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dataset", ["moons", "blobs_20d", "far_from_origin"])
+def test_score_rows_gives_scikit_learns_densities_and_largest_responsibilities(dataset, covariance_type):
+    X = DATASETS["blobs"] * 50 + 1e4 if dataset == "far_from_origin" else DATASETS[dataset]
+    for k in (1, 4):
+        model = GaussianMixture(k, covariance_type=covariance_type, random_state=0).fit(X)
+        log_density, log_largest = em.score_rows(model, X)
+        np.testing.assert_allclose(log_density, model.score_samples(X), rtol=1e-12, atol=1e-10)
+        np.testing.assert_allclose(log_largest, np.log(model.predict_proba(X).max(axis=1)), atol=1e-10)
+
+
+def test_score_rows_refuses_a_covariance_that_is_not_positive_definite():
+    X = DATASETS["moons"]
+    model = GaussianMixture(2, random_state=0).fit(X)
+    model.covariances_ = model.covariances_.copy()
+    model.covariances_[1] = -np.eye(2)
+    with pytest.raises(ValueError, match="full covariance .* not positive definite"):
+        em.score_rows(model, X)
+
+
+def test_the_fast_engines_criteria_are_scikit_learns_to_rounding():
+    # The fast engine scores each start in one compiled pass; the criteria must be those
+    # of scikit-learn's score_samples and predict_proba on the same fitted model.
+    X = DATASETS["anisotropic"]
+    for covariance_type in COVARIANCE_TYPES:
+        starts, models = fit_sweep(
+            X, covariance_type=covariance_type, n_components=[1, 3, 5], seeds=[0, 1], engine="fast"
+        )
+        best = starts[starts["is_best"]]
+        assert len(best) == len(models) == 3
+        for model, (_, row) in zip(models, best.iterrows(), strict=True):
+            reference = criteria.start_criteria(model, X)
+            assert row["log_likelihood"] == pytest.approx(reference["log_likelihood"], rel=1e-12)
+            for name in ("bic", "aic", "icl"):
+                assert row[criteria.column(name)] == pytest.approx(reference[name], rel=1e-12)
+
+
 def test_a_single_start_matches_fit_start(tmp_path):
     X = DATASETS["blobs"]
     model, row = fit_start(
@@ -232,15 +269,19 @@ def test_warming_loads_exactly_the_variants_the_engine_calls():
     code = """
 import numpy as np
 from gmm_pipeline import em, em_kernels
+from sklearn.mixture import GaussianMixture
 em_kernels.warm()
-loaded = len(em_kernels.em_full.signatures), len(em_kernels.em_diagonal.signatures)
+kernels = (em_kernels.em_full, em_kernels.em_diagonal, em_kernels.score_full, em_kernels.score_diagonal)
+loaded = [len(kernel.signatures) for kernel in kernels]
 X = np.random.default_rng(0).normal(size=(300, 3))
 for covariance_type in ("full", "tied", "diag", "spherical"):
     resp = em.initial_responsibilities(X, 3, "kmeans", 0)
     start = em.start_from_responsibilities(X, resp, covariance_type, 1e-6)
     em.run_starts(X, [start], covariance_type=covariance_type, reg_covar=1e-6, tol=1e-6, max_iter=20,
                   sample_weight=np.ones(len(X)) if covariance_type == "tied" else None)
-print(loaded == (len(em_kernels.em_full.signatures), len(em_kernels.em_diagonal.signatures)), loaded)
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    em.score_rows(model, X)
+print(loaded == [len(kernel.signatures) for kernel in kernels], loaded)
 """
     result = subprocess.run(
         [sys.executable, "-c", code],

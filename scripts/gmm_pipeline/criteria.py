@@ -66,15 +66,28 @@ def start_criteria(model, X, sample_weight=None):
     ``sample_weight`` each row counts its weight times, and n is the weights' sum (the
     weighted likelihood of a weighted bootstrap).
     """
-    log_density = model.score_samples(X)
+    return criteria_from_rows(
+        model.score_samples(X),
+        np.log(model.predict_proba(X).max(axis=1)),
+        n_parameters(model.covariance_type, model.n_components, X.shape[1]),
+        sample_weight,
+    )
+
+
+def criteria_from_rows(log_density, log_largest_responsibility, n_free, sample_weight=None):
+    """:func:`start_criteria` from each row's log-likelihood and the log of its largest
+    responsibility (however computed: scikit-learn's passes, or
+    :func:`gmm_pipeline.em.score_rows` in one compiled pass), and the model's number of
+    free parameters (:func:`n_parameters`)."""
     if sample_weight is None:
-        n_samples, mean = X.shape[0], float(log_density.mean())
+        n_samples = len(log_density)
+        mean = float(log_density.mean())
+        largest = float(log_largest_responsibility.sum())
     else:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
         n_samples = float(sample_weight.sum())
         mean = float(log_density @ sample_weight / n_samples)
-    penalty = n_parameters(model.covariance_type, model.n_components, X.shape[1])
-    bic = -2 * mean * n_samples + penalty * np.log(n_samples)
-    aic = -2 * mean * n_samples + 2 * penalty
-    entropy = classification_entropy_penalty(model, X, sample_weight)
-    return {"log_likelihood": mean, "bic": float(bic), "aic": float(aic), "icl": float(bic) + entropy}
+        largest = float(log_largest_responsibility @ sample_weight)
+    bic = -2 * mean * n_samples + n_free * np.log(n_samples)
+    aic = -2 * mean * n_samples + 2 * n_free
+    return {"log_likelihood": mean, "bic": float(bic), "aic": float(aic), "icl": float(bic) - 2.0 * largest}

@@ -510,6 +510,47 @@ def _run_compiled(X, columns, row_weights, start, fit, covariance_type, settings
         fit.weights, fit.means, fit.covariances = weights, means, final
 
 
+def score_rows(model, X):
+    """Each row's log-likelihood under a fitted ``GaussianMixture`` and the log of its
+    largest responsibility, in one compiled pass over the rows (:mod:`gmm_pipeline.em_kernels`).
+
+    The numbers of ``model.score_samples(X)`` and ``np.log(model.predict_proba(X).max(axis=1))``
+    to rounding (tests/test_em.py), without scikit-learn's input checks and per-component
+    numpy calls, which cost about a millisecond per call on small data: the criteria of
+    every start of a sweep are computed from these.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        Fitted (its ``weights_``, ``means_``, ``covariances_`` and ``covariance_type``).
+    X : ndarray of shape (n_samples, n_features)
+
+    Returns
+    -------
+    log_density, log_largest_responsibility : ndarray of shape (n_samples,)
+    """
+    columns = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    weights = np.ascontiguousarray(model.weights_, dtype=np.float64)
+    means = np.ascontiguousarray(model.means_, dtype=np.float64)
+    n_components, n_features = means.shape
+    covariances = np.asarray(model.covariances_, dtype=np.float64)
+    log_density, log_largest = np.empty(columns.shape[1]), np.empty(columns.shape[1])
+    if model.covariance_type in ("full", "tied"):
+        stacked = np.array(np.broadcast_to(covariances, (n_components, n_features, n_features)), order="C")
+        usable = em_kernels.score_full(
+            columns, weights, means, stacked, model.covariance_type == "tied", log_density, log_largest
+        )
+    else:
+        shape = (n_components, n_features) if model.covariance_type == "diag" else (n_components, 1)
+        variances = np.array(
+            np.broadcast_to(covariances.reshape(shape), (n_components, n_features)), order="C"
+        )
+        usable = em_kernels.score_diagonal(columns, weights, means, variances, log_density, log_largest)
+    if not usable:
+        raise ValueError(f"a {model.covariance_type} covariance of the model is not positive definite")
+    return log_density, log_largest
+
+
 def _logsumexp(values):
     """log(sum(exp(values))) over the last axis, shifted by its maximum (as scipy's, without
     its per-call overhead, which dominates on small data)."""

@@ -248,6 +248,22 @@ def _log_densities_full(columns, start, count, means, inverses, log_norm, centre
 
 
 @njit(cache=True, inline="always")
+def _log_densities_diagonal(columns, start, count, means, precisions, log_norm, log_prob):
+    """As :func:`_log_densities_full` for diagonal precisions (K, d)."""
+    K, d = means.shape
+    for k in range(K):
+        for r in range(count):
+            log_prob[k, r] = 0.0
+        for a in range(d):
+            mean, precision = means[k, a], precisions[k, a]
+            for r in range(count):
+                difference = columns[a, start + r] - mean
+                log_prob[k, r] += difference * difference * precision
+        for r in range(count):
+            log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+
+
+@njit(cache=True, inline="always")
 def _gather_full(
     X,
     columns,
@@ -669,16 +685,7 @@ def em_diagonal(
         noise_total = 0.0
         for start in range(0, n, BLOCK_ROWS):
             count = min(BLOCK_ROWS, n - start)
-            for k in range(K):
-                for r in range(count):
-                    log_prob[k, r] = 0.0
-                for a in range(d):
-                    mean, precision = means[k, a], precisions[k, a]
-                    for r in range(count):
-                        difference = columns[a, start + r] - mean
-                        log_prob[k, r] += difference * difference * precision
-                for r in range(count):
-                    log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
+            _log_densities_diagonal(columns, start, count, means, precisions, log_norm, log_prob)
             if with_noise:
                 for r in range(count):
                     log_prob[K, r] = noise_log
@@ -717,6 +724,76 @@ def em_diagonal(
         if converged:
             return iteration + 1, True, 0
     return max_iter, False, 0
+
+
+@njit(cache=True)
+def _row_log_sums(log_prob, count, start, probability, bits, log_density, log_largest):
+    """From log_prob (K, B) of a block's rows (weighted log-densities): ``log_density[start +
+    r]`` := the row's log-likelihood (log-sum-exp over components) and ``log_largest[start +
+    r]`` := the log of its largest responsibility, which is minus the log of the sum of
+    exp(log_prob - row max)."""
+    K = log_prob.shape[0]
+    for r in range(count):
+        largest = -math.inf
+        for k in range(K):
+            largest = max(largest, log_prob[k, r])
+        log_density[start + r] = largest
+    for k in range(K):
+        for r in range(count):
+            log_prob[k, r] -= log_density[start + r]
+        exp_nonpositive(log_prob[k], count, probability[k], bits)
+    for r in range(count):
+        total = 0.0
+        for k in range(K):
+            total += probability[k, r]
+        log_total = math.log(total)
+        log_density[start + r] += log_total
+        log_largest[start + r] = -log_total
+
+
+@njit(cache=True)
+def score_full(columns, weights, means, covariances, tied, log_density, log_largest):
+    """Each row's log-likelihood and the log of its largest responsibility under a fitted
+    mixture with full (or, ``tied``, K copies of one) covariances, in place: the numbers of
+    scikit-learn's ``score_samples`` and ``log(predict_proba(X).max(axis=1))``, to
+    rounding. ``columns`` is X transposed (d, n); False when a covariance is not positive
+    definite."""
+    K, d = means.shape
+    n = columns.shape[1]
+    inverses = np.empty((K, d, d))
+    log_norm = np.empty(K)
+    if not factor_full(covariances, weights, tied, inverses, log_norm):
+        return False
+    log_prob = np.empty((K, BLOCK_ROWS))
+    probability = np.empty((K, BLOCK_ROWS))
+    bits = np.empty(BLOCK_ROWS, dtype=np.int64)
+    centred = np.empty((d, BLOCK_ROWS))
+    projected = np.empty(BLOCK_ROWS)
+    for start in range(0, n, BLOCK_ROWS):
+        count = min(BLOCK_ROWS, n - start)
+        _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
+        _row_log_sums(log_prob, count, start, probability, bits, log_density, log_largest)
+    return True
+
+
+@njit(cache=True)
+def score_diagonal(columns, weights, means, variances, log_density, log_largest):
+    """As :func:`score_full` for variances (K, d) (a spherical component's one variance
+    repeated over the features)."""
+    K, d = means.shape
+    n = columns.shape[1]
+    precisions = np.empty((K, d))
+    log_norm = np.empty(K)
+    if not _factor_diagonal(variances, weights, precisions, log_norm):
+        return False
+    log_prob = np.empty((K, BLOCK_ROWS))
+    probability = np.empty((K, BLOCK_ROWS))
+    bits = np.empty(BLOCK_ROWS, dtype=np.int64)
+    for start in range(0, n, BLOCK_ROWS):
+        count = min(BLOCK_ROWS, n - start)
+        _log_densities_diagonal(columns, start, count, means, precisions, log_norm, log_prob)
+        _row_log_sums(log_prob, count, start, probability, bits, log_density, log_largest)
+    return True
 
 
 def warm():
@@ -762,3 +839,6 @@ def warm():
     variational_pass_full(
         X, columns, np.zeros((1, 2)), inverses, log_norm, np.empty(1), np.empty((1, 2)), covariances
     )
+    for tied in (False, True):
+        score_full(columns, np.ones(1), np.zeros((1, 2)), covariances, tied, np.empty(3), np.empty(3))
+    score_diagonal(columns, np.ones(1), np.zeros((1, 2)), np.ones((1, 2)), np.empty(3), np.empty(3))
