@@ -281,6 +281,9 @@ for covariance_type in ("full", "tied", "diag", "spherical"):
                   sample_weight=np.ones(len(X)) if covariance_type == "tied" else None)
     model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     em.score_rows(model, X)
+    rows = np.asfortranarray(X)
+    rows.flags.writeable = False  # as the stability step's rows are: X.T is a read-only C array
+    em.score_rows(model, rows)
 print(loaded == [len(kernel.signatures) for kernel in kernels], loaded)
 """
     result = subprocess.run(

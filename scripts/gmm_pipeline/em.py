@@ -529,9 +529,11 @@ def score_rows(model, X):
     -------
     log_density, log_largest_responsibility : ndarray of shape (n_samples,)
     """
-    columns = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
-    weights = np.ascontiguousarray(model.weights_, dtype=np.float64)
-    means = np.ascontiguousarray(model.means_, dtype=np.float64)
+    # Fresh writable copies: numba compiles a variant per array type, and a read-only view
+    # (the stability step's rows) would be one more than em_kernels.warm loads.
+    columns = np.array(np.asarray(X, dtype=np.float64).T, order="C")
+    weights = np.array(model.weights_, dtype=np.float64)
+    means = np.array(model.means_, dtype=np.float64, order="C")
     n_components, n_features = means.shape
     covariances = np.asarray(model.covariances_, dtype=np.float64)
     log_density, log_largest = np.empty(columns.shape[1]), np.empty(columns.shape[1])
