@@ -167,3 +167,44 @@ def test_weighted_fits_need_the_fast_engine():
             engine="sklearn",
             sample_weight=np.ones(60),
         )
+
+
+def test_weighted_replicates_build_each_hierarchy_once_with_the_same_results(monkeypatch):
+    # A weighted replicate keeps the rows and the hierarchies ignore the weights, so the
+    # replicates share one build of each; a data-seed replicate has new rows and its own.
+    from gmm_pipeline import fitting, stability
+
+    X, _ = make_blobs(n_samples=120, centers=3, random_state=5)
+    spec = {"generator": "blobs", "n_samples": 120, "centers": 3, "seed": 5}
+    options = {
+        "covariance_types": ["full", "spherical"],
+        "bootstrap": 3,
+        "seed": 0,
+        "method": "weighted",
+        "spec": spec,
+        "data_seeds": 1,
+        "n_components": [1, 2, 3],
+        "seeds": [0],
+        "init_params": ["kmeans", "agglomerative", "hc_vvv"],
+    }
+    builds = []
+    for name in ("ward_partitions", "hierarchical_partitions"):
+        builder = getattr(fitting, name)
+        monkeypatch.setattr(
+            fitting,
+            name,
+            lambda *args, builder=builder, name=name, **kwargs: (
+                builds.append(name) or builder(*args, **kwargs)
+            ),
+        )
+    shared = replicate_criteria(X, **options)
+    assert sorted(builds) == ["hierarchical_partitions"] * 2 + ["ward_partitions"] * 2
+
+    def without_sharing(*args, hierarchies=None, **kwargs):
+        return fitting.fit_sweeps(*args, **kwargs)
+
+    monkeypatch.setattr(stability, "fit_sweeps", without_sharing)
+    builds.clear()
+    rebuilt = replicate_criteria(X, **options)
+    assert len(builds) == 2 * 4  # every replicate builds both hierarchies
+    pd.testing.assert_frame_equal(shared, rebuilt)

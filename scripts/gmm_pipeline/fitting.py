@@ -574,9 +574,10 @@ def _partition_parameters(X, partition, n_components, covariance_type, reg_covar
     return partition_parameters(X[rows], labels, n_components, covariance_type, reg_covar)
 
 
-def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_samples):
+def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_samples, hierarchies=None):
     """Every (init method, seed) pair to fit, with the hierarchy's partitions per k where
-    the method is one."""
+    the method is one; with ``hierarchies`` (a dict), partitions built for the same rows
+    before are taken from it, and new ones put in it."""
     builders = {AGGLOMERATIVE: ward_partitions, HC_VVV: hierarchical_partitions}
     planned = []
     for method in init_params:
@@ -586,10 +587,14 @@ def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_sa
         # On few enough rows a hierarchy ignores the seed: one start says all.
         method_seeds = seeds[:1] if is_deterministic(len(X), agglomerative_max_samples) else seeds
         for seed in method_seeds:
-            partitions = _partition_starts(
-                X, n_components, builders[method], seed=seed, max_samples=agglomerative_max_samples
-            )
-            planned.append((method, seed, partitions))
+            key = (method, seed, tuple(n_components), agglomerative_max_samples)
+            if hierarchies is None or key not in hierarchies:
+                partitions = _partition_starts(
+                    X, n_components, builders[method], seed=seed, max_samples=agglomerative_max_samples
+                )
+                if hierarchies is not None:
+                    hierarchies[key] = partitions
+            planned.append((method, seed, partitions if hierarchies is None else hierarchies[key]))
     return planned
 
 
@@ -620,6 +625,7 @@ def fit_sweeps(
     criteria_for="all",
     sample_weight=None,
     prior="none",
+    hierarchies=None,
 ):
     """Fit every (covariance type, component count, initialisation method, seed) start.
 
@@ -663,6 +669,11 @@ def fit_sweeps(
         ``fit.prior``: maximum likelihood, or posterior modes under mclust's conjugate
         prior with its defaults or the given ``shrinkage``, ``dof`` and ``scale``
         (:func:`gmm_pipeline.em.default_prior`). Needs ``engine="fast"`` too.
+    hierarchies : dict, optional
+        Where the hierarchical starts' partitions are kept between calls on the same rows:
+        the first call fills it, later ones read it. A weighted bootstrap's replicates
+        (:mod:`gmm_pipeline.stability`) keep every row and only reweight them, and a
+        hierarchy ignores the weights, so they share one dict; rows that differ must not.
 
     Returns
     -------
@@ -704,6 +715,7 @@ def fit_sweeps(
         seeds=list(seeds),
         init_params=init_params,
         agglomerative_max_samples=agglomerative_max_samples,
+        hierarchies=hierarchies,
     )
     settings = {
         "max_iter": max_iter,

@@ -84,6 +84,9 @@ def replicate_criteria(
     start failed on a replicate are left out of that replicate.
     """
     rows = []
+    # A weighted replicate keeps the rows, and the hierarchical starts ignore the weights:
+    # their hierarchies are the same in every such replicate, built once.
+    hierarchies = {}
     for resampling, replicate, data_seed, X_replicate, weights in replicate_datasets(
         X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds, method=method
     ):
@@ -93,6 +96,7 @@ def replicate_criteria(
             dataset=dataset,
             criteria_for="best",
             sample_weight=weights,
+            hierarchies=hierarchies if weights is not None else None,
             **sweep,
         )
         best = starts[starts["is_best"]]
