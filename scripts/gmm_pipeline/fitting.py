@@ -365,8 +365,9 @@ def _describe_fit(
 def _add_criteria(model, row, X, sample_weight=None, engine="sklearn"):
     """The start's log-likelihood and criteria on its own data (BIC, AIC, ICL): from
     scikit-learn's ``score_samples`` and ``predict_proba``, or with ``engine="fast"`` from
-    the same numbers in one compiled pass (:func:`gmm_pipeline.em.score_rows`; on 1000
-    rows 0.13 ms against 2.2 ms, which was a quarter of a sweep's fitting time)."""
+    the same numbers in one compiled pass (:func:`gmm_pipeline.em.score_rows`; on 700
+    rows of 7 features, k = 5, 0.13 ms against 2.2 ms: the criteria were a quarter of a
+    sweep's fitting time)."""
     if engine == "fast":
         values = criteria.criteria_from_rows(
             *em.score_rows(model, X),
