@@ -7,6 +7,8 @@ time, that does the E-step and gathers the M-step's sums, so no (rows x componen
 temporary is made: on small data the numpy engine's call overhead per iteration goes, on
 large data its passes over memory. Every sum is taken in an order fixed by this code, not
 left to the compiler, so a result does not depend on the machine's vector width.
+:func:`score_full` and :func:`score_diagonal` make one such pass under a fitted model: each
+row's log-likelihood and largest responsibility, from which every start's criteria come.
 
 The formulas are scikit-learn's (``sklearn.mixture._gaussian_mixture``). Full covariances are summed around the component's previous mean
 and corrected to the new one exactly (``sum r (x - mu)(x - mu)^T = S - s d^T - d s^T + R d
