@@ -18,6 +18,11 @@ CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def snakemake_command(workdir, *args):
+    """The command line that runs the workflow with ``workdir`` as working directory."""
+    return [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
+
+
 def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=None, cwd=None):
     """Run the workflow with ``workdir`` as working directory; return the finished process.
 
@@ -25,9 +30,8 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=
     child before snakemake starts (to set limits); ``cwd`` is the folder snakemake is
     started from (this process's own by default).
     """
-    command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
     process = subprocess.run(
-        command,
+        snakemake_command(workdir, *args),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -10,23 +10,14 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, process_alive, run_snakemake
+from conftest import SMALL_CONFIG, process_alive, run_snakemake, snakemake_command
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
 
 def _start(workdir, *args):
-    command = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(SMALL_CONFIG),
-        *map(str, args),
-    ]
+    command = snakemake_command(workdir, "--configfile", SMALL_CONFIG, *args)
     # A session of its own, so the whole process group (snakemake and its jobs) can be killed.
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, SNAKEFILE, SNAKEMAKE, run_snakemake, write_config
+from conftest import REPO, run_snakemake, snakemake_command, write_config
 from gmm_pipeline.compare import compare_runs, load_run
 from gmm_pipeline.history import RunStore, list_runs, load_recorded_run, remove_runs, restore_run
 
@@ -153,9 +153,8 @@ def test_a_killed_run_records_nothing_and_a_half_written_record_is_never_listed(
     changed = json.loads(json.dumps(CONFIG))
     changed["fit"]["seeds"] = 3
     write_config(configfile, changed)
-    command = [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(tmp_path)]
     process = subprocess.Popen(
-        [*command, "--configfile", str(configfile), "--cores", "1"],
+        snakemake_command(tmp_path, "--configfile", configfile, "--cores", 1),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import SMALL_CONFIG, SNAKEFILE, SNAKEMAKE, run_snakemake
+from conftest import SMALL_CONFIG, run_snakemake, snakemake_command
 from gmm_pipeline.run_end import cancel_pending_timers
 
 
@@ -75,19 +75,7 @@ def test_a_finished_run_does_not_wait_out_the_span(tmp_path):
 
 @pytest.mark.workflow
 def test_an_interrupted_run_does_not_wait_out_the_span(tmp_path):
-    command = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(SMALL_CONFIG),
-        "--cores",
-        "1",
-        *LONG_SPAN,
-        "--quiet",
-    ]
+    command = snakemake_command(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1, *LONG_SPAN, "--quiet")
     # As from a terminal: SIGINT stops the run (a background child would ignore it).
     process = subprocess.Popen(
         command,
