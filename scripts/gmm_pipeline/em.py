@@ -457,6 +457,17 @@ def run_starts(
     return fits
 
 
+def _kernel_covariances(covariances, covariance_type, n_components, n_features):
+    """Covariances in the compiled loops' layout, a fresh C-ordered array: (K, d, d) for
+    full and tied (a tied model's one matrix repeated), (K, d) for diag and spherical (a
+    spherical component's one variance repeated over the features)."""
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        return np.array(np.broadcast_to(covariances, (n_components, n_features, n_features)), order="C")
+    shape = (n_components, n_features) if covariance_type == "diag" else (n_components, 1)
+    return np.array(np.broadcast_to(covariances.reshape(shape), (n_components, n_features)), order="C")
+
+
 def _run_compiled(X, columns, row_weights, start, fit, covariance_type, settings):
     """One start through the compiled loop (:mod:`gmm_pipeline.em_kernels`); fills ``fit``.
     ``settings`` are ``reg_covar``, ``tol``, ``max_iter`` and the noise component's
@@ -466,9 +477,8 @@ def _run_compiled(X, columns, row_weights, start, fit, covariance_type, settings
     weights = np.array(start.weights, dtype=np.float64)
     means = np.array(start.means, dtype=np.float64)
     bounds = np.empty(max_iter)
-    covariances = np.asarray(start.covariances, dtype=np.float64)
+    stacked = _kernel_covariances(start.covariances, covariance_type, n_components, d)
     if covariance_type in ("full", "tied"):
-        stacked = np.array(np.broadcast_to(covariances, (n_components, d, d)), order="C")
         n_iter, converged, status = em_kernels.em_full(
             X,
             columns,
@@ -485,8 +495,6 @@ def _run_compiled(X, columns, row_weights, start, fit, covariance_type, settings
         )
         final = stacked[0] if covariance_type == "tied" else stacked
     else:
-        shape = (n_components, d) if covariance_type == "diag" else (n_components, 1)
-        stacked = np.array(np.broadcast_to(covariances.reshape(shape), (n_components, d)), order="C")
         n_iter, converged, status = em_kernels.em_diagonal(
             X,
             columns,
@@ -534,20 +542,14 @@ def score_rows(model, X):
     columns = np.array(np.asarray(X, dtype=np.float64).T, order="C")
     weights = np.array(model.weights_, dtype=np.float64)
     means = np.array(model.means_, dtype=np.float64, order="C")
-    n_components, n_features = means.shape
-    covariances = np.asarray(model.covariances_, dtype=np.float64)
+    stacked = _kernel_covariances(model.covariances_, model.covariance_type, *means.shape)
     log_density, log_largest = np.empty(columns.shape[1]), np.empty(columns.shape[1])
     if model.covariance_type in ("full", "tied"):
-        stacked = np.array(np.broadcast_to(covariances, (n_components, n_features, n_features)), order="C")
         usable = em_kernels.score_full(
             columns, weights, means, stacked, model.covariance_type == "tied", log_density, log_largest
         )
     else:
-        shape = (n_components, n_features) if model.covariance_type == "diag" else (n_components, 1)
-        variances = np.array(
-            np.broadcast_to(covariances.reshape(shape), (n_components, n_features)), order="C"
-        )
-        usable = em_kernels.score_diagonal(columns, weights, means, variances, log_density, log_largest)
+        usable = em_kernels.score_diagonal(columns, weights, means, stacked, log_density, log_largest)
     if not usable:
         raise ValueError(f"a {model.covariance_type} covariance of the model is not positive definite")
     return log_density, log_largest

@@ -589,13 +589,14 @@ def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_sa
         method_seeds = seeds[:1] if is_deterministic(len(X), agglomerative_max_samples) else seeds
         for seed in method_seeds:
             key = (method, seed, tuple(n_components), agglomerative_max_samples)
-            if hierarchies is None or key not in hierarchies:
+            partitions = None if hierarchies is None else hierarchies.get(key)
+            if partitions is None:
                 partitions = _partition_starts(
                     X, n_components, builders[method], seed=seed, max_samples=agglomerative_max_samples
                 )
                 if hierarchies is not None:
                     hierarchies[key] = partitions
-            planned.append((method, seed, partitions if hierarchies is None else hierarchies[key]))
+            planned.append((method, seed, partitions))
     return planned
 
 
