@@ -220,9 +220,10 @@ def test_a_worker_runs_at_most_its_bound_of_jobs_and_sends_the_rest_home(tmp_pat
     assert "status 1" in again.stdout, again.stdout + again.stderr
 
 
-def test_no_worker_is_used_from_a_folder_other_users_can_enter(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    folder = tmp_path / f"gmm-pipeline-{os.getuid()}"
+def test_no_worker_is_used_from_a_folder_other_users_can_enter(runtime_dir, monkeypatch):
+    # A short folder: pytest's own tmp_path can be too deep for a socket path (under xdist).
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    folder = runtime_dir / f"gmm-pipeline-{os.getuid()}"
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)
     assert worker.worker_folder() is None
@@ -230,7 +231,7 @@ def test_no_worker_is_used_from_a_folder_other_users_can_enter(tmp_path, monkeyp
     folder.chmod(0o700)
     assert worker.worker_folder() == folder
     # A folder whose socket path would be too long for Linux is not used either.
-    deep = tmp_path / ("d" * 100)
+    deep = runtime_dir / ("d" * 100)
     deep.mkdir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
     assert worker.worker_folder() is None
