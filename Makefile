@@ -49,8 +49,11 @@ runs: $(VENV)/.installed
 verify: $(VENV)/.installed
 	$(BIN)/python scripts/verify_results.py --results results
 
+# One pytest worker per CPU (TEST_WORKERS=0: one process); the tests of one file stay on
+# one worker, so a file's shared workflow run is made once.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # Start a real single-node SLURM cluster on this machine (needs root; installs slurm-wlm and
 # munge) and run the workflow through it.
