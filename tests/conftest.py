@@ -101,6 +101,16 @@ def small_config():
     return yaml.safe_load(SMALL_CONFIG.read_text())
 
 
+def pytest_collection_modifyitems(config, items):
+    """Test files that run the workflow go first, each file's tests kept together.
+
+    They take most of the suite's time, a minute or more per file. Under pytest-xdist
+    (make test) a worker that began one of them last would run on alone at the end.
+    """
+    runs_workflow = {item.module for item in items if item.get_closest_marker("workflow")}
+    items.sort(key=lambda item: item.module not in runs_workflow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_xdist_worker():
     """Under pytest-xdist (make test) the workers share the CPUs, so each keeps its BLAS and
