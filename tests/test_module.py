@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE
+from conftest import REPO, SNAKEMAKE, job_processes
 
 pytestmark = pytest.mark.workflow
 
@@ -80,6 +80,8 @@ def test_runs_as_a_module_with_the_outer_config_and_reports_its_figures(tmp_path
     }
     folder = outer_workflow(tmp_path / "outer", ONE_MODULE, {"config.yaml": config})
     snakemake(folder, "--cores", 2)
+    # Snakemake runs no onstart of a module; its jobs still use the warm worker.
+    assert job_processes(folder) == {"warm worker"}
     manifest = json.loads((folder / "results/manifest.json").read_text())
     assert manifest["config"]["anomalies"]["percentile"] == 4  # the schema's default, filled in
     assert list(manifest["config"]["datasets"]) == ["rings"]
