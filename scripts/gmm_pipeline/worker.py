@@ -34,8 +34,8 @@ Safety:
 * The worker exits after :data:`IDLE_SECONDS` without a job, and removes its socket, lock
   and log file as it goes.
 
-Jobs use the worker only when Snakemake's local executor runs them: the Snakefile's
-``onstart`` names Snakemake's own process (:func:`mark_local_run`), and a job uses the
+Jobs use the worker only when Snakemake's local executor runs them: the Snakefile names
+Snakemake's own process while that process reads it (:func:`mark_local_run`), and a job uses the
 worker only when it descends from that process on this machine, never when a cluster or
 cloud executor (SLURM, LSF, Kubernetes, Google Batch, ...) started it. Jobs run in their
 own process also when ``GMM_PIPELINE_WORKER=off``, on a SLURM node, on platforms other than Linux (fork is unsafe with
@@ -144,7 +144,9 @@ def run_job(smk, step):
 def mark_local_run():
     """Record, for the jobs it starts, that this process is Snakemake running them locally.
 
-    Call it from the Snakefile's ``onstart`` (which Snakemake runs in its own process only).
+    Call it only in Snakemake's own process: the Snakefile does so while that process reads
+    it (``workflow.is_main_process``), which also holds when the workflow is a module of
+    another, whose ``onstart`` Snakemake never runs.
     """
     os.environ[LOCAL_RUN_VARIABLE] = str(os.getpid())
 
