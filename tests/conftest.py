@@ -19,9 +19,10 @@ CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def snakemake_command(workdir, *args):
-    """The command line that runs the workflow with ``workdir`` as working directory."""
-    return [SNAKEMAKE, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
+def snakemake_command(workdir, *args, snakefile=SNAKEFILE):
+    """The command line that runs ``snakefile`` (this workflow's by default) with ``workdir``
+    as working directory."""
+    return [SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir), *map(str, args)]
 
 
 def run_snakemake(workdir, *args, check=True, timeout=900, env=None, preexec_fn=None, cwd=None):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE, job_processes
+from conftest import REPO, job_processes, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -37,7 +37,7 @@ def outer_workflow(folder, snakefile_text, configs):
 
 def snakemake(folder, *args, check=True):
     process = subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(folder / "Snakefile"), "--directory", str(folder), *map(str, args)],
+        snakemake_command(folder, *args, snakefile=folder / "Snakefile"),
         capture_output=True,
         text=True,
         timeout=600,

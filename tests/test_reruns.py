@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SMALL_CONFIG, SNAKEMAKE, planned_jobs, run_snakemake, small_config, write_config
+from conftest import (
+    REPO,
+    SMALL_CONFIG,
+    planned_jobs,
+    run_snakemake,
+    small_config,
+    snakemake_command,
+    write_config,
+)
 from gmm_pipeline.code_version import step_code
 
 pytestmark = pytest.mark.workflow
@@ -50,18 +58,8 @@ def copy_run(finished, destination):
     return destination
 
 
-def dry_run(workdir, *args, snakefile=None):
-    command = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(snakefile or REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(SMALL_CONFIG),
-        "--dry-run",
-        *args,
-    ]
+def dry_run(workdir, *args):
+    command = snakemake_command(workdir, "--configfile", SMALL_CONFIG, "--dry-run", *args)
     process = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stdout + process.stderr
     return process.stdout
@@ -196,15 +194,9 @@ def code_copy_run(tmp_path_factory):
     config["datasets"] = {"blobs": config["datasets"]["blobs"]}
     configfile = write_config(root / "config.yaml", config)
     workdir = root / "work"
-    command = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(code / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-    ]
+    command = snakemake_command(
+        workdir, "--configfile", configfile, snakefile=code / "workflow" / "Snakefile"
+    )
     subprocess.run([*command, "--cores", "2"], check=True, capture_output=True, timeout=600)
     return code, workdir, command
 
