@@ -42,15 +42,29 @@ RESULT_LIBRARIES = (
 
 
 @functools.cache
+def _source(module):
+    return (PACKAGE_DIR / f"{module}.py").read_text(encoding="utf-8")
+
+
 def _parse(module):
-    path = PACKAGE_DIR / f"{module}.py"
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    """A new syntax tree of ``module``, which the caller may change (parsing the text again
+    is cheaper than copying a tree)."""
+    return ast.parse(_source(module), filename=str(PACKAGE_DIR / f"{module}.py"))
+
+
+def _statements(node):
+    """``node`` and every statement within it, at any depth: only statements can hold a
+    docstring or an import, and skipping the expressions makes this ten times faster than
+    ``ast.walk``."""
+    yield node
+    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, field, ()):
+            yield from _statements(child)
 
 
 def _without_docstrings(tree):
-    """A copy of ``tree`` with every module, class and function docstring removed."""
-    tree = ast.parse(ast.unparse(tree))  # a copy; unparsing drops comments already
-    for node in ast.walk(tree):
+    """``tree``, changed in place: every module, class and function docstring removed."""
+    for node in _statements(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             if (
@@ -63,9 +77,14 @@ def _without_docstrings(tree):
     return tree
 
 
+def _dump(node):
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
+
+
 def _logic(tree):
-    """The part of a module's text that changes what it does."""
-    return ast.dump(_without_docstrings(tree), annotate_fields=False, include_attributes=False)
+    """The part of a module's text that changes what it does (``tree`` is changed: pass a
+    new one). Comments are not in a syntax tree, nor, in the dump, line numbers."""
+    return _dump(_without_docstrings(tree))
 
 
 @functools.cache
@@ -93,7 +112,7 @@ def _library_versions():
 def _package_imports(tree):
     """Modules of this package that ``tree`` imports anywhere (module names, no prefix)."""
     found = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
                 found.add(node.module.split(".")[0])
@@ -113,25 +132,31 @@ def _package_imports(tree):
 
 def step_names():
     """The step functions of ``steps.py``: its public top-level functions, one per rule."""
-    return [
-        node.name
-        for node in _parse(STEPS_MODULE).body
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
-    ]
+    return [node.name for node, _ in _steps_statements() if _is_step_function(node)]
+
+
+def _is_step_function(node):
+    return isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+
+
+@functools.cache
+def _steps_statements():
+    """``steps.py``'s top-level statements without docstrings, each with its dump: parsed
+    and dumped once for all the steps."""
+    return tuple((node, _dump(node)) for node in _without_docstrings(_parse(STEPS_MODULE)).body)
 
 
 def _step_entry(step):
-    """``steps.py`` with only ``step``'s own function among the step functions."""
-    steps = set(step_names())
+    """``steps.py`` with only ``step``'s own function among the step functions: the modules
+    it imports, and its logic (the dump of that module, which ``ast.dump`` writes as
+    ``Module([<statements>], [])``)."""
+    statements = _steps_statements()
+    steps = {node.name for node, _ in statements if _is_step_function(node)}
     if step not in steps:
         raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(steps)}")
-    tree = _parse(STEPS_MODULE)
-    kept = [
-        node
-        for node in tree.body
-        if not (isinstance(node, ast.FunctionDef) and node.name in steps and node.name != step)
-    ]
-    return ast.Module(body=kept, type_ignores=[])
+    kept = [(node, text) for node, text in statements if not _is_step_function(node) or node.name == step]
+    imports = set().union(*(_package_imports(node) for node, _ in kept))
+    return imports, f"Module([{', '.join(text for _, text in kept)}], [])"
 
 
 @functools.cache
@@ -151,8 +176,8 @@ def step_code(step):
         the step runs and of the library versions, the modules it covers (sorted) and those
         versions.
     """
-    entry = _step_entry(step)
-    modules, pending = set(), _package_imports(entry)
+    pending, entry_logic = _step_entry(step)
+    modules = set()
     while pending:
         module = pending.pop()
         if module not in modules and module != STEPS_MODULE:
@@ -160,7 +185,7 @@ def step_code(step):
             pending |= module_imports(module)
     libraries = _library_versions()
     digest = hashlib.sha256()
-    digest.update(f"{STEPS_MODULE}:{step}\0{_logic(entry)}\0".encode())
+    digest.update(f"{STEPS_MODULE}:{step}\0{entry_logic}\0".encode())
     for module in sorted(modules):
         digest.update(f"{module}\0{_module_logic(module)}\0".encode())
     digest.update(json.dumps(libraries, sort_keys=True).encode())

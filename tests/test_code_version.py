@@ -1,0 +1,158 @@
+"""The code identity each rule passes to Snakemake (gmm_pipeline.code_version), on a small
+package of its own: which edits change a step's hash, and which do not."""
+
+import ast
+import importlib.util
+import shutil
+import textwrap
+
+import pytest
+from gmm_pipeline import code_version
+
+STEPS = '''
+"""Steps."""
+from . import shared
+
+
+def _wiring():
+    return 1
+
+
+def alpha(job):
+    """Alpha."""
+    return shared.run(_wiring())
+
+
+def beta(job):
+    from .nested import deep
+
+    return deep()
+'''
+SHARED = '''
+"""Shared."""
+
+
+def run(value):
+    return value
+'''
+# A docstring and an import where only a walk through every statement finds them: a method
+# of a class in an if block, an import in an except handler of a try in a with block.
+NESTED = '''
+import contextlib
+
+if True:
+    class Holder:
+        def method(self):
+            """Method docstring."""
+            with contextlib.suppress(ValueError):
+                try:
+                    pass
+                except KeyError:
+                    from .leaf import LEAF
+    def deep():
+        for _ in range(1):
+            while False:
+                pass
+            else:
+                def inner():
+                    """Inner docstring."""
+                    return 2
+        return inner()
+'''
+LEAF = "LEAF = 3\n"
+
+
+def load_code_version(package):
+    """A fresh copy of code_version that hashes ``package`` (its own folder), caches empty."""
+    spec = importlib.util.spec_from_file_location(
+        f"code_version_{package.parent.name}", package / "code_version.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def package(tmp_path):
+    folder = tmp_path / "gmm_pipeline"
+    folder.mkdir()
+    shutil.copy2(code_version.PACKAGE_DIR / "code_version.py", folder)
+    for name, text in {"steps": STEPS, "shared": SHARED, "nested": NESTED, "leaf": LEAF}.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
+    return folder
+
+
+def hashes(package):
+    version = load_code_version(package)
+    return {step: version.step_code(step)["sha256"] for step in version.step_names()}
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_steps_cover_the_modules_they_import_at_any_depth(package):
+    version = load_code_version(package)
+    assert version.step_names() == ["alpha", "beta"]
+    assert version.step_code("alpha")["modules"] == ["shared"]
+    assert version.step_code("beta")["modules"] == ["leaf", "nested", "shared"]  # steps.py imports shared
+    with pytest.raises(ValueError, match="no step function 'gamma'"):
+        version.step_code("gamma")
+
+
+def test_a_docstring_or_a_comment_anywhere_changes_no_hash(package):
+    before = hashes(package)
+    edit(package / "nested.py", "Method docstring.", "Reworded.")
+    edit(package / "nested.py", "Inner docstring.", "Reworded too.")
+    edit(package / "steps.py", '"""Alpha."""', '"""Alpha, reworded."""  # and a comment')
+    edit(package / "shared.py", '"""Shared."""', '"""Shared, reworded."""')
+    assert hashes(package) == before
+
+
+def test_logic_changes_the_hash_of_exactly_the_steps_that_run_it(package):
+    before = hashes(package)
+    edit(package / "nested.py", "return 2", "return 20")  # deep inside beta's module
+    after_nested = hashes(package)
+    assert after_nested["beta"] != before["beta"] and after_nested["alpha"] == before["alpha"]
+    edit(package / "leaf.py", "LEAF = 3", "LEAF = 4")  # reached only through the except handler
+    after_leaf = hashes(package)
+    assert after_leaf["beta"] != after_nested["beta"] and after_leaf["alpha"] == before["alpha"]
+    edit(
+        package / "steps.py", "return shared.run(_wiring())", "return shared.run(_wiring()) + 0"
+    )  # alpha alone
+    after_alpha = hashes(package)
+    assert after_alpha["alpha"] != before["alpha"] and after_alpha["beta"] == after_leaf["beta"]
+    edit(package / "steps.py", "return 1", "return 2")  # steps.py's own helper: every step
+    after_wiring = hashes(package)
+    assert all(after_wiring[step] != after_alpha[step] for step in after_wiring)
+
+
+def test_each_step_entry_is_the_dump_of_steps_py_without_the_other_steps():
+    """The entry's logic is composed from statement dumps; it must equal ``ast.dump`` of the
+    module those statements make, on this Python, for every step of this package."""
+    tree = ast.parse((code_version.PACKAGE_DIR / "steps.py").read_text())
+    steps = code_version.step_names()
+    assert len(steps) > 10
+    for step in steps:
+        module = ast.Module(
+            body=[
+                node
+                for node in ast.parse(ast.unparse(tree)).body
+                if not (isinstance(node, ast.FunctionDef) and node.name in steps and node.name != step)
+            ],
+            type_ignores=[],
+        )
+        for node in ast.walk(module):  # the plain definition: every docstring goes
+            body = getattr(node, "body", None)
+            if (
+                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+        expected = ast.dump(module, annotate_fields=False, include_attributes=False)
+        assert code_version._step_entry(step)[1] == expected, step
