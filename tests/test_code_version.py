@@ -1,8 +1,8 @@
 """The code identity each rule passes to Snakemake (gmm_pipeline.code_version), on a small
 package of its own: which edits change a step's hash, and which do not."""
 
-import ast
 import importlib.util
+import json
 import shutil
 import textwrap
 
@@ -129,30 +129,31 @@ def test_logic_changes_the_hash_of_exactly_the_steps_that_run_it(package):
     assert all(after_wiring[step] != after_alpha[step] for step in after_wiring)
 
 
-def test_each_step_entry_is_the_dump_of_steps_py_without_the_other_steps():
-    """The entry's logic is composed from statement dumps; it must equal ``ast.dump`` of the
-    module those statements make, on this Python, for every step of this package."""
-    tree = ast.parse((code_version.PACKAGE_DIR / "steps.py").read_text())
-    steps = code_version.step_names()
-    assert len(steps) > 10
-    for step in steps:
-        module = ast.Module(
-            body=[
-                node
-                for node in ast.parse(ast.unparse(tree)).body
-                if not (isinstance(node, ast.FunctionDef) and node.name in steps and node.name != step)
-            ],
-            type_ignores=[],
-        )
-        for node in ast.walk(module):  # the plain definition: every docstring goes
-            body = getattr(node, "body", None)
-            if (
-                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-        expected = ast.dump(module, annotate_fields=False, include_attributes=False)
-        assert code_version._step_entry(step)[1] == expected, step
+def test_the_cache_gives_what_the_sources_give_and_is_checked_on_reading(package, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cold = hashes(package)
+    entries = sorted((tmp_path / "cache/gmm-pipeline/code-logic").glob("*.json"))
+    assert len(entries) == 4  # steps.py by statement, shared, nested and leaf
+    assert hashes(package) == cold  # from the cache alone
+    for entry in entries:  # damaged entries are worked out again, and replaced
+        entry.write_text('{"logic": "0", "imports": []}' if entry == entries[0] else "{not json")
+    assert hashes(package) == cold
+    assert all(json.loads(entry.read_text()) for entry in entries)
+    # A cache folder that cannot be made changes nothing either.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert hashes(package) == cold
+
+
+def test_an_edit_makes_a_new_cache_entry_and_the_cache_stays_bounded(package, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    version = load_code_version(package)
+    monkeypatch.setattr(version, "_CACHE_ENTRIES", 6)
+    folder = tmp_path / "cache/gmm-pipeline/code-logic"
+    before = version.step_code("beta")["sha256"]
+    for value in range(5):
+        edit(package / "leaf.py", f"LEAF = {value + 3}", f"LEAF = {value + 4}")
+        version = load_code_version(package)
+        monkeypatch.setattr(version, "_CACHE_ENTRIES", 6)
+        assert version.step_code("beta")["sha256"] != before
+        assert len(list(folder.glob("*.json"))) <= 6

@@ -14,13 +14,19 @@ value covers exactly the modules the step runs:
 
 Only the logic counts: each module is hashed as its syntax tree without docstrings,
 comments, line numbers or formatting, so rewording a comment reruns nothing while
-changing a constant or an expression reruns that step and everything downstream.
+changing a constant or an expression reruns that step and everything downstream. What
+each source text gives (its logic's hash and its imports) is kept in the user's cache
+folder, under the hash of that text (:func:`_cached`).
 """
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
+import os
+import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -39,6 +45,9 @@ RESULT_LIBRARIES = (
     "threadpoolctl",
     "numba",
 )
+# The form of the cached facts (:func:`_cached`); a change to it must change this number.
+_CACHE_FORMAT = 1
+_CACHE_ENTRIES = 2000
 
 
 @functools.cache
@@ -47,8 +56,7 @@ def _source(module):
 
 
 def _parse(module):
-    """A new syntax tree of ``module``, which the caller may change (parsing the text again
-    is cheaper than copying a tree)."""
+    """A new syntax tree of ``module``, which the caller may change."""
     return ast.parse(_source(module), filename=str(PACKAGE_DIR / f"{module}.py"))
 
 
@@ -77,25 +85,104 @@ def _without_docstrings(tree):
     return tree
 
 
-def _dump(node):
-    return ast.dump(node, annotate_fields=False, include_attributes=False)
-
-
-def _logic(tree):
-    """The part of a module's text that changes what it does (``tree`` is changed: pass a
+def _logic_sha256(tree):
+    """Hash of the part of ``tree`` that changes what it does (``tree`` is changed: pass a
     new one). Comments are not in a syntax tree, nor, in the dump, line numbers."""
-    return _dump(_without_docstrings(tree))
+    dump = ast.dump(_without_docstrings(tree), annotate_fields=False, include_attributes=False)
+    return hashlib.sha256(dump.encode()).hexdigest()
+
+
+def _facts(tree):
+    """What a module or statement contributes: its logic's hash, and the names it imports
+    from this package (whether or not such a module exists)."""
+    imports = sorted(_imported_names(tree))
+    return {"logic": _logic_sha256(tree), "imports": imports}
 
 
 @functools.cache
-def _module_logic(module):
-    return _logic(_parse(module))
+def _module_facts(module):
+    return _cached(_source(module), lambda: _facts(_parse(module)))
+
+
+@functools.cache
+def _steps_facts():
+    """The facts of each top-level statement of ``steps.py``, with the name of the step
+    function it is, if it is one: worked out once for all the steps."""
+    return _cached(
+        f"{STEPS_MODULE}.py, by statement\0{_source(STEPS_MODULE)}",
+        lambda: [
+            dict(_facts(node), step=node.name if _is_step_function(node) else None)
+            for node in _without_docstrings(_parse(STEPS_MODULE)).body
+        ],
+    )
+
+
+def _cached(source, compute):
+    """``compute()``, a JSON value that depends on ``source`` alone, kept in the user's cache.
+
+    Hashing every module's syntax tree took about half of a no-op rerun's own work (0.45 s
+    of Snakemake's 3 s on a slow machine), and sources rarely change between runs. The
+    entry's name is the hash of the source's text, this Python's version (syntax trees
+    differ between versions) and the package name, so an entry can only be stale if that
+    hash collides. An entry that cannot be read or does not have the expected form is
+    computed again; a cache that cannot be written is left alone.
+    """
+    key = hashlib.sha256(f"{_CACHE_FORMAT}\0{sys.version}\0{PACKAGE}\0{source}".encode()).hexdigest()
+    path = _cache_folder() / f"{key}.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if _well_formed(value):
+            return value
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+            json.dump(value, handle)
+        os.replace(handle.name, path)
+        _prune(path.parent)
+    return value
+
+
+def _cache_folder():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gmm-pipeline" / "code-logic"
+
+
+def _well_formed(value):
+    def facts(item):
+        return (
+            isinstance(item, dict)
+            and isinstance(item.get("logic"), str)
+            and len(item["logic"]) == 64
+            and isinstance(item.get("imports"), list)
+            and all(isinstance(name, str) for name in item["imports"])
+        )
+
+    if isinstance(value, list):
+        return all(facts(item) and isinstance(item.get("step"), (str, type(None))) for item in value)
+    return facts(value)
+
+
+def _prune(folder):
+    """Keep the cache to its newest :data:`_CACHE_ENTRIES` entries (each a few kB)."""
+    entries = list(folder.glob("*.json"))
+    if len(entries) > _CACHE_ENTRIES:
+        entries.sort(key=lambda entry: entry.stat().st_mtime_ns)
+        for entry in entries[: len(entries) - _CACHE_ENTRIES // 2]:
+            with contextlib.suppress(OSError):
+                entry.unlink()
 
 
 @functools.cache
 def module_imports(module):
     """The modules of this package that ``module`` imports anywhere in its code."""
-    return frozenset(_package_imports(_parse(module)))
+    return frozenset(_existing(_module_facts(module)["imports"]))
+
+
+def _existing(names):
+    return {name for name in names if (PACKAGE_DIR / f"{name}.py").is_file()}
 
 
 @functools.cache
@@ -109,8 +196,8 @@ def _library_versions():
     return versions
 
 
-def _package_imports(tree):
-    """Modules of this package that ``tree`` imports anywhere (module names, no prefix)."""
+def _imported_names(tree):
+    """Names of modules of this package that ``tree`` imports anywhere (no prefix)."""
     found = set()
     for node in _statements(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
@@ -127,36 +214,16 @@ def _package_imports(tree):
                 parts = alias.name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
                     found.add(parts[1])
-    return {name for name in found if (PACKAGE_DIR / f"{name}.py").is_file()}
+    return found
 
 
 def step_names():
     """The step functions of ``steps.py``: its public top-level functions, one per rule."""
-    return [node.name for node, _ in _steps_statements() if _is_step_function(node)]
+    return [statement["step"] for statement in _steps_facts() if statement["step"] is not None]
 
 
 def _is_step_function(node):
     return isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
-
-
-@functools.cache
-def _steps_statements():
-    """``steps.py``'s top-level statements without docstrings, each with its dump: parsed
-    and dumped once for all the steps."""
-    return tuple((node, _dump(node)) for node in _without_docstrings(_parse(STEPS_MODULE)).body)
-
-
-def _step_entry(step):
-    """``steps.py`` with only ``step``'s own function among the step functions: the modules
-    it imports, and its logic (the dump of that module, which ``ast.dump`` writes as
-    ``Module([<statements>], [])``)."""
-    statements = _steps_statements()
-    steps = {node.name for node, _ in statements if _is_step_function(node)}
-    if step not in steps:
-        raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(steps)}")
-    kept = [(node, text) for node, text in statements if not _is_step_function(node) or node.name == step]
-    imports = set().union(*(_package_imports(node) for node, _ in kept))
-    return imports, f"Module([{', '.join(text for _, text in kept)}], [])"
 
 
 @functools.cache
@@ -176,8 +243,12 @@ def step_code(step):
         the step runs and of the library versions, the modules it covers (sorted) and those
         versions.
     """
-    pending, entry_logic = _step_entry(step)
-    modules = set()
+    statements = _steps_facts()
+    if step not in step_names():
+        raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(step_names())}")
+    # steps.py with only this step's own function among the step functions.
+    entry = [statement for statement in statements if statement["step"] in (None, step)]
+    modules, pending = set(), _existing(name for statement in entry for name in statement["imports"])
     while pending:
         module = pending.pop()
         if module not in modules and module != STEPS_MODULE:
@@ -185,9 +256,9 @@ def step_code(step):
             pending |= module_imports(module)
     libraries = _library_versions()
     digest = hashlib.sha256()
-    digest.update(f"{STEPS_MODULE}:{step}\0{entry_logic}\0".encode())
+    digest.update(f"{STEPS_MODULE}:{step}\0{' '.join(statement['logic'] for statement in entry)}\0".encode())
     for module in sorted(modules):
-        digest.update(f"{module}\0{_module_logic(module)}\0".encode())
+        digest.update(f"{module}\0{_module_facts(module)['logic']}\0".encode())
     digest.update(json.dumps(libraries, sort_keys=True).encode())
     return {
         "step": step,
