@@ -122,19 +122,23 @@ class _Clusters:
             self.cost[i, others] = self._increase(i, others)
         self.column_min = np.full(m, np.inf)
         self.column_arg = np.zeros(m, dtype=int)
-        for j in range(1, m):
-            self._refresh_column(j)
+        self._refresh_columns(np.arange(1, m))
 
     def _increase(self, i, others):
         size, _, scatter = _merged(self.sizes, self.means, self.scatters, i, others)
         return cluster_terms(size, scatter, self.alpha, self.beta) - self.terms[i] - self.terms[others]
 
-    def _refresh_column(self, j):
-        if j == 0:
-            self.column_min[j] = np.inf
+    def _refresh_columns(self, columns):
+        """Recompute the minimum of each of ``columns`` (the last row on a tie), all at once:
+        one call per merge instead of one per column. A column's entries on and below the
+        diagonal are always inf, so its rows up to ``count`` give the same minimum and row
+        as its rows above the diagonal."""
+        if len(columns) == 0:
             return
-        r = _last_argmin(self.cost[:j, j])
-        self.column_min[j], self.column_arg[j] = self.cost[r, j], r
+        block = self.cost[: self.count, columns]
+        rows = self.count - 1 - np.argmin(block[::-1], axis=0)
+        self.column_min[columns] = block[rows, np.arange(len(columns))]
+        self.column_arg[columns] = rows
 
     def next_pair(self):
         j = _last_argmin(self.column_min[: self.count])
@@ -180,9 +184,7 @@ class _Clusters:
             )
             self.column_min[columns[better]] = values[better]
             self.column_arg[columns[better]] = row
-        for column in dirty:
-            if column < self.count:
-                self._refresh_column(column)
+        self._refresh_columns(np.array(sorted(column for column in dirty if column < self.count), dtype=int))
 
 
 def merge_hierarchy(Z, n_clusters, *, alpha=ALPHA, beta=BETA):
