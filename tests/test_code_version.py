@@ -143,6 +143,13 @@ def test_the_cache_gives_what_the_sources_give_and_is_checked_on_reading(package
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     assert hashes(package) == cold
+    # Without a home folder nothing is cached, and nothing is written where the run is.
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "relative")
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())
+    assert hashes(package) == cold
+    assert set(tmp_path.iterdir()) == before
 
 
 def test_an_edit_makes_a_new_cache_entry_and_the_cache_stays_bounded(package, tmp_path, monkeypatch):

@@ -127,8 +127,11 @@ def _cached(source, compute):
     hash collides. An entry that cannot be read or does not have the expected form is
     computed again; a cache that cannot be written is left alone.
     """
+    folder = _cache_folder()
+    if folder is None:
+        return compute()
     key = hashlib.sha256(f"{_CACHE_FORMAT}\0{sys.version}\0{PACKAGE}\0{source}".encode()).hexdigest()
-    path = _cache_folder() / f"{key}.json"
+    path = folder / f"{key}.json"
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
         if _well_formed(value):
@@ -146,8 +149,13 @@ def _cached(source, compute):
 
 
 def _cache_folder():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gmm-pipeline" / "code-logic"
+    """``$XDG_CACHE_HOME/gmm-pipeline/code-logic``, by default under ``~/.cache``; None when
+    neither gives an absolute path (no home folder), so nothing is written into the working
+    folder."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gmm-pipeline" / "code-logic" if os.path.isabs(base) else None
 
 
 def _well_formed(value):
