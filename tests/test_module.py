@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 from conftest import REPO, job_processes, snakemake_command
+from gmm_pipeline.history import RunStore, list_runs
 
 pytestmark = pytest.mark.workflow
 
@@ -70,6 +71,24 @@ module gmm:
 
 
 use rule * from gmm as gmm_*
+
+
+# Snakemake runs no onstart or onsuccess of a module: the outer workflow records its runs
+# in the run history itself, as the README shows (the package is importable once the
+# module is read).
+RUN_STARTED = {}
+
+
+onstart:
+    from datetime import UTC, datetime
+
+    RUN_STARTED["at"] = datetime.now(UTC)
+
+
+onsuccess:
+    from gmm_pipeline.history import record_completed_run
+
+    record_completed_run("results", started=RUN_STARTED.get("at"), log_path=log)
 """
 
 
@@ -90,6 +109,14 @@ def test_runs_as_a_module_with_the_outer_config_and_reports_its_figures(tmp_path
     assert all((folder / path).is_file() for path in listed)
     assert verify(folder, "results").returncode == 0
     assert "Nothing to be done" in snakemake(folder, "--dry-run").stdout
+    # The run is in the run history, with its start, its log and every artifact.
+    (run,) = list_runs(folder / "results")
+    record = RunStore(folder / "results").record(run["id"])
+    assert (
+        record["started"] < record["ended"]
+        and (folder / "results/runs" / run["id"] / "snakemake.log").is_file()
+    )
+    assert {entry["path"] for entry in record["artifacts"]} == listed
     snakemake(folder, "--report", folder / "report.html")
     html = (folder / "report.html").read_text(errors="replace")
     assert "lower-is-better" in html and "classification uncertainty" in html
