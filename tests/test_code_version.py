@@ -1,9 +1,12 @@
 """The code identity each rule passes to Snakemake (gmm_pipeline.code_version), on a small
 package of its own: which edits change a step's hash, and which do not."""
 
+import importlib
 import importlib.util
+import itertools
 import json
 import shutil
+import sys
 import textwrap
 
 import pytest
@@ -62,21 +65,27 @@ if True:
 LEAF = "LEAF = 3\n"
 
 
+_LOADS = itertools.count()
+
+
 def load_code_version(package):
-    """A fresh copy of code_version that hashes ``package`` (its own folder), caches empty."""
+    """A fresh copy of code_version that hashes ``package`` (its own folder), caches empty:
+    the folder imported as a package of a new name each time."""
+    name = f"copied_package_{next(_LOADS)}"
     spec = importlib.util.spec_from_file_location(
-        f"code_version_{package.parent.name}", package / "code_version.py"
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[name])
+    return importlib.import_module(f"{name}.code_version")
 
 
 @pytest.fixture
 def package(tmp_path):
     folder = tmp_path / "gmm_pipeline"
     folder.mkdir()
-    shutil.copy2(code_version.PACKAGE_DIR / "code_version.py", folder)
+    for name in ("__init__.py", "code_version.py", "artifacts.py"):
+        shutil.copy2(code_version.PACKAGE_DIR / name, folder)
     for name, text in {"steps": STEPS, "shared": SHARED, "nested": NESTED, "leaf": LEAF}.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
     return folder

@@ -26,9 +26,10 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
+
+from .artifacts import write_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGE = PACKAGE_DIR.name
@@ -140,11 +141,9 @@ def _cached(source, compute):
         pass
     value = compute()
     with contextlib.suppress(OSError):
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-            json.dump(value, handle)
-        os.replace(handle.name, path)
-        _prune(path.parent)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_json(path, value)
+        _prune(folder)
     return value
 
 
