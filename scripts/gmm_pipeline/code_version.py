@@ -75,15 +75,17 @@ def _without_docstrings(tree):
     """``tree``, changed in place: every module, class and function docstring removed."""
     for node in _statements(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
+            if node.body and _is_docstring(node.body[0]):
+                node.body = node.body[1:] or [ast.Pass()]
     return tree
+
+
+def _is_docstring(statement):
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _logic_sha256(tree):
@@ -109,11 +111,16 @@ def _module_facts(module):
 def _steps_facts():
     """The facts of each top-level statement of ``steps.py``, with the name of the step
     function it is, if it is one: worked out once for all the steps."""
+
+    def statements():
+        body = _parse(STEPS_MODULE).body
+        # The module's docstring goes here; each statement's own, in _facts.
+        return body[1:] if body and _is_docstring(body[0]) else body
+
     return _cached(
         f"{STEPS_MODULE}.py, by statement\0{_source(STEPS_MODULE)}",
         lambda: [
-            dict(_facts(node), step=node.name if _is_step_function(node) else None)
-            for node in _without_docstrings(_parse(STEPS_MODULE)).body
+            dict(_facts(node), step=node.name if _is_step_function(node) else None) for node in statements()
         ],
     )
 
@@ -250,11 +257,11 @@ def step_code(step):
         the step runs and of the library versions, the modules it covers (sorted) and those
         versions.
     """
-    statements = _steps_facts()
-    if step not in step_names():
-        raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(step_names())}")
+    steps = step_names()
+    if step not in steps:
+        raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(steps)}")
     # steps.py with only this step's own function among the step functions.
-    entry = [statement for statement in statements if statement["step"] in (None, step)]
+    entry = [statement for statement in _steps_facts() if statement["step"] in (None, step)]
     modules, pending = set(), _existing(name for statement in entry for name in statement["imports"])
     while pending:
         module = pending.pop()
