@@ -251,6 +251,54 @@ def test_the_compiled_exp_is_within_a_few_ulp_of_numpys():
     assert out[-4] == 1.0 and out[-3] == 1.0 and out[-2] == 0.0 and out[-1] == 0.0
 
 
+def test_the_compiled_log_is_within_a_few_ulp_of_numpys():
+    from gmm_pipeline import em_kernels
+
+    rng = np.random.default_rng(0)
+    tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    values = np.concatenate(
+        [
+            rng.uniform(1, 11, 100_000),  # the sums of exps the E-step takes the log of
+            rng.uniform(0, 1, 100_000),  # responsibilities (the variational entropy)
+            np.exp(rng.uniform(-700, 700, 100_000)),
+            [1.0, 2.0, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0), tiny, huge],
+            [5e-324, 1e-310, 0.0, np.inf, np.nan, -1.0],  # through libm
+        ]
+    )
+    out, bits = np.empty_like(values), np.empty(len(values), dtype=np.int64)
+    em_kernels.log_positive(values, len(values), out, bits)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reference = np.log(values)
+    normal = np.isfinite(reference) & (reference != 0.0)
+    ulps = np.abs(out[normal] - reference[normal]) / np.spacing(np.abs(reference[normal]))
+    assert ulps.max() <= 3
+    np.testing.assert_array_equal(out[~normal], reference[~normal])  # log 1 = 0 exactly, too
+
+
+@pytest.mark.parametrize("n_components, count", [(1, 256), (3, 256), (4, 100), (11, 7)])
+def test_a_blocks_log_likelihood_is_the_same_through_products_and_per_row_logs(n_components, count):
+    # Rows of equal weight take one log per product of 8 rows' sums; unequal weights a log
+    # per row. Both are scipy's log-sum-exp summed over the rows, to rounding.
+    from gmm_pipeline import em_kernels
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(n_components)
+    log_prob = rng.normal(size=(n_components, em_kernels.BLOCK_ROWS)) * 30
+    expected = logsumexp(log_prob[:, :count], axis=0)
+    scratch = [np.empty(em_kernels.BLOCK_ROWS) for _ in range(3)]
+    for row_weights in (np.full(count, 2.0), rng.uniform(0.5, 3.0, count)):
+        probability = np.empty_like(log_prob)
+        bits = np.empty(em_kernels.BLOCK_ROWS, dtype=np.int64)
+        bound = em_kernels.normalise_block(
+            log_prob.copy(), count, row_weights, 0, probability, bits, *scratch
+        )
+        assert bound == pytest.approx(row_weights @ expected, rel=1e-13)
+        # row_scale: each row's weight over its sum of exps, so responsibilities sum to the weight.
+        np.testing.assert_allclose(
+            (probability[:, :count] * scratch[0][:count]).sum(axis=0), row_weights, rtol=1e-14
+        )
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0 by design
 def test_full_covariances_hold_on_data_far_from_the_origin():
     # Summed around the previous mean, not as raw second moments: an offset of 1e6 on
