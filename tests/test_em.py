@@ -178,6 +178,19 @@ def test_score_rows_gives_scikit_learns_densities_and_largest_responsibilities(d
         np.testing.assert_allclose(log_largest, np.log(model.predict_proba(X).max(axis=1)), atol=1e-10)
 
 
+@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 8])
+def test_the_full_e_step_is_scikit_learns_in_every_dimension(n_features):
+    # One or two features take a one-pass path; more go two rows of L^-1 at a time, the
+    # last alone when their number is odd, four columns (then 1 to 3) per pass.
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(600, n_features)) @ rng.normal(size=(n_features, n_features))
+    X[:300] += 4.0
+    model = GaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+    log_density, log_largest = em.score_rows(model, X)
+    np.testing.assert_allclose(log_density, model.score_samples(X), rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(log_largest, np.log(model.predict_proba(X).max(axis=1)), atol=1e-10)
+
+
 def test_score_rows_refuses_a_covariance_that_is_not_positive_definite():
     X = DATASETS["moons"]
     model = GaussianMixture(2, random_state=0).fit(X)

@@ -308,36 +308,77 @@ def _factor_diagonal(variances, weights, precisions, log_norm):
 def _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob):
     """``log_prob[k, :count]`` := each component's weighted log-density of the block's rows
     from ``start`` (``log_norm[k]`` minus half its squared Mahalanobis distance through
-    ``inverses[k]`` = L_k^-1), rows innermost."""
+    ``inverses[k]`` = L_k^-1), rows innermost. ``projected`` is (2, B) scratch.
+
+    Two rows of L^-1 go together, four of their columns per pass over the block's rows:
+    each pass loads four columns of the centred rows once for eight products (L^-1 is
+    lower triangular, so row a's entry in column a + 1 is 0 and adds nothing)."""
     K, d = means.shape
+    if d <= 2:  # the whole product in registers, one pass (the same sums as below)
+        for k in range(K):
+            m0, f00 = means[k, 0], inverses[k, 0, 0]
+            x0 = columns[0, start : start + count]
+            if d == 1:
+                for r in range(count):
+                    q0 = f00 * (x0[r] - m0)
+                    log_prob[k, r] = log_norm[k] - 0.5 * (q0 * q0)
+                continue
+            m1, f10, f11 = means[k, 1], inverses[k, 1, 0], inverses[k, 1, 1]
+            x1 = columns[1, start : start + count]
+            for r in range(count):
+                c0, c1 = x0[r] - m0, x1[r] - m1
+                q0, q1 = f00 * c0, f10 * c0 + f11 * c1
+                log_prob[k, r] = log_norm[k] - 0.5 * (q0 * q0 + q1 * q1)
+        return
+    p0, p1 = projected[0], projected[1]
     for k in range(K):
         for a in range(d):
             mean = means[k, a]
             for r in range(count):
                 centred[a, r] = columns[a, start + r] - mean
+        inverse = inverses[k]
         for r in range(count):
             log_prob[k, r] = 0.0
-        for a in range(d):
+        for a in range(0, d, 2):
+            a1 = min(a + 1, d - 1)  # with odd d the last row goes alone (twice, counted once)
             for r in range(count):
-                projected[r] = 0.0
+                p0[r] = 0.0
+                p1[r] = 0.0
+            n_columns = a1 + 1
             b = 0
-            while b + 4 <= a + 1:  # four columns of L^-1 per pass over the rows
-                f0, f1, f2, f3 = (
-                    inverses[k, a, b],
-                    inverses[k, a, b + 1],
-                    inverses[k, a, b + 2],
-                    inverses[k, a, b + 3],
-                )
+            while b + 4 <= n_columns:
+                f0, f1, f2, f3 = inverse[a, b], inverse[a, b + 1], inverse[a, b + 2], inverse[a, b + 3]
+                g0, g1, g2, g3 = inverse[a1, b], inverse[a1, b + 1], inverse[a1, b + 2], inverse[a1, b + 3]
                 c0, c1, c2, c3 = centred[b], centred[b + 1], centred[b + 2], centred[b + 3]
                 for r in range(count):
-                    projected[r] += ((f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]) + f3 * c3[r]
+                    p0[r] += ((f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]) + f3 * c3[r]
+                    p1[r] += ((g0 * c0[r] + g1 * c1[r]) + g2 * c2[r]) + g3 * c3[r]
                 b += 4
-            for column in range(b, a + 1):
-                factor = inverses[k, a, column]
+            left = n_columns - b  # 0 to 3 columns, in one pass
+            if left == 1:
+                f0, g0, c0 = inverse[a, b], inverse[a1, b], centred[b]
                 for r in range(count):
-                    projected[r] += factor * centred[column, r]
-            for r in range(count):
-                log_prob[k, r] += projected[r] * projected[r]
+                    p0[r] += f0 * c0[r]
+                    p1[r] += g0 * c0[r]
+            elif left == 2:
+                f0, f1, g0, g1 = inverse[a, b], inverse[a, b + 1], inverse[a1, b], inverse[a1, b + 1]
+                c0, c1 = centred[b], centred[b + 1]
+                for r in range(count):
+                    p0[r] += f0 * c0[r] + f1 * c1[r]
+                    p1[r] += g0 * c0[r] + g1 * c1[r]
+            elif left == 3:
+                f0, f1, f2 = inverse[a, b], inverse[a, b + 1], inverse[a, b + 2]
+                g0, g1, g2 = inverse[a1, b], inverse[a1, b + 1], inverse[a1, b + 2]
+                c0, c1, c2 = centred[b], centred[b + 1], centred[b + 2]
+                for r in range(count):
+                    p0[r] += (f0 * c0[r] + f1 * c1[r]) + f2 * c2[r]
+                    p1[r] += (g0 * c0[r] + g1 * c1[r]) + g2 * c2[r]
+            if a1 > a:
+                for r in range(count):
+                    log_prob[k, r] += p0[r] * p0[r] + p1[r] * p1[r]
+            else:
+                for r in range(count):
+                    log_prob[k, r] += p0[r] * p0[r]
         for r in range(count):
             log_prob[k, r] = log_norm[k] - 0.5 * log_prob[k, r]
 
@@ -463,7 +504,7 @@ def _workspace(rows, d):
         np.ones(BLOCK_ROWS),  # ones
         np.empty((4, d)),  # diffs
         np.empty(4),  # scaled_rows
-        np.empty(BLOCK_ROWS),  # projected
+        np.empty((2, BLOCK_ROWS)),  # projected
     )
 
 
@@ -551,7 +592,7 @@ def _pass_full(
             for r in range(count):
                 noise_total += probability[K, r] * row_scale[r]
             if tied:
-                share = projected  # reuse: each row's Gaussian share of its weight
+                share = projected[0]  # reuse: each row's Gaussian share of its weight
                 for r in range(count):
                     share[r] = 0.0
                 for k in range(K):
@@ -880,7 +921,7 @@ def score_full(columns, weights, means, covariances, tied, log_density, log_larg
     bits = np.empty(BLOCK_ROWS, dtype=np.int64)
     row_sums, row_logs = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
     centred = np.empty((d, BLOCK_ROWS))
-    projected = np.empty(BLOCK_ROWS)
+    projected = np.empty((2, BLOCK_ROWS))
     for start in range(0, n, BLOCK_ROWS):
         count = min(BLOCK_ROWS, n - start)
         _log_densities_full(columns, start, count, means, inverses, log_norm, centred, projected, log_prob)
