@@ -20,6 +20,15 @@ from sklearn.mixture import GaussianMixture
 TYPES = ["full", "tied", "diag", "spherical"]
 
 
+def _first_at_the_highest_bound(rows):
+    """The first row (table order) whose lower bound is the highest, bounds within 1e-10
+    relative counting as equal: the same optimum reached by two starts can differ in its
+    last digits, and the best start is then the first (fitting.best_start)."""
+    highest = rows["lower_bound"].max()
+    at_highest = rows["lower_bound"] >= highest - 1e-10 * (1.0 + abs(highest))
+    return rows.index[at_highest][0]
+
+
 def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
     X, _ = three_blobs
     starts, models = fit_sweep(
@@ -35,9 +44,7 @@ def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_b
     assert list(starts["seed"]) == [0, 1, 2, 3] * 3
     assert starts.groupby("n_components")["is_best"].sum().tolist() == [1, 1, 1]
     for _, rows in starts.groupby("n_components"):
-        best = rows[rows["is_best"]].iloc[0]
-        assert best["lower_bound"] == rows["lower_bound"].max()
-        assert best["seed"] == rows.loc[rows["lower_bound"] == rows["lower_bound"].max(), "seed"].min()
+        assert rows.index[rows["is_best"]].tolist() == [_first_at_the_highest_bound(rows)]
     assert [m.n_components for m in models] == [1, 2, 3]
     assert (starts["init_params"] == "random").all()
     assert (starts["fit_seconds"] > 0).all()
@@ -61,8 +68,7 @@ def test_every_method_gets_its_starts_and_the_best_is_taken_across_methods(three
         (3, "random"): 3,
     }
     for _, rows in starts.groupby("n_components"):
-        best = rows[rows["is_best"]].iloc[0]
-        assert best["lower_bound"] == rows["lower_bound"].max()
+        assert rows.index[rows["is_best"]].tolist() == [_first_at_the_highest_bound(rows)]
     assert {m.start_["init_params"] for m in models} <= {"random", "agglomerative"}
 
 
