@@ -100,6 +100,33 @@ def _kmeans_start(X, k, covariance_type, seed=0):
     return em.start_from_responsibilities(X, resp, covariance_type, REG_COVAR)
 
 
+@pytest.mark.parametrize("n_features", [1, 2, 3])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_fits_in_one_two_and_three_features_are_scikit_learns(n_features, covariance_type):
+    # One or two features (not tied) take the M-step's one-pass path; three the general one.
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(400, n_features)) @ rng.normal(size=(n_features, n_features))
+    X[:150] += 3.0
+    for k, seed in ((2, 0), (4, 1)):
+        (fit,) = em.run_starts(
+            X,
+            [_kmeans_start(X, k, covariance_type, seed)],
+            covariance_type=covariance_type,
+            reg_covar=REG_COVAR,
+            tol=TOL,
+            max_iter=MAX_ITER,
+        )
+        reference, lower_bounds, converged = _reference(X, covariance_type, k, seed)
+        assert fit.converged == converged and len(fit.lower_bounds) == len(lower_bounds)
+        np.testing.assert_allclose(fit.lower_bounds, lower_bounds, rtol=0, atol=1e-6)
+        for ours, theirs in (
+            (fit.weights, reference.weights_),
+            (fit.means, reference.means_),
+            (fit.covariances, reference.covariances_),
+        ):
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_integer_sample_weights_fit_as_repeated_rows(covariance_type):
     X = DATASETS["anisotropic"]
