@@ -165,13 +165,11 @@ def log_positive(values, count, out, bits):
 
 
 @njit(cache=True)
-def normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale, row_sums, row_logs):
-    """From log_prob (K, B) of a block's rows (weighted log-densities): ``probability`` :=
-    exp(log_prob - row max), ``row_scale`` := row weight / sum of the row's exps; returns the
-    block's weighted sum of log-likelihoods (log-sum-exp per row). ``row_sums`` and
-    ``row_logs`` are scratch of length B."""
+def _shifted_exps(log_prob, count, probability, bits, largest, row_sums):
+    """For a block's rows of log_prob (K, B): ``largest[:count]`` := each row's maximum,
+    ``log_prob`` less it (in place), ``probability`` := the exps of that and ``row_sums`` :=
+    each row's sum of them (at least 1)."""
     K = log_prob.shape[0]
-    largest = row_scale  # reuse as the row maxima until the end
     for r in range(count):
         largest[r] = -math.inf
     for k in range(K):
@@ -187,6 +185,16 @@ def normalise_block(log_prob, count, row_weights, start, probability, bits, row_
     for k in range(K):
         for r in range(count):
             row_sums[r] += probability[k, r]
+
+
+@njit(cache=True)
+def normalise_block(log_prob, count, row_weights, start, probability, bits, row_scale, row_sums, row_logs):
+    """From log_prob (K, B) of a block's rows (weighted log-densities): ``probability`` :=
+    exp(log_prob - row max), ``row_scale`` := row weight / sum of the row's exps; returns the
+    block's weighted sum of log-likelihoods (log-sum-exp per row). ``row_sums`` and
+    ``row_logs`` are scratch of length B."""
+    largest = row_scale  # reuse as the row maxima until the end
+    _shifted_exps(log_prob, count, probability, bits, largest, row_sums)
     weight = row_weights[start]
     same_weight = True
     for r in range(count):
@@ -406,6 +414,12 @@ def _log_densities_diagonal(columns, start, count, means, precisions, log_norm, 
 
 
 @njit(cache=True, inline="always")
+def _sums_in_lanes(tied, d):
+    """Whether the M-step's sums go into running sums per row (LANE_SUMS)."""
+    return not tied and d <= 2
+
+
+@njit(cache=True, inline="always")
 def _gather_full(
     X,
     columns,
@@ -419,7 +433,6 @@ def _gather_full(
     second,
     centred,
     weighted,
-    ones,
     diffs,
     scaled_rows,
     lanes,
@@ -431,7 +444,7 @@ def _gather_full(
     ``lanes[k]`` instead, a running sum per row of the block, which :func:`_pass_full` adds
     up after the last block."""
     K, d = means.shape
-    if not tied and d <= 2:  # every sum in one pass, into a running sum per row (LANE_SUMS)
+    if _sums_in_lanes(tied, d):  # every sum in one pass, into a running sum per row
         for k in range(K):
             responsibility, lane = probability[k], lanes[k]
             m0, x0 = means[k, 0], columns[0, start : start + count]
@@ -456,14 +469,14 @@ def _gather_full(
     elif tied or d <= FEW_FEATURES:  # the M-step's sums pair by pair (:func:`_dot`)
         for k in range(K):
             responsibility = probability[k]
-            nk[k] += _dot(responsibility, ones, count)
+            nk[k] += _sum(responsibility, count)
             for a in range(d):
                 mean = 0.0 if tied else means[k, a]
                 for r in range(count):
                     centred[a, r] = columns[a, start + r] - mean
                     weighted[a, r] = responsibility[r] * centred[a, r]
             for a in range(d):
-                first[k, a] += _dot(weighted[a], ones, count)
+                first[k, a] += _sum(weighted[a], count)
                 if not tied:
                     for b in range(a + 1):
                         second[k, a, b] += _dot(weighted[a], centred[b], count)
@@ -532,7 +545,6 @@ def _workspace(rows, d):
         np.empty(BLOCK_ROWS),  # row_logs
         np.empty((d, BLOCK_ROWS)),  # centred
         np.empty((d, BLOCK_ROWS)),  # weighted
-        np.ones(BLOCK_ROWS),  # ones
         np.empty((4, d)),  # diffs
         np.empty(4),  # scaled_rows
         np.empty((2, BLOCK_ROWS)),  # projected
@@ -587,7 +599,6 @@ def _pass_full(
         row_logs,
         centred,
         weighted,
-        ones,
         diffs,
         scaled_rows,
         projected,
@@ -651,12 +662,11 @@ def _pass_full(
             second,
             centred,
             weighted,
-            ones,
             diffs,
             scaled_rows,
             lanes,
         )
-    if not tied and d <= 2:  # the running sums per row, added up (:func:`_gather_full`)
+    if _sums_in_lanes(tied, d):  # the running sums per row, added up (:func:`_gather_full`)
         for k in range(K):
             lane = lanes[k]
             nk[k] = _sum(lane[0], BLOCK_ROWS)
@@ -927,21 +937,7 @@ def _row_log_sums(log_prob, count, start, probability, bits, row_sums, row_logs,
     r]`` := the row's log-likelihood (log-sum-exp over components) and ``log_largest[start +
     r]`` := the log of its largest responsibility, which is minus the log of the sum of
     exp(log_prob - row max). ``row_sums`` and ``row_logs`` are scratch of length B."""
-    K = log_prob.shape[0]
-    for r in range(count):
-        largest = -math.inf
-        for k in range(K):
-            largest = max(largest, log_prob[k, r])
-        log_density[start + r] = largest
-    for k in range(K):
-        for r in range(count):
-            log_prob[k, r] -= log_density[start + r]
-        exp_nonpositive(log_prob[k], count, probability[k], bits)
-    for r in range(count):
-        row_sums[r] = 0.0
-    for k in range(K):
-        for r in range(count):
-            row_sums[r] += probability[k, r]
+    _shifted_exps(log_prob, count, probability, bits, log_density[start : start + count], row_sums)
     log_positive(row_sums, count, row_logs, bits)
     for r in range(count):
         log_density[start + r] += row_logs[r]
