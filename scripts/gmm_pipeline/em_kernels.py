@@ -532,9 +532,10 @@ def _share_out_weights(nk, total_nk, noise_total, weights):
 
 
 @njit(cache=True)
-def _workspace(rows, d):
+def _workspace(rows, d, tied):
     """The block temporaries of :func:`_pass_full` for ``rows`` components (the Gaussian
-    ones and the noise component, if any), made once per fit."""
+    ones and the noise component, if any), made once per fit; the running sums per row
+    only where the M-step uses them (:func:`_sums_in_lanes`), as each pass zeroes them."""
     return (
         np.empty((rows, BLOCK_ROWS)),  # log_prob
         np.empty((rows, BLOCK_ROWS)),  # probability
@@ -548,7 +549,7 @@ def _workspace(rows, d):
         np.empty((4, d)),  # diffs
         np.empty(4),  # scaled_rows
         np.empty((2, BLOCK_ROWS)),  # projected
-        np.empty((rows, LANE_SUMS if d <= 2 else 0, BLOCK_ROWS)),  # lanes
+        np.empty((rows, LANE_SUMS if _sums_in_lanes(tied, d) else 0, BLOCK_ROWS)),  # lanes
     )
 
 
@@ -737,7 +738,7 @@ def em_full(
     noise_log = _noise_log(weights, K, noise_log_density)
     # With noise, a tied covariance pools each row's Gaussian share, summed anew each pass.
     square = gaussian_square if with_noise else weighted_square
-    work = _workspace(K + 1 if with_noise else K, d)
+    work = _workspace(K + 1 if with_noise else K, d, tied)
     for iteration in range(max_iter):
         bound, _, noise_total = _pass_full(
             X,
@@ -830,7 +831,7 @@ def variational_pass_full(X, columns, means, inverses, log_norm, nk, first, seco
         first,
         second,
         np.empty((d, d)),
-        _workspace(*means.shape),
+        _workspace(*means.shape, False),
         True,
     )
     return entropy
