@@ -1,12 +1,15 @@
-"""Faults on real runs: a run killed mid-fit resumes to the same artifacts; two runs at once
-in one directory do not mix, and the second says why it did not run."""
+"""Faults on real runs: a run killed mid-fit resumes to the same artifacts; the processes of a
+run that is killed end with it; two runs at once in one directory do not mix, and the second
+says why it did not run."""
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,6 +85,73 @@ def test_a_run_killed_mid_fit_resumes_to_the_same_artifacts(small_run, tmp_path)
             )
         else:
             assert resumed[path].read_bytes() == clean[path].read_bytes(), path
+
+
+def _processes_naming(text):
+    """The pids of the processes whose command line holds ``text``."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.add(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+STUCK_STEP = Path(__file__).resolve().parent / "stuck_step"
+
+
+def _stop(process, how):
+    """Stop Snakemake with SIGKILL, or as `timeout -k 2` does: SIGTERM (on which Snakemake
+    waits for its running jobs), then SIGKILL two seconds later."""
+    if how == "timeout -k":
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=2)
+    process.kill()
+    process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "timeout -k"])
+@pytest.mark.parametrize("worker", ["on", "off"])
+def test_every_job_process_ends_within_seconds_of_snakemake(tmp_path, how, worker):
+    """Snakemake killed while a fit is stuck in a C call that holds the GIL
+    (tests/stuck_step): the job's process and the one stuck end within seconds, and no
+    process of the run stays behind."""
+    stuck_pids = tmp_path / "stuck.pids"
+    process = subprocess.Popen(
+        snakemake_command(tmp_path, "--configfile", SMALL_CONFIG, "--cores", 1),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(
+            os.environ,
+            GMM_PIPELINE_WORKER=worker,
+            # A runtime folder of its own: a fresh worker, which imports the hook.
+            XDG_RUNTIME_DIR=str(tmp_path),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(STUCK_STEP), os.environ.get("PYTHONPATH")])),
+            GMM_TEST_STUCK_STEP="fit_models",
+            GMM_TEST_STUCK_PIDS=str(stuck_pids),
+        ),
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: stuck_pids.is_file() and stuck_pids.read_text().endswith("\n"))
+        time.sleep(0.5)  # well inside the C call
+        stuck = int(stuck_pids.read_text().split()[0])
+        job_processes = _processes_naming(f"{tmp_path}/.snakemake/scripts/")
+        assert job_processes, "no job process found"
+        _stop(process, how)
+        _wait_for(lambda: not any(map(process_alive, [stuck, *job_processes])), timeout=10)
+        assert _processes_naming(f"{tmp_path}/.snakemake") == set()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        for pid in _processes_naming(str(tmp_path)) | {
+            int(pid) for pid in (stuck_pids.read_text().split() if stuck_pids.is_file() else [])
+        }:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(tmp_path):

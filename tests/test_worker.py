@@ -300,7 +300,7 @@ def test_the_worker_serves_only_its_own_user(tmp_path, bad_csv, runtime_dir):
 def test_the_worker_can_be_switched_off(monkeypatch, setting, enabled):
     monkeypatch.setenv("GMM_PIPELINE_WORKER", setting)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.setenv(worker.LOCAL_RUN_VARIABLE, str(os.getppid()))  # as a job of a local run
+    monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(os.getppid()))  # as a job of a local run
     assert worker.worker_enabled() is (enabled and sys.platform == "linux")
 
 
@@ -308,20 +308,20 @@ def test_only_jobs_the_local_snakemake_started_use_the_worker(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.delenv("GMM_PIPELINE_WORKER", raising=False)
     # No local Snakemake named: a job a cluster or cloud executor started.
-    monkeypatch.delenv(worker.LOCAL_RUN_VARIABLE, raising=False)
+    monkeypatch.delenv(job_process.LOCAL_RUN_VARIABLE, raising=False)
     assert not worker.worker_enabled()
     # Snakemake's process named, but this job does not descend from it (the variable was
     # carried along to another process tree, as an executor that exports the environment does).
     other = subprocess.Popen(["sleep", "30"])
     try:
-        monkeypatch.setenv(worker.LOCAL_RUN_VARIABLE, str(other.pid))
+        monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(other.pid))
         assert not worker.worker_enabled()
     finally:
         other.kill()
         other.wait()
     # This process's parent or this process itself: a job of the local executor.
     for ancestor in (os.getppid(), os.getpid()):
-        monkeypatch.setenv(worker.LOCAL_RUN_VARIABLE, str(ancestor))
+        monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(ancestor))
         assert worker.worker_enabled() is (sys.platform == "linux")
 
 

@@ -1,14 +1,17 @@
-"""The process a job's work runs in: where it is, and the limits it runs under.
+"""The process a job's work runs in: where it is, the limits it runs under, and its end.
 
 A job runs either in its own process or in a child forked by the warm worker
 (:mod:`gmm_pipeline.worker`); the steps log which (:func:`process_description`) and the
 limits the work ran under (:func:`process_limits`). A worker child takes on the limits of
-the job's own process (:func:`adopt_limits`) before it runs the job. This module imports
-nothing of the steps or the worker, so both use it without importing each other.
+the job's own process (:func:`adopt_limits`) before it runs the job. A job that the local
+Snakemake started ends when that Snakemake is gone (:func:`end_with_the_run`). This module
+imports nothing of the steps or the worker, so both use it without importing each other.
 """
 
 import os
 import resource
+import select
+import signal
 
 from .artifacts import current_umask
 
@@ -30,6 +33,76 @@ _RLIMITS = tuple(
     if hasattr(resource, name)
 )
 _worker_pid = None  # the worker's pid, in a child forked by it
+# Names Snakemake's own process when it runs jobs with its local executor.
+LOCAL_RUN_VARIABLE = "GMM_PIPELINE_LOCAL_RUN"
+# How often a job's watchdog looks for the Snakemake that started the job.
+WATCH_SECONDS = 0.5
+
+
+def mark_local_run():
+    """Record, for the jobs it starts, that this process is Snakemake running them locally.
+
+    Call it only in Snakemake's own process: the Snakefile does so while that process reads
+    it (``workflow.is_main_process``), which also holds when the workflow is a module of
+    another, whose ``onstart`` Snakemake never runs.
+    """
+    os.environ[LOCAL_RUN_VARIABLE] = str(os.getpid())
+
+
+def started_by_local_snakemake(pid=None):
+    """Whether process ``pid`` (this one by default) descends from the Snakemake process
+    that called :func:`mark_local_run`, as named in this process's environment."""
+    value = os.environ.get(LOCAL_RUN_VARIABLE, "")
+    if not value.isdigit():
+        return False
+    ancestor, current = int(value), os.getpid() if pid is None else pid
+    for _ in range(64):  # a job is a child or grandchild of Snakemake; a cycle cannot occur
+        if current == ancestor:
+            return True
+        if current <= 1:
+            return False
+        try:
+            with open(f"/proc/{current}/stat", encoding="ascii", errors="replace") as stat:
+                current = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def end_with_the_run():
+    """End this job's process when the local Snakemake that started it is gone.
+
+    Snakemake killed with SIGKILL (or ended by a signal it does not pass on) leaves its jobs
+    running, re-parented to init. A watchdog process forked here checks every
+    :data:`WATCH_SECONDS` that the job still descends from that Snakemake, and kills the
+    job with SIGKILL when it no longer does; a job in the warm worker then takes its child
+    with it (:mod:`gmm_pipeline.worker`). A process, not a thread: a job stuck in a library
+    call that holds the GIL would never let a thread run. The watchdog exits as soon as
+    the job does (it waits on a pipe the job holds open). Nothing is done for a job that
+    the local Snakemake did not start (a cluster's scheduler ends those).
+    """
+    if not started_by_local_snakemake() or not hasattr(os, "fork"):
+        return
+    job = os.getpid()
+    alive_read, alive_write = os.pipe()
+    if os.fork() != 0:
+        os.close(alive_read)
+        return  # the job keeps alive_write open until it exits
+    try:
+        os.close(alive_write)
+        # The watchdog holds none of the job's files: a shell reading Snakemake's output
+        # through a pipe must not wait for it.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, alive_read)
+        os.closerange(alive_read + 1, max(alive_read + 2, os.sysconf("SC_OPEN_MAX")))
+        while not select.select([alive_read], [], [], WATCH_SECONDS)[0]:
+            if not started_by_local_snakemake(job):
+                os.kill(job, signal.SIGKILL)
+                break
+    finally:
+        os._exit(0)
 
 
 def mark_worker_child(worker_pid):

@@ -27,8 +27,10 @@ Safety:
   job with a higher priority or a larger limit than the worker's, a cgroup it may not
   join), it runs nothing, says why on the job's stderr, and the job runs in its own
   process instead.
-* If the job's process dies (Snakemake cancelled it, or was killed), the child notices
-  the closed socket and kills itself, so no orphan keeps writing.
+* If the job's process dies (Snakemake cancelled it, or was killed), the kernel ends the
+  child as the socket closes (``SIGIO``), even one stuck in a library call, so no orphan
+  keeps computing or writing. A job's process itself ends when the Snakemake run that
+  started it is gone (:func:`gmm_pipeline.job_process.end_with_the_run`).
 * The worker runs at most :data:`MAX_CHILDREN` jobs at once; it answers a job beyond
   that with "busy", and the job runs in its own process.
 * The worker exits after :data:`IDLE_SECONDS` without a job, and removes its socket, lock
@@ -43,22 +45,29 @@ macOS system libraries), or when the worker cannot start; the results are the sa
 """
 
 import contextlib
+import fcntl
 import gc
 import hashlib
 import json
 import os
+import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 import traceback
 from pathlib import Path
 
-from .job_process import adopt_limits, mark_worker_child, process_limits
+from .job_process import (
+    adopt_limits,
+    end_with_the_run,
+    mark_worker_child,
+    process_limits,
+    started_by_local_snakemake,
+)
 from .jobs import job_from_json, job_to_json
 
 # How long a worker waits for a job before it exits (it is read by the worker at its start).
@@ -102,8 +111,6 @@ PRELOAD_WHEN_IDLE = (
     "pyarrow.parquet",
 )
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Names Snakemake's own process when it runs jobs with its local executor.
-LOCAL_RUN_VARIABLE = "GMM_PIPELINE_LOCAL_RUN"
 _THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -133,41 +140,13 @@ def run_job(smk, step):
         Name of the function in :data:`gmm_pipeline.steps.STEPS` that runs the rule.
     """
     request = job_to_json(smk, step, os.getcwd())
+    end_with_the_run()
     status = None
     if worker_enabled():
         status = run_in_worker(request)
     if status is None:
         status = run_here(job_from_json(request))
     sys.exit(status)
-
-
-def mark_local_run():
-    """Record, for the jobs it starts, that this process is Snakemake running them locally.
-
-    Call it only in Snakemake's own process: the Snakefile does so while that process reads
-    it (``workflow.is_main_process``), which also holds when the workflow is a module of
-    another, whose ``onstart`` Snakemake never runs.
-    """
-    os.environ[LOCAL_RUN_VARIABLE] = str(os.getpid())
-
-
-def started_by_local_snakemake():
-    """Whether this process descends from the Snakemake process that called :func:`mark_local_run`."""
-    value = os.environ.get(LOCAL_RUN_VARIABLE, "")
-    if not value.isdigit():
-        return False
-    ancestor, current = int(value), os.getpid()
-    for _ in range(64):  # a job is a child or grandchild of Snakemake; a cycle cannot occur
-        if current == ancestor:
-            return True
-        if current <= 1:
-            return False
-        try:
-            with open(f"/proc/{current}/stat", encoding="ascii", errors="replace") as stat:
-                current = int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
-    return False
 
 
 def worker_enabled():
@@ -447,8 +426,6 @@ def _hold_lock(path):
     holds it longer is starting or serving, and this one is not needed. A lock taken on a
     file its holder removed meanwhile (it exited) is taken again on the new file.
     """
-    import fcntl
-
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while time.monotonic() <= deadline:
         lock = open(path, "w")
@@ -524,8 +501,7 @@ def _run_child(connection):
             os._exit(0)
         job = job_from_json(hand_over["job"])
         os.chdir(job.cwd)
-        done = threading.Event()
-        threading.Thread(target=_die_with_caller, args=(connection, done), daemon=True).start()
+        _die_with_caller(connection, True)
         try:
             status = run_here(job)
         except BaseException:  # everything, so the job's process gets a status and a traceback
@@ -534,18 +510,28 @@ def _run_child(connection):
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
-        done.set()
+        _die_with_caller(connection, False)
         connection.sendall(_EXIT_STATUS.pack(status))
     finally:
         os._exit(status)
 
 
-def _die_with_caller(connection, done):
-    """Kill this child when the job's process goes away before the job is done."""
-    with contextlib.suppress(OSError):
-        connection.recv(1)
-    if not done.is_set():
-        os.kill(os.getpid(), signal.SIGKILL)
+def _die_with_caller(connection, on):
+    """Have the kernel end this child when the job's process goes away (``on``), or no longer.
+
+    With ``O_ASYNC`` the socket sends this process ``SIGIO`` when the job's process closes
+    its end (it sends nothing after the job, so nothing else raises the signal), and
+    ``SIGIO``'s default action ends the process. The kernel does it, so it works while the
+    job is stuck in a library call that holds the GIL, where a watching thread could not run.
+    """
+    fd = connection.fileno()
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if on:
+        signal.signal(signal.SIGIO, signal.SIG_DFL)
+        fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, fcntl.F_SETFL, (flags | os.O_ASYNC) if on else (flags & ~os.O_ASYNC))
+    if on and select.select([connection], [], [], 0)[0]:
+        os._exit(1)  # the job's process closed its end before the signal was armed
 
 
 if __name__ == "__main__":
