@@ -11,6 +11,8 @@ from gmm_pipeline.memory import (
     BUNDLED_SHAPES,
     dataset_memory_mib,
     dataset_shape,
+    largest_component_count,
+    peak_address_space_mib,
     peak_memory_mib,
     rule_mem_mb,
 )
@@ -76,7 +78,7 @@ def test_data_larger_than_the_machine_is_refused_with_the_estimate(tmp_path):
         tmp_path,
         config,
         expected=r"datasets\.moons: 1,000,000,000 rows x 2 features with up to 5 components need an "
-        rf"estimated {peak_memory_mib(10**9, 2, 5):,.0f} MiB per job, more than the [\d,]+ MiB of "
+        rf"estimated {peak_memory_mib(10**9, 2, 5):,.0f} MiB of memory per job, more than the [\d,]+ MiB of "
         r"(this machine's memory|the cgroup)",
     )
 
@@ -94,6 +96,64 @@ def test_data_larger_than_the_address_space_limit_is_refused(tmp_path):
         preexec=limited,
         expected=r"datasets\.blobs: .* more than the 3,072 MiB of ulimit -v",
     )
+
+
+def _address_space_limit(mib):
+    def limited():  # as `ulimit -v`
+        resource.setrlimit(resource.RLIMIT_AS, (mib * 2**20, mib * 2**20))
+
+    return limited
+
+
+def test_the_address_space_estimate_bounds_every_jobs_measured_peak(small_run):
+    # What `ulimit -v` holds: the jobs' peak virtual memory, a worker child's included.
+    estimates = {
+        name: peak_address_space_mib(*dataset_shape(planned.spec), largest_component_count(planned.settings))
+        for name, planned in full_plan(small_config()).items()
+    }
+    peaks = {}
+    for log in (small_run / "results/logs").rglob("*.log"):
+        match = re.search(r"peak address space: ([\d.]+) MiB", log.read_text())
+        dataset = next((name for name in estimates if name in log.stem), None)
+        if match and dataset:
+            peaks[f"{log.parent.name}/{log.stem}"] = (float(match.group(1)), estimates[dataset])
+    assert len(peaks) > 10
+    assert all(peak < estimate for peak, estimate in peaks.values()), peaks
+
+
+def test_an_address_space_limit_below_what_a_job_maps_is_refused(tmp_path):
+    # The hostile case: `ulimit -v 800000` passed the resident estimate (400 MiB), and a
+    # job then spun in OpenBLAS for want of address space its worker child already held.
+    _too_big_is_refused(
+        tmp_path,
+        small_config(),
+        preexec=_address_space_limit(781),
+        expected=r"datasets\.moons: 200 rows x 2 features with up to 5 components need an estimated "
+        r"[\d,]+ MiB of address space per job, more than the 781 MiB of ulimit -v; .* or raise the limit",
+    )
+
+
+def test_planning_reads_a_bounded_head_of_a_huge_file_with_no_line_end(tmp_path):
+    # A sparse 8 GB file: read whole, as before, it would take 8 GB (under this limit the
+    # read fails); its head alone names the file.
+    huge = tmp_path / "user.csv"
+    with open(huge, "wb") as handle:
+        handle.truncate(8 * 2**30)
+    config = {"datasets": {"user": {"path": str(huge)}}}
+    process = run_snakemake(
+        tmp_path,
+        "--configfile",
+        write_config(tmp_path / "config.yaml", config),
+        "--dry-run",
+        check=False,
+        preexec_fn=_address_space_limit(3072),
+    )
+    assert process.returncode == 1
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"Invalid config: {huge}: no line end in the first 1,048,576 bytes; expected CSV text, "
+        f"a header row and one row per line"
+    ), process.stderr[-3000:]
+    assert "Traceback" not in process.stderr
 
 
 def test_data_larger_than_the_runs_mem_mb_is_refused(tmp_path):

@@ -19,7 +19,7 @@ import os
 import resource
 from pathlib import Path
 
-from .artifacts import PARQUET_SUFFIXES, csv_header
+from .artifacts import PARQUET_SUFFIXES, first_csv_row, text_head
 from .errors import PipelineInputError
 from .outlier_kinds import injections, n_outliers
 
@@ -29,6 +29,12 @@ from .outlier_kinds import injections, n_outliers
 BASE_MIB = 400
 # Peak bytes per 8-byte value of rows x (features + components), above the base.
 WORKING_FACTOR = 8
+# The fixed part of a job's address space (what ``ulimit -v`` and ``-d`` hold), far above
+# its resident part: the libraries map large regions they never touch (the compiler behind
+# the EM engine, Arrow's allocator, a malloc arena per thread), and a worker's child holds
+# all the worker mapped. Every job of the small test config peaked at 1.9 GiB (VmPeak, in
+# each job's log); a test holds the estimate above every job's peak.
+ADDRESS_SPACE_BASE_MIB = 2300
 # What a job asks a scheduler for at least: small data gains nothing from a smaller request.
 MIN_REQUEST_MB = 1000
 # Rows x features of scikit-learn's bundled datasets (before any subsampling); a test
@@ -41,9 +47,10 @@ _SAMPLE_LINES = 1000
 def dataset_shape(spec):
     """Rows and features of a dataset entry, from the config (and a file's size) alone.
 
-    A CSV file's row count is estimated from its size and the length of its first lines;
-    a Parquet file's is read from its footer. Returns None for a file that is not there
-    (the config check names it).
+    A CSV file's row count is estimated from its size and the length of the lines in its
+    head (:func:`gmm_pipeline.artifacts.text_head`, which refuses a compressed, non-UTF-8
+    or line-less file naming it); a Parquet file's is read from its footer. Returns None
+    for a file that is not there (the config check names it).
     """
     if "generator" in spec:
         n_rows = spec["n_samples"]
@@ -72,11 +79,13 @@ def _file_shape(path):
         except Exception:  # an unreadable file is the input check's to name
             return None
         return metadata.num_rows, metadata.num_columns
-    # Not yet checked: bytes that are not UTF-8 are the input check's to name.
-    n_features = len(csv_header(path, errors="replace"))
-    with open(path, "rb") as handle:
-        header_bytes = len(handle.readline())
-        lengths = [len(line) for line, _ in zip(handle, range(_SAMPLE_LINES), strict=False)]
+    # Only the file's head is read (at most HEAD_BYTES, whatever its size): the header
+    # and a sample of rows, whose mean length gives the row count from the file's size.
+    text = text_head(path)
+    n_features = len(first_csv_row(text, path))
+    head = text.encode("utf-8")
+    header_bytes = head.find(b"\n") + 1 or len(head)
+    lengths = [len(line) for line in head[header_bytes:].splitlines(keepends=True)[:_SAMPLE_LINES]]
     if not lengths:
         return 0, n_features
     per_row = sum(lengths) / len(lengths)
@@ -86,6 +95,11 @@ def _file_shape(path):
 def peak_memory_mib(n_rows, n_features, max_components):
     """Estimated peak resident memory (MiB) of the heaviest job on such data."""
     return BASE_MIB + WORKING_FACTOR * n_rows * (n_features + max_components) * 8 / 2**20
+
+
+def peak_address_space_mib(n_rows, n_features, max_components):
+    """Estimated peak address space (MiB) of the heaviest job on such data."""
+    return peak_memory_mib(n_rows, n_features, max_components) - BASE_MIB + ADDRESS_SPACE_BASE_MIB
 
 
 def largest_component_count(settings):
@@ -111,19 +125,20 @@ def dataset_memory_mib(plan, shapes=None):
 
 
 def memory_limits():
-    """The limits a job of this run is held to, in MiB, each named by where it comes from."""
-    limits = {}
+    """The limits a job of this run is held to, in MiB, each named by where it comes from:
+    ``(resident, address_space)``, the limits on memory in use and on memory mapped."""
+    resident, address_space = {}, {}
     with contextlib.suppress(OSError, ValueError):
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        limits["this machine's memory"] = pages / 2**20
+        resident["this machine's memory"] = pages / 2**20
     cgroup_max = _cgroup_memory_max()
     if cgroup_max is not None:
-        limits["the cgroup's memory.max"] = cgroup_max / 2**20
+        resident["the cgroup's memory.max"] = cgroup_max / 2**20
     for name, which in (("ulimit -v", resource.RLIMIT_AS), ("ulimit -d", resource.RLIMIT_DATA)):
         soft, _ = resource.getrlimit(which)
         if soft != resource.RLIM_INFINITY:
-            limits[name] = soft / 2**20
-    return limits
+            address_space[name] = soft / 2**20
+    return resident, address_space
 
 
 def _cgroup_memory_max():
@@ -170,28 +185,35 @@ def check_memory(plan, requested_mb=None):
     Raises
     ------
     PipelineInputError
-        If any dataset's estimated peak exceeds the smallest limit.
+        If any dataset's estimated peak exceeds the smallest limit of its kind: resident
+        memory against the machine's, the cgroup's and ``mem_mb``; address space (the
+        libraries' mappings, a worker child's included) against ``ulimit -v`` and ``-d``.
     """
     shapes = {name: dataset_shape(planned.spec) for name, planned in plan.items()}
     estimates = dataset_memory_mib(plan, shapes)
-    limits = memory_limits()
+    resident, address_space = memory_limits()
     if requested_mb is not None:
-        limits["--resources mem_mb"] = requested_mb * 10**6 / 2**20
-    if not limits:
-        return estimates
-    where, limit = min(limits.items(), key=lambda item: item[1])
-    for name, estimate in estimates.items():
-        if estimate > limit:
-            n_rows, n_features = shapes[name]
-            k = largest_component_count(plan[name].settings)
-            where_named = (
-                plan[name].key if plan[name].sweep is None else f"{plan[name].key} point {plan[name].folder}"
-            )
-            raise PipelineInputError(
-                f"{where_named}: {n_rows:,} rows x {n_features} features with up to {k} "
-                f"components need an estimated {estimate:,.0f} MiB per job, more than the "
-                f"{limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
-            )
+        resident["--resources mem_mb"] = requested_mb * 10**6 / 2**20
+    for name, shape in shapes.items():
+        k = largest_component_count(plan[name].settings)
+        shape = shape or (0, 0)
+        for limits, estimate, what in (
+            (resident, estimates[name], "memory"),
+            (address_space, peak_address_space_mib(*shape, k), "address space"),
+        ):
+            if not limits:
+                continue
+            where, limit = min(limits.items(), key=lambda item: item[1])
+            if estimate > limit:
+                where_named = (
+                    plan[name].key if plan[name].sweep is None else f"{plan[name].key} point {plan[name].folder}"
+                )
+                raise PipelineInputError(
+                    f"{where_named}: {shape[0]:,} rows x {shape[1]} features with up to {k} "
+                    f"components need an estimated {estimate:,.0f} MiB of {what} per job, more than "
+                    f"the {limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
+                    + (", or raise the limit" if what == "address space" else "")
+                )
     return estimates
 
 

@@ -34,6 +34,19 @@ def thread_counts():
     return ", ".join(f"{api} {n}" for api, n in sorted(counts.items())) or "no BLAS or OpenMP loaded"
 
 
+def peak_address_space_mib():
+    """This process's peak virtual memory (``VmPeak``), what ``ulimit -v`` holds, in MiB: in
+    a worker's child it includes all the worker had mapped. None where /proc has no such line."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def describe_limits(limits):
     """The limits a job runs under, for its log: nice, CPUs, umask, memory limit."""
     address_space = limits["rlimits"].get(str(resource.RLIMIT_AS), [resource.RLIM_INFINITY])[0]
@@ -93,6 +106,9 @@ def run_step(smk, step, action, *, params, seeds=None):
             resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
         )
         print(f"peak resident memory: {peak / 1024:.1f} MiB", file=log_file)
+        address_space = peak_address_space_mib()
+        if address_space is not None:
+            print(f"peak address space: {address_space:.1f} MiB", file=log_file)
         outputs = [path for name, path in smk.output.items() if name != "provenance"]
         write_provenance(
             smk.output.provenance,

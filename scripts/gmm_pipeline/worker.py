@@ -350,6 +350,10 @@ def serve(folder, key):
     import importlib
 
     folder = Path(folder)
+    # A worker that cannot finish its start-up (or an idle import) in STARTUP_SECONDS is
+    # ended by the kernel (SIGALRM's default action), even stuck in a library call: under
+    # a tight `ulimit -v`, OpenBLAS retries a failed allocation for ever.
+    signal.alarm(STARTUP_SECONDS)
     lock = _hold_lock(folder / f"{key}.lock")
     if lock is None:
         return
@@ -371,6 +375,7 @@ def serve(folder, key):
     listener.bind(str(socket_path))
     os.chmod(socket_path, 0o600)
     listener.listen(64)
+    signal.alarm(0)
     children = set()
 
     def reap(signum, frame):
@@ -389,7 +394,9 @@ def serve(folder, key):
             except (BlockingIOError, TimeoutError):
                 if not pending:
                     break
+                signal.alarm(STARTUP_SECONDS)
                 _preload(pending.pop(0))
+                signal.alarm(0)
                 continue
             if _peer_uid(connection) != os.getuid():
                 connection.close()
