@@ -11,7 +11,18 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import PipelineInputError
+
 _HASH_CHUNK = 1 << 20
+# What is read of a text file to find its header and sample its rows: never the whole file.
+HEAD_BYTES = 1 << 20
+# Compressed files a user may name .csv, by their first bytes (none of which is text).
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip", "decompress it with gunzip"),
+    (b"PK\x03\x04", "zip", "extract it with unzip"),
+    (b"\xfd7zXZ\x00", "xz", "decompress it with unxz"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "decompress it with unzstd"),
+)
 # Table columns that measure the run (wall-clock time), not the data: the only values that
 # may differ between two runs of the same config.
 TIMING_COLUMNS = ("fit_seconds",)
@@ -143,18 +154,65 @@ def write_csv(path, frame):
         frame.to_csv(handle, index=False, lineterminator="\n")
 
 
+def text_head(path, limit=HEAD_BYTES, errors="strict"):
+    """The complete lines in the first ``limit`` bytes of a text file, decoded as UTF-8.
+
+    Reads at most ``limit`` bytes whatever the file holds, so a huge file (or one with no
+    line end at all) costs no more memory than a small one. A file that fits in ``limit``
+    is returned whole.
+
+    Raises
+    ------
+    PipelineInputError
+        Naming the file, if it is compressed, not UTF-8 text (with ``errors="strict"``), or
+        has no line end in its first ``limit`` bytes.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    for magic, kind, remedy in _COMPRESSED:
+        if data.startswith(magic):
+            raise PipelineInputError(f"{path}: the file is {kind}-compressed; expected plain CSV text ({remedy})")
+    if len(data) > limit:
+        end = data.rfind(b"\n", 0, limit)
+        if end < 0:
+            raise PipelineInputError(
+                f"{path}: no line end in the first {limit:,} bytes; expected CSV text, a header row "
+                f"and one row per line"
+            )
+        data = data[: end + 1]
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as err:
+        raise PipelineInputError(
+            f"{path}: byte {data[err.start]:#04x} at offset {err.start:,} is not UTF-8; expected a "
+            f"UTF-8 CSV file (a Latin-1 file converts with `iconv -f latin1 -t utf-8`)"
+        ) from None
+
+
 def csv_header(path, errors="strict"):
     """A CSV file's header row as written (pandas would rename a repeated name "x" to
-    "x.1" and an empty one to "Unnamed: 0"). ``errors`` is the UTF-8 decoding's."""
-    with open(path, encoding="utf-8", errors=errors, newline="") as handle:
-        return next(csv.reader(handle), [])
+    "x.1" and an empty one to "Unnamed: 0"), read from the file's head alone
+    (:func:`text_head`, whose errors it raises). ``errors`` is the UTF-8 decoding's."""
+    return first_csv_row(text_head(path, errors=errors), path)
+
+
+def first_csv_row(text, path):
+    """The first row of CSV ``text`` (the head of file ``path``, which errors name)."""
+    try:
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as err:
+        raise PipelineInputError(f"{path}: the header row cannot be read as CSV ({err})") from None
 
 
 def timing_columns(path):
-    """The ``TIMING_COLUMNS`` a CSV artifact's header holds (none for other files)."""
+    """The ``TIMING_COLUMNS`` a CSV artifact's header holds (none for other files, and none
+    for a user's file that is not readable CSV: its bytes are hashed as they are)."""
     if Path(path).suffix != ".csv":
         return []
-    header = csv_header(path)
+    try:
+        header = csv_header(path, errors="replace")
+    except PipelineInputError:
+        return []
     return [column for column in TIMING_COLUMNS if column in header]
 
 
