@@ -4,7 +4,10 @@ import copy
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
 from gmm_pipeline.config_checks import coerce_cli_strings, read_schema
 
@@ -300,4 +303,122 @@ def test_non_finite_numbers_are_refused(tmp_path, section, key, value):
     assert process.returncode != 0
     assert f"config key '{section}.{key}' is {float(value.replace('.', ''))}; expected a finite number" in (
         process.stdout + process.stderr
+    )
+
+
+def _refusal(process):
+    """The one line a refused dry run ends with, after checking it is alone: no traceback,
+    no stack of Snakefile lines."""
+    assert process.returncode == 1
+    assert "Traceback" not in process.stderr and 'File "' not in process.stderr, process.stderr[-3000:]
+    return process.stderr.strip().splitlines()[-1]
+
+
+def _user_file_config(tmp_path, path):
+    config = small_config()
+    config["datasets"] = {"mine": {"path": str(path)}}
+    return write_config(tmp_path / "user.yaml", config)
+
+
+def test_a_latin1_file_is_named_with_its_encoding_before_any_job(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"city,x\n" + "".join(f"Zürich,{i}\n" for i in range(50)).encode("latin-1"))
+    process = run_snakemake(
+        tmp_path, "--configfile", _user_file_config(tmp_path, path), "--dry-run", check=False
+    )
+    assert _refusal(process) == (
+        f"Invalid config: {path}: byte 0xfc at offset 8 is not UTF-8; expected a UTF-8 CSV file "
+        f"(a Latin-1 file converts with `iconv -f latin1 -t utf-8`)"
+    )
+
+
+def test_a_gzip_file_named_csv_is_named_before_any_job(tmp_path):
+    import gzip
+
+    path = tmp_path / "packed.csv"
+    path.write_bytes(gzip.compress(b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(50))))
+    process = run_snakemake(
+        tmp_path, "--configfile", _user_file_config(tmp_path, path), "--dry-run", check=False
+    )
+    assert _refusal(process) == (
+        f"Invalid config: {path}: the file is gzip-compressed; expected plain CSV text (decompress it with gunzip)"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, key, lines",
+    [
+        ("fit:\n  seeds: 3\n  n_components: [1, 2]\n  seeds: 5\n", "seeds", (2, 4)),
+        ("bayesian:\n  max_components: 5\nfit:\n  seeds: 2\nbayesian:\n  n_init: 2\n", "bayesian", (1, 5)),
+    ],
+)
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path, text, key, lines):
+    base = tmp_path / "base.yaml"
+    write_config(base, small_config())
+    repeated = tmp_path / "repeated.yaml"
+    repeated.write_text(text)
+    process = run_snakemake(tmp_path, "--configfile", base, repeated, "--dry-run", check=False)
+    assert _refusal(process) == (
+        f"Invalid config: {repeated}: key {key!r} appears twice in one mapping, at lines {lines[0]} and "
+        f"{lines[1]}; YAML would silently keep only the second, so keep one"
+    )
+
+
+def test_a_yaml_merge_may_override_the_keys_it_brings():
+    from gmm_pipeline.config_checks import UniqueKeyLoader
+
+    text = "base: &b {seeds: 3, tol: 0.001}\nfit:\n  <<: *b\n  seeds: 5\n"
+    assert yaml.load(text, Loader=UniqueKeyLoader)["fit"] == {"seeds": 5, "tol": 0.001}
+
+
+def test_an_out_of_range_number_on_the_command_line_is_named_as_out_of_range(tmp_path):
+    process = run_snakemake(
+        tmp_path,
+        "--configfile",
+        SMALL_CONFIG,
+        "--dry-run",
+        "--config",
+        "anomalies={percentile: 700}",
+        check=False,
+    )
+    assert _refusal(process).startswith(
+        "Invalid config: config key 'anomalies.percentile': 700 is greater than or equal to the maximum of 100"
+    )
+
+
+@pytest.mark.parametrize(
+    "rows, features, settings, expected",
+    [
+        (
+            5,
+            12,
+            {},
+            r"has 5 data rows for 12 features: every fit of fit\.n_components \(from 1\) would be "
+            r"degenerate, since a component needs 13 points .*; expected at least 13 rows",
+        ),
+        (
+            50,
+            2,
+            {"selection": {"cross_validation": {"folds": 60}}},
+            r"has 50 data rows, fewer than selection\.cross_validation\.folds = 60",
+        ),
+    ],
+)
+def test_what_a_files_row_count_refuses_is_named_before_any_job(tmp_path, rows, features, settings, expected):
+    path = tmp_path / "rows.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(rows, features)), columns=[f"f{i}" for i in range(features)]).to_csv(
+        path, index=False
+    )
+    config = small_config()
+    config["datasets"] = {"mine": {"path": str(path)}}
+    config["fit"]["n_components"] = [1, 2]
+    config["bayesian"]["max_components"] = 3
+    for section, values in settings.items():
+        config[section].update(values)
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "c.yaml", config), "--dry-run", check=False
+    )
+    assert re.search(rf"^Invalid config: {re.escape(str(path))} {expected}", _refusal(process)), (
+        process.stderr
     )

@@ -157,3 +157,22 @@ def test_a_missing_file_is_named_before_any_job_runs(user_run, tmp_path):
         r"datasets\.mine\.path is '.*absent\.csv', which is not a file", process.stdout + process.stderr
     )
     assert _state(workdir) == before
+
+
+def test_outlier_labels_matching_no_row_stop_the_input_check_and_keep_the_data(user_run, tmp_path):
+    # Refused by the input check, before the dataset step (whose old outputs Snakemake
+    # would delete before running it) sees the labels.
+    workdir, data, _ = user_run
+    before = _state(workdir)
+    configfile = write_config(
+        tmp_path / "labels.yaml", _config(data, columns=["length", "weight"], outlier_labels=["zzz"])
+    )
+    process = run_snakemake(workdir, "--configfile", configfile, "--cores", 2, check=False)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert re.search(
+        r"check_input failed: .*measurements\.parquet: outlier_labels: \['zzz'\] match no row; the labels "
+        r"in the data are \['normal', 'odd'\]",
+        output,
+    ), output[-3000:]
+    assert _state(workdir) == before

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import itertools
@@ -44,11 +45,31 @@ def current_umask():
 
 def sha256_file(path):
     """Return the hex SHA-256 digest of a file's bytes."""
-    digest = hashlib.sha256()
+    return _digest_and_lines(path)[0]
+
+
+def text_rows(path):
+    """How many rows a CSV file holds below its header: its line count less one (a last
+    line without a line end counts). A quoted field that spans lines counts as more."""
+    return max(_digest_and_lines(path)[1] - 1, 0)
+
+
+def _digest_and_lines(path):
+    """SHA-256 of a file's bytes and its line count, in one pass of bounded memory; kept
+    for the file's size and modification time, so planning reads a user's file once."""
+    status = os.stat(path)
+    return _digest_and_lines_of(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_and_lines_of(path, size, mtime_ns):
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return digest.hexdigest(), lines + (last != b"\n")
 
 
 @contextlib.contextmanager
@@ -171,7 +192,9 @@ def text_head(path, limit=HEAD_BYTES, errors="strict"):
         data = handle.read(limit + 1)
     for magic, kind, remedy in _COMPRESSED:
         if data.startswith(magic):
-            raise PipelineInputError(f"{path}: the file is {kind}-compressed; expected plain CSV text ({remedy})")
+            raise PipelineInputError(
+                f"{path}: the file is {kind}-compressed; expected plain CSV text ({remedy})"
+            )
     if len(data) > limit:
         end = data.rfind(b"\n", 0, limit)
         if end < 0:

@@ -9,12 +9,14 @@ error as one line naming the key.
 
 import contextlib
 import math
+import sys
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
+from .artifacts import PARQUET_SUFFIXES, csv_header, text_rows
 from .errors import PipelineInputError
 from .outlier_kinds import DEFAULTS as KIND_OPTIONS
 
@@ -76,21 +78,44 @@ def check_dataset(planned):
                 f"{planned.dataset_key('model.n_components')} is {pinned['n_components']}, "
                 f"which is not in {planned.setting_key('fit.n_components')} {fit['n_components']}"
             )
-    n_samples = spec.get("n_samples")
+    # What the row count alone refuses, checked before any job so that no step fails
+    # after Snakemake has deleted its earlier outputs: a file's rows are counted here.
+    n_samples, rows_named = spec.get("n_samples"), f"{planned.dataset_key('n_samples')} is"
+    if "path" in spec:
+        n_samples, rows_named = _file_rows(spec["path"]), f"{spec['path']} has"
     if n_samples is not None and n_samples < max(max_k, bayesian["max_components"]):
         raise PipelineInputError(
-            f"{planned.dataset_key('n_samples')} is {n_samples}, fewer than the largest component "
-            f"count ({planned.setting_key('fit.n_components')} up to {max_k}, bayesian.max_components "
-            f"{bayesian['max_components']}); expected at least one point per component"
+            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}, fewer than the largest "
+            f"component count ({planned.setting_key('fit.n_components')} up to {max_k}, "
+            f"bayesian.max_components {bayesian['max_components']}); expected at least one point per component"
         )
     folds = settings["selection"]["cross_validation"]["folds"]
+    if folds and n_samples is not None and folds > n_samples:
+        raise PipelineInputError(
+            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}, fewer than "
+            f"{planned.setting_key('selection.cross_validation.folds')} = {folds}; expected at least "
+            f"one row per fold: use fewer folds (0 switches cross-validation off)"
+        )
     if folds and n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
         raise PipelineInputError(
-            f"{planned.dataset_key('n_samples')} is {n_samples}: with "
+            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}: with "
             f"{planned.setting_key('selection.cross_validation.folds')} = {folds} a training fold has "
             f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
             f"component count in fit.n_components ({max_k}); use fewer folds or more data"
         )
+    n_features = _feature_count(spec)
+    if n_samples is not None and n_features is not None:
+        min_k = min(fit["n_components"])
+        min_points = fit["degenerate"].get("min_points")
+        fewest = n_features + 1 if min_points is None else min_points
+        if n_samples < min_k * fewest:
+            raise PipelineInputError(
+                f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''} for {n_features} "
+                f"features: every fit of {planned.setting_key('fit.n_components')} (from {min_k}) would be "
+                f"degenerate, since a component needs {fewest:g} points "
+                f"({planned.setting_key('fit.degenerate.min_points')}, by default features + 1); "
+                f"expected at least {math.ceil(min_k * fewest)} rows"
+            )
     if fit["engine"] == "sklearn":
         if fit["prior"] != "none":
             raise PipelineInputError(
@@ -129,6 +154,32 @@ def check_dataset(planned):
             f"{planned.setting_key('anomalies.threshold')} is 'log_density' but anomalies.log_density "
             f"is not set; expected the log-density value below which points are anomalies"
         )
+
+
+def _file_rows(path):
+    """A user's file's data rows: a Parquet file's from its footer, a CSV file's counted."""
+    if Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        import pyarrow.parquet
+
+        try:
+            return pyarrow.parquet.ParquetFile(path).metadata.num_rows
+        except Exception:  # an unreadable file is the input check's to name
+            return None
+    csv_header(path)  # refuses, naming the file, what is not CSV text: compressed, not UTF-8
+    return text_rows(path)
+
+
+def _feature_count(spec):
+    """How many features a dataset entry fits, where the config and a file's header tell."""
+    if "generator" in spec:
+        return spec.get("n_features", 2) if spec["generator"] == "blobs" else 2
+    if "path" not in spec:
+        return None
+    if spec.get("columns") is not None:
+        return len(spec["columns"])
+    if Path(spec["path"]).suffix.lower() in PARQUET_SUFFIXES:
+        return None
+    return len(csv_header(spec["path"])) - ("label_column" in spec)
 
 
 def _injections(planned):
@@ -206,10 +257,13 @@ def _numbers(value, key=""):
 
 @contextlib.contextmanager
 def config_errors_reported():
-    """Re-raise config errors as a Snakemake ``WorkflowError`` with a one-line message.
+    """Stop Snakemake with one line naming the key when the config (or a file it names)
+    cannot run: ``Invalid config: <message>`` on stderr, exit status 1.
 
     Catches both a failed ``snakemake.utils.validate`` (whose jsonschema error is kept as
-    the exception's context) and a :class:`PipelineInputError` from :func:`check_config`.
+    the exception's context) and a :class:`PipelineInputError`. The run ends with
+    ``SystemExit``: Snakemake prints an exception raised in a Snakefile with the stack of
+    Snakefile lines it passed through, which says nothing to a user about their config.
     """
     from snakemake.exceptions import WorkflowError
 
@@ -218,17 +272,59 @@ def config_errors_reported():
     except WorkflowError as err:
         if not isinstance(err.__context__, ValidationError):
             raise
-        raise WorkflowError(f"Invalid config: {schema_error_message(err.__context__)}") from None
+        message = schema_error_message(err.__context__)
     except PipelineInputError as err:
-        raise WorkflowError(f"Invalid config: {err}") from None
+        message = str(err)
+    else:
+        return
+    print(f"Invalid config: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UniqueKeyLoader(_BaseLoader):
+    """YAML's safe loader (libyaml's when PyYAML has it), refusing a key repeated in one
+    mapping: plain YAML lets the last one win, silently, so a second ``seeds:`` under
+    ``fit`` would replace the first. Keys brought in by a merge (``<<: *defaults``) may
+    be overridden, as YAML intends."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key; the constructor below names it
+                continue
+            if first != line:
+                raise PipelineInputError(
+                    f"{key_node.start_mark.name}: key {key!r} appears twice in one mapping, at lines "
+                    f"{first} and {line}; YAML would silently keep only the second, so keep one"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path):
+    """Read a YAML (or JSON) file with :class:`UniqueKeyLoader`."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=UniqueKeyLoader)
+
+
+def check_unique_keys(paths):
+    """Refuse a config file that repeats a key in one mapping (Snakemake reads it with the
+    last one winning), naming the file, the key and both lines."""
+    for path in paths:
+        load_yaml(path)
 
 
 def read_schema(path):
-    """Load a YAML or JSON schema file."""
-    with open(path, encoding="utf-8") as handle:
-        # libyaml's safe loader when PyYAML has it: the same values, in a tenth of the time
-        # (0.013 s against 0.12 s for the config schema, which every snakemake command reads).
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """Load a YAML or JSON schema file (a repeated key refused)."""
+    return load_yaml(path)
 
 
 def schema_error_message(error):
@@ -300,9 +396,34 @@ def coerce_cli_strings(value, schema, root=None):
             # YAML 1.1 reads "1e-4" (no decimal point) as a string; Python does not.
             with contextlib.suppress(ValueError):
                 parsed = float(value)
-        if not isinstance(parsed, str) and _valid(parsed, schema, root):
+        # A value of a type the key takes is kept even when out of range, so that the
+        # error says what is wrong with it ("-3 is less than the minimum of 1"), not that
+        # it is a string.
+        if not isinstance(parsed, str) and (
+            _valid(parsed, schema, root) or _json_type(parsed) & _types(schema, root)
+        ):
             return parsed
     return value
+
+
+def _json_type(value):
+    """The JSON-schema type names ``value`` satisfies (a YAML scalar: no str)."""
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int):
+        return {"integer", "number"}
+    if isinstance(value, float):
+        return {"number"} | ({"integer"} if value.is_integer() else set())
+    return {"null"} if value is None else set()
+
+
+def _types(schema, root):
+    """Every type name a key's schema (with its alternatives) allows."""
+    found = set()
+    for sub in _alternatives(schema, root):
+        kind = sub.get("type", [])
+        found.update([kind] if isinstance(kind, str) else kind)
+    return found
 
 
 def _valid(value, schema, root):

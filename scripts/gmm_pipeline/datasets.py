@@ -17,7 +17,7 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 from .artifacts import read_json, write_csv, write_json
 from .errors import PipelineInputError
 from .outlier_kinds import generate_outliers, injections
-from .sources import load_bundled, load_file
+from .sources import load_bundled, load_file, outlier_truth
 
 LABEL_COLUMN = "label"
 OUTLIER_COLUMN = "is_outlier"
@@ -168,34 +168,6 @@ def load_source(spec, *, min_rows=1):
         return load_bundled(spec)
     X, labels, features = load_file(spec, min_rows=min_rows)
     return X, labels, features, np.arange(len(X))
-
-
-def outlier_truth(labels, outlier_labels, key="outlier_labels"):
-    """Which rows carry one of ``outlier_labels``, refusing a label that matches no row.
-
-    A label also matches by its text, so ``[1]`` given on the command line (where it may
-    arrive as the string ``"1"``) finds the integer label 1 of the data, and the other way
-    round.
-
-    Raises
-    ------
-    PipelineInputError
-        Naming each configured label that matches no row, and the labels the data has.
-    """
-    labels = np.asarray(labels, dtype=object)
-    as_text = labels.astype(str)
-    truth = np.zeros(len(labels), dtype=bool)
-    unmatched = []
-    for wanted in outlier_labels:
-        rows = (labels == wanted) | (as_text == str(wanted))
-        if not rows.any():
-            unmatched.append(wanted)
-        truth |= rows
-    if unmatched:
-        present = sorted(set(as_text.tolist()))
-        shown = present[:20] + (["..."] if len(present) > 20 else [])
-        raise PipelineInputError(f"{key}: {unmatched} match no row; the labels in the data are {shown}")
-    return truth
 
 
 def prepare_dataset(spec, *, min_rows=1, name=None):

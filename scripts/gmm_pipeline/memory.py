@@ -206,7 +206,9 @@ def check_memory(plan, requested_mb=None):
             where, limit = min(limits.items(), key=lambda item: item[1])
             if estimate > limit:
                 where_named = (
-                    plan[name].key if plan[name].sweep is None else f"{plan[name].key} point {plan[name].folder}"
+                    plan[name].key
+                    if plan[name].sweep is None
+                    else f"{plan[name].key} point {plan[name].folder}"
                 )
                 raise PipelineInputError(
                     f"{where_named}: {shape[0]:,} rows x {shape[1]} features with up to {k} "

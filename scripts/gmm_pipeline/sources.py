@@ -162,6 +162,34 @@ def load_file(spec, *, min_rows=1):
     return X, labels, [str(f) for f in features]
 
 
+def outlier_truth(labels, outlier_labels, key="outlier_labels"):
+    """Which rows carry one of ``outlier_labels``, refusing a label that matches no row.
+
+    A label also matches by its text, so ``[1]`` given on the command line (where it may
+    arrive as the string ``"1"``) finds the integer label 1 of the data, and the other way
+    round.
+
+    Raises
+    ------
+    PipelineInputError
+        Naming each configured label that matches no row, and the labels the data has.
+    """
+    labels = np.asarray(labels, dtype=object)
+    as_text = labels.astype(str)
+    truth = np.zeros(len(labels), dtype=bool)
+    unmatched = []
+    for wanted in outlier_labels:
+        rows = (labels == wanted) | (as_text == str(wanted))
+        if not rows.any():
+            unmatched.append(wanted)
+        truth |= rows
+    if unmatched:
+        present = sorted(set(as_text.tolist()))
+        shown = present[:20] + (["..."] if len(present) > 20 else [])
+        raise PipelineInputError(f"{key}: {unmatched} match no row; the labels in the data are {shown}")
+    return truth
+
+
 def load_bundled(spec):
     """A dataset shipped inside scikit-learn, with its class names as labels.
 
@@ -196,6 +224,9 @@ def load_bundled(spec):
 def check_report(spec, *, min_rows=1):
     """Check a file entry and describe what was found: rows, features, per-feature ranges."""
     X, labels, features = load_file(spec, min_rows=min_rows)
+    if spec.get("outlier_labels") is not None:
+        # Checked here, not first by the dataset step: a failing job loses its old outputs.
+        outlier_truth(labels, spec["outlier_labels"], key=f"{spec['path']}: outlier_labels")
     return {
         "path": str(spec["path"]),
         "sha256": sha256_file(spec["path"]),
