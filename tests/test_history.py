@@ -138,6 +138,29 @@ def test_runs_are_recorded_listed_compared_restored_and_removed(tmp_path, monkey
     )
     assert verify.returncode == 0, verify.stdout
 
+    # Bad arguments and damaged records: one line, exit status 2, nothing changed or left.
+    negative = runs_script(tmp_path, "remove", "--keep", -1)
+    assert negative.returncode == 2 and negative.stderr.strip().splitlines() == [
+        "runs: --keep is -1; expected how many of the latest runs to keep, 0 or more"
+    ]
+    assert store.run_ids() == [second]
+    blob = store.blob_path(record["manifest_sha256"])
+    good_blob = blob.read_bytes()
+    blob.write_bytes(b"damaged")
+    damaged = runs_script(tmp_path, "restore", second, tmp_path / "again")
+    assert damaged.returncode == 2 and "restored bytes differ" in damaged.stderr
+    assert not (tmp_path / "again").exists() and not list(tmp_path.glob(".again.restoring-*"))
+    blob.write_bytes(good_blob)
+    record_path = store.folder / second / "run.json"
+    record_path.write_text('{"id": ')
+    for command in (["list"], ["show", second], ["remove", "--keep", "1"]):
+        broken = runs_script(tmp_path, *command)
+        assert broken.returncode == 2, (command, broken.stderr)
+        assert broken.stderr.startswith(f"runs: {record_path.relative_to(tmp_path)}: damaged run record ("), (
+            broken.stderr
+        )
+        assert len(broken.stderr.strip().splitlines()) == 1
+
 
 def test_a_killed_run_records_nothing_and_a_half_written_record_is_never_listed(tmp_path):
     configfile = write_config(tmp_path / "config.yaml", CONFIG)

@@ -176,3 +176,24 @@ def test_outlier_labels_matching_no_row_stop_the_input_check_and_keep_the_data(u
         output,
     ), output[-3000:]
     assert _state(workdir) == before
+
+
+def test_verify_reports_results_made_from_a_data_file_that_has_changed_since(user_run, monkeypatch):
+    from gmm_pipeline.verify import verify_results
+
+    workdir, data, _ = user_run
+    monkeypatch.chdir(workdir)  # records name files by their path from the run's folder
+    assert verify_results("results")[0] == []
+    good = data.read_bytes()
+    try:
+        frame = pd.read_parquet(data)
+        frame[["length", "weight"]] *= 3
+        frame.to_parquet(data)
+        findings = verify_results("results")[0]
+        # Both steps that read the file: the input check and the dataset it made.
+        assert [(f.kind, f.path, f.detail) for f in findings] == [
+            ("stale", f"results/data/mine/{record}", f"made from an earlier version of {data}")
+            for record in ("input_check.provenance.json", "provenance.json")
+        ]
+    finally:
+        data.write_bytes(good)

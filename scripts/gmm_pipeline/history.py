@@ -34,6 +34,9 @@ from .errors import PipelineInputError
 RUNS_FOLDER = "runs"
 STORE_FOLDER = "store"
 RECORD_NAME = "run.json"
+# What every run record holds (record_run writes them), checked when one is read.
+_RECORD_KEYS = {"id", "started", "ended", "results_dir", "config", "jobs", "manifest_sha256", "artifacts"}
+_ARTIFACT_KEYS = ("path", "sha256", "bytes_sha256")
 MANIFEST_NAME = "manifest.json"
 _ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
@@ -80,7 +83,23 @@ class RunStore:
         if not _ID.match(str(run_id)) or not (self.folder / run_id / RECORD_NAME).is_file():
             known = ", ".join(self.run_ids()) or "none recorded"
             raise PipelineInputError(f"no run {run_id!r} in {self.folder}; runs: {known}")
-        return read_json(self.folder / run_id / RECORD_NAME)
+        path = self.folder / run_id / RECORD_NAME
+        try:
+            record = read_json(path)
+            missing = sorted(_RECORD_KEYS - set(record)) if isinstance(record, dict) else ["(not an object)"]
+            bad = [
+                e
+                for e in record.get("artifacts", [])
+                if not isinstance(e, dict) or set(_ARTIFACT_KEYS) - set(e)
+            ]
+        except (OSError, ValueError, AttributeError) as err:
+            raise PipelineInputError(f"{path}: damaged run record ({err}); remove the run's folder") from None
+        if missing or bad:
+            raise PipelineInputError(
+                f"{path}: damaged run record ({'lacks ' + ', '.join(missing) if missing else 'a malformed artifact entry'}); "
+                f"remove the run's folder"
+            )
+        return record
 
     @contextlib.contextmanager
     def locked(self):
@@ -293,32 +312,51 @@ def restore_run(results_dir, run_id, destination):
     destination = Path(destination)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise PipelineInputError(f"{destination} is not an empty folder; restore writes only into a new one")
-    with runs.locked():
-        record = runs.record(run_id)
-        root = record["results_dir"]
-        files = [(entry["path"], entry["bytes_sha256"], entry["sha256"]) for entry in record["artifacts"]]
-        files.append((os.path.join(root, MANIFEST_NAME), record["manifest_sha256"], None))
-        for path, bytes_sha256, content_sha256_expected in files:
-            blob = runs.blob_path(bytes_sha256)
-            if not blob.is_file():
-                raise PipelineInputError(
-                    f"the store lacks the bytes of {path} ({blob}); the run cannot be restored"
-                )
-            target = destination / os.path.relpath(path, root)
-            with atomic_open(target) as handle, open(blob, "rb") as source:
-                shutil.copyfileobj(source, handle)
-            if sha256_file(target) != bytes_sha256 or (
-                content_sha256_expected is not None and content_sha256(target)[0] != content_sha256_expected
-            ):
-                raise PipelineInputError(
-                    f"{target}: restored bytes differ from the run's manifest (store damaged?)"
-                )
+    # Restored beside the destination and renamed into place when every file checks out,
+    # so a failed restore leaves no half-written folder.
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.restoring-", dir=destination.parent))
+    try:
+        with runs.locked():
+            record = runs.record(run_id)
+            root = record["results_dir"]
+            files = [(entry["path"], entry["bytes_sha256"], entry["sha256"]) for entry in record["artifacts"]]
+            files.append((os.path.join(root, MANIFEST_NAME), record["manifest_sha256"], None))
+            for path, bytes_sha256, content_sha256_expected in files:
+                blob = runs.blob_path(bytes_sha256)
+                if not blob.is_file():
+                    raise PipelineInputError(
+                        f"the store lacks the bytes of {path} ({blob}); the run cannot be restored"
+                    )
+                target = staging / os.path.relpath(path, root)
+                with atomic_open(target) as handle, open(blob, "rb") as source:
+                    shutil.copyfileobj(source, handle)
+                if sha256_file(target) != bytes_sha256 or (
+                    content_sha256_expected is not None
+                    and content_sha256(target)[0] != content_sha256_expected
+                ):
+                    raise PipelineInputError(
+                        f"{destination / os.path.relpath(path, root)}: restored bytes differ from the run's "
+                        f"manifest (store damaged?); nothing was restored"
+                    )
+        os.chmod(staging, 0o777 & ~current_umask())
+        if destination.exists():
+            destination.rmdir()  # empty, checked above
+        os.replace(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return len(files)
 
 
 def remove_runs(results_dir, *, keep_latest=None, keep_ids=()):
     """Remove recorded runs but the latest ``keep_latest`` and those in ``keep_ids``, then
     the stored bytes no kept run uses. Returns ``(removed run ids, bytes reclaimed)``."""
+    if keep_latest is not None and (
+        isinstance(keep_latest, bool) or not isinstance(keep_latest, int) or keep_latest < 0
+    ):
+        raise PipelineInputError(
+            f"--keep is {keep_latest!r}; expected how many of the latest runs to keep, 0 or more"
+        )
     runs = RunStore(results_dir)
     with runs.locked():
         runs.remove_unfinished()

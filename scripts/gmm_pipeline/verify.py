@@ -180,16 +180,19 @@ def verify_results(results_dir="results"):
         for entry in outputs:
             check_file(entry["path"], entry.get("sha256"), _key(record_path))
         for entry in record.get("inputs", []):
-            # An input made by the pipeline that has changed since: this record's outputs
-            # were made from an earlier version of it.
-            if str(entry.get("path", "")).startswith(f"{_key(results_dir)}{os.sep}"):
-                current = hashes.sha256(entry["path"])
-                if current is not None and current != entry.get("sha256"):
-                    findings.add(
-                        Finding(
-                            "stale", _key(record_path), f"made from an earlier version of {entry['path']}"
-                        )
-                    )
+            # An input that has changed since, the pipeline's or a user's data file: this
+            # record's outputs were made from an earlier version of it. A user's file that is
+            # gone is stale too (an artifact that is gone is reported as missing).
+            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                continue
+            current = hashes.sha256(entry["path"])
+            made_here = entry["path"].startswith(f"{_key(results_dir)}{os.sep}")
+            if current is None and not made_here:
+                findings.add(Finding("stale", _key(record_path), f"made from {entry['path']}, which is gone"))
+            elif current is not None and current != entry.get("sha256"):
+                findings.add(
+                    Finding("stale", _key(record_path), f"made from an earlier version of {entry['path']}")
+                )
         code = record.get("step_code")
         if not isinstance(code, dict) or code.get("step") not in known_steps:
             findings.add(
