@@ -2,11 +2,13 @@
 
 Run it from the folder the pipeline ran in. Prints one line per file that is missing,
 edited, stale, made by other code than this checkout's or listed nowhere, then a count;
-exits 1 if there is any such file, 0 if the folder is exactly what its records describe.
+exits 1 if there is any such file, 0 if the folder is exactly what its records describe, 2
+if the folder is not there.
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 from gmm_pipeline.verify import verify_results
 
@@ -15,6 +17,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results", help="the results folder (default: results)")
     args = parser.parse_args(argv)
+    if not Path(args.results).is_dir():
+        print(
+            f"verify: {args.results} is not a folder; expected the results folder of a run", file=sys.stderr
+        )
+        return 2
     findings, n_checked = verify_results(args.results)
     for finding in findings:
         print(finding)

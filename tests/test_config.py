@@ -422,3 +422,19 @@ def test_what_a_files_row_count_refuses_is_named_before_any_job(tmp_path, rows, 
     assert re.search(rf"^Invalid config: {re.escape(str(path))} {expected}", _refusal(process)), (
         process.stderr
     )
+
+
+def test_a_run_of_more_em_starts_than_a_run_may_take_is_refused_up_front(tmp_path):
+    # seeds: 1000000 was still fitting after four minutes; the count says so at once.
+    process = run_snakemake(
+        tmp_path, "--configfile", SMALL_CONFIG, "--dry-run", "--config", "fit={seeds: 1000000}", check=False
+    )
+    # 2 covariance types x 4 counts x (10^6 seeds x 4 start methods + 3 folds x 2 seeds +
+    # (4 bootstrap + 2 data seeds) x 2 seeds), plus 2 Bayesian starts.
+    starts = 2 * 4 * (10**6 * 4 + 3 * 2 + (4 + 2) * 2) + 2
+    assert _refusal(process) == (
+        f"Invalid config: datasets.moons: the settings ask for about {starts:,} EM starts per dataset, more "
+        "than the 1,000,000 a run may take (hours on one core); lower fit.seeds, "
+        "selection.stability.bootstrap, selection.lrt.replicates or bayesian.n_init, or split the work "
+        "into a sweep"
+    )

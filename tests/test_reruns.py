@@ -305,3 +305,16 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
     # The same bytes again, with yet another time: nothing to do.
     os.utime(data, ns=(mtime - 10**9, mtime - 10**9))
     assert "Nothing to be done" in run_snakemake(tmp_path, "--configfile", configfile, "--dry-run").stdout
+
+
+def test_verify_refuses_a_results_folder_that_is_not_there(tmp_path):
+    process = subprocess.run(
+        [sys.executable, str(REPO / "scripts/verify_results.py"), "--results", str(tmp_path / "absent")],
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 2 and process.stdout == ""
+    assert (
+        process.stderr
+        == f"verify: {tmp_path / 'absent'} is not a folder; expected the results folder of a run\n"
+    )

@@ -197,3 +197,19 @@ def test_verify_reports_results_made_from_a_data_file_that_has_changed_since(use
         ]
     finally:
         data.write_bytes(good)
+
+
+def test_a_file_replaced_after_its_input_check_is_refused(tmp_path):
+    from gmm_pipeline.errors import PipelineInputError
+    from gmm_pipeline.sources import check_to_file, check_unchanged_since_checked
+
+    path = tmp_path / "mine.csv"
+    _points().drop(columns="comment").to_csv(path, index=False)
+    report = tmp_path / "input_check.json"
+    check_to_file({"path": str(path), "label_column": "kind"}, min_rows=3, report_path=report)
+    check_unchanged_since_checked(path, report)  # the file the check read passes
+    _points(seed=1).drop(columns="comment").to_csv(path, index=False)
+    with pytest.raises(
+        PipelineInputError, match=rf"^{re.escape(str(path))}: the file changed after its input check"
+    ):
+        check_unchanged_since_checked(path, report)

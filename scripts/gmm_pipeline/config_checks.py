@@ -24,6 +24,9 @@ SOURCE_KEYS = ("generator", "bundled", "path")
 # More values than any hand-written config holds: a larger one is refused before anything
 # walks it (an 850-byte YAML file of nested aliases expands to billions of values).
 MAX_CONFIG_VALUES = 100_000
+# More EM starts per dataset than a run is meant to hold: at about 10 ms a start on a
+# thousand rows, hours of one core. A larger study belongs in a sweep of smaller points.
+MAX_EM_STARTS = 1_000_000
 # JSON-schema type names of the values yaml.safe_load can give for a scalar.
 
 
@@ -116,6 +119,14 @@ def check_dataset(planned):
                 f"({planned.setting_key('fit.degenerate.min_points')}, by default features + 1); "
                 f"expected at least {math.ceil(min_k * fewest)} rows"
             )
+    starts = em_starts(settings)
+    if starts > MAX_EM_STARTS:
+        raise PipelineInputError(
+            f"{planned.key}: the settings ask for about {starts:,} EM starts per dataset, more than the "
+            f"{MAX_EM_STARTS:,} a run may take (hours on one core); lower "
+            f"{planned.setting_key('fit.seeds')}, selection.stability.bootstrap, selection.lrt.replicates "
+            f"or bayesian.n_init, or split the work into a sweep"
+        )
     if fit["engine"] == "sklearn":
         if fit["prior"] != "none":
             raise PipelineInputError(
@@ -154,6 +165,23 @@ def check_dataset(planned):
             f"{planned.setting_key('anomalies.threshold')} is 'log_density' but anomalies.log_density "
             f"is not set; expected the log-density value below which points are anomalies"
         )
+
+
+def em_starts(settings):
+    """About how many EM starts a dataset's jobs run under ``settings``: the fit sweep, its
+    refits for cross-validation, stability and the bootstrap LRT, and the Bayesian starts."""
+    fit, selection = settings["fit"], settings["selection"]
+    seeds = fit["seeds"] if isinstance(fit["seeds"], int) else len(fit["seeds"])
+    models = len(fit["covariance_types"]) * len(fit["n_components"])
+    per_model = seeds * len(fit["init_params"])
+    cross_validation = selection["cross_validation"]
+    stability = selection["stability"]
+    refits = (
+        cross_validation["folds"] * cross_validation["seeds"]
+        + (stability["bootstrap"] + stability["data_seeds"]) * stability["seeds"]
+        + 2 * selection["lrt"]["replicates"]
+    )
+    return models * (per_model + refits) + settings["bayesian"]["n_init"]
 
 
 def _file_rows(path):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets as sklearn_datasets
 
-from .artifacts import PARQUET_SUFFIXES, csv_header, sha256_file, write_json
+from .artifacts import PARQUET_SUFFIXES, csv_header, read_json, sha256_file, write_json
 from .errors import PipelineInputError
 
 BUNDLED = {
@@ -243,6 +243,17 @@ def check_report(spec, *, min_rows=1):
         "label_column": spec.get("label_column"),
         "n_labels": int(len(set(labels.tolist()))) if labels is not None else None,
     }
+
+
+def check_unchanged_since_checked(path, report_path):
+    """Refuse a file whose bytes differ from those its input check read (replaced after the
+    check, before the dataset step): what flows on is only ever what was checked."""
+    checked = read_json(report_path).get("sha256")
+    if sha256_file(path) != checked:
+        raise PipelineInputError(
+            f"{path}: the file changed after its input check ({report_path} read SHA-256 "
+            f"{str(checked)[:12]}, it is now {sha256_file(path)[:12]}); run snakemake again to check it anew"
+        )
 
 
 def check_to_file(spec, *, min_rows, report_path):

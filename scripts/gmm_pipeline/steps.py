@@ -30,21 +30,22 @@ def check_input(job):
 
 def prepare_data(job):
     from .datasets import prepare_to_files, source_seeds
+    from .sources import check_unchanged_since_checked
 
     spec = job.params.spec
-    run_step(
-        job,
-        "data",
-        lambda: prepare_to_files(
+
+    def prepare():
+        if "check" in dict(job.input.items()):
+            check_unchanged_since_checked(job.input.source, job.input.check)
+        prepare_to_files(
             spec,
             name=job.wildcards.dataset,
             data_path=job.output.data,
             meta_path=job.output.meta,
             min_rows=job.params.min_rows,
-        ),
-        params=spec,
-        seeds=source_seeds(spec),
-    )
+        )
+
+    run_step(job, "data", prepare, params=spec, seeds=source_seeds(spec))
 
 
 def fit_models(job):
