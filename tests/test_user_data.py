@@ -213,3 +213,33 @@ def test_a_file_replaced_after_its_input_check_is_refused(tmp_path):
         PipelineInputError, match=rf"^{re.escape(str(path))}: the file changed after its input check"
     ):
         check_unchanged_since_checked(path, report)
+
+
+def test_a_label_column_of_one_class_is_not_taken_as_truth_and_the_summaries_say_why(tmp_path):
+    path = tmp_path / "one_class.csv"
+    _points().drop(columns="comment").assign(kind="normal").to_csv(path, index=False)
+    config = _config(path, columns=["length", "weight"])
+    del config["datasets"]["mine"]["outlier_labels"]
+    config["selection"] = {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}}
+    run_snakemake(tmp_path, "--configfile", write_config(tmp_path / "c.yaml", config), "--cores", 2)
+    note = "the label column holds one class: agreement with it says nothing, so none is given"
+    selection = json.loads((tmp_path / "results/select/mine/selection.json").read_text())
+    assert selection["agreement_note"] == note and "agreement_with_truth" not in selection["chosen"]
+    clusters = json.loads((tmp_path / "results/clusters/mine/summary.json").read_text())
+    assert clusters["agreement_note"] == note and clusters["agreement_with_truth"] is None
+    merges = pd.read_csv(tmp_path / "results/clusters/mine/merges.csv")
+    assert merges["adjusted_rand_index"].isna().all()
+
+
+def test_a_nul_byte_in_a_number_is_shown_as_the_value_at_fault(tmp_path):
+    from gmm_pipeline.errors import PipelineInputError
+    from gmm_pipeline.sources import load_file
+
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"a,b\n1.5,2\n2.5\x00,3\n3.5,4\n4.5,1\n")
+    with pytest.raises(PipelineInputError) as refused:
+        load_file({"path": str(path)})
+    assert str(refused.value) == (
+        f"{path}: feature column 'a' is not numeric (dtype str, e.g. '2.5\\x00' at data row 1); "
+        f"expected numbers, or leave it out with `columns`"
+    )

@@ -88,7 +88,8 @@ def merge_to_files(*, data_path, meta_path, selection_path, models_path, outputs
     entropies = [step.entropy for step in reversed(steps)]  # at 1, 2, ..., K clusters
     found = elbow(entropies)
     predicted_by_step = [merged_labels(proba, step.clusters) for step in steps]
-    table = merge_table(steps, predicted_by_step, dataset.labels, found.n_clusters)
+    n_classes = None if dataset.labels is None else int(len(np.unique(dataset.labels)))
+    table = merge_table(steps, predicted_by_step, dataset.truth, found.n_clusters)
 
     labels = pd.DataFrame({"row": np.arange(dataset.n_samples), "component": np.argmax(proba, axis=1) + 1})
     for step, predicted in zip(steps, predicted_by_step, strict=True):
@@ -97,7 +98,6 @@ def merge_to_files(*, data_path, meta_path, selection_path, models_path, outputs
     labels["cluster"] = labels[f"clusters_{found.n_clusters}"]
     chosen_step = next(step for step in steps if step.n_clusters == found.n_clusters)
     with_truth = table.set_index("n_clusters")
-    n_classes = None if dataset.labels is None else int(len(np.unique(dataset.labels)))
     write_csv(outputs["merges"], table)
     write_csv(outputs["labels"], labels)
     write_json(
@@ -128,8 +128,9 @@ def merge_to_files(*, data_path, meta_path, selection_path, models_path, outputs
             ],
             "entropy": {str(count): value for count, value in enumerate(entropies, start=1)},
             "n_classes": n_classes,
+            "agreement_note": dataset.truth_note,
             "agreement_with_truth": None
-            if dataset.labels is None
+            if dataset.truth is None
             else {
                 "at_chosen": _agreement(with_truth, found.n_clusters),
                 "at_n_classes": _agreement(with_truth, n_classes) if n_classes in with_truth.index else None,

@@ -63,6 +63,20 @@ class Dataset:
     def n_samples(self):
         return self.X.shape[0]
 
+    @property
+    def truth(self):
+        """The labels where they can judge clusters: two classes or more. One class is no
+        truth to compare with (ARI and NMI read 0 or 1 whatever the clusters); None then,
+        and :attr:`truth_note` says why."""
+        return self.labels if self.labels is not None and len(np.unique(self.labels)) > 1 else None
+
+    @property
+    def truth_note(self):
+        """Why labels the dataset has are not compared with its clusters, or None."""
+        if self.labels is None or self.truth is not None:
+            return None
+        return "the label column holds one class: agreement with it says nothing, so none is given"
+
 
 @dataclass(frozen=True)
 class Preprocessing:

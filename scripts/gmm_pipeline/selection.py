@@ -368,10 +368,12 @@ def select_to_files(
     )
 
     models = {(model.covariance_type, model.n_components): model for model in load_models(models_path)}
-    if data.labels is not None:
+    if data.truth is not None:
         for entry in [selection["chosen"], *filter(None, selection["by_criterion"].values())]:
             model = models[(entry["covariance_type"], entry["n_components"])]
-            entry["agreement_with_truth"] = agreement_with_truth(model, data.X, data.labels)
+            entry["agreement_with_truth"] = agreement_with_truth(model, data.X, data.truth)
+    if data.truth_note is not None:
+        selection["agreement_note"] = data.truth_note
 
     chosen = selection["chosen"]
     save_model(outputs["model"], models[(chosen["covariance_type"], chosen["n_components"])])

@@ -103,10 +103,16 @@ def check_features(frame, features, source, *, min_rows=1):
     for column in features:
         values = frame[column]
         if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
-            example = values.dropna().astype(str).head(1).tolist()
+            # The first value that is not a number, as written (a NUL byte or a unit shows).
+            unreadable = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+            example = (
+                f", e.g. {values[unreadable].iloc[0]!r} at data row {int(np.argmax(unreadable.to_numpy()))}"
+                if unreadable.any()
+                else ""
+            )
             raise PipelineInputError(
-                f"{source}: feature column {column!r} is not numeric (dtype {values.dtype}"
-                f"{', e.g. ' + repr(example[0]) if example else ''}); expected numbers, or leave it out with `columns`"
+                f"{source}: feature column {column!r} is not numeric (dtype {values.dtype}{example}); "
+                f"expected numbers, or leave it out with `columns`"
             )
         numbers = values.to_numpy(dtype=np.float64)
         bad = ~np.isfinite(numbers)
