@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_CONFIG, process_alive, run_snakemake, snakemake_command
+from conftest import SMALL_CONFIG, process_alive, run_snakemake, snakemake_command, write_config
 from gmm_pipeline.artifacts import TIMING_COLUMNS
 
 pytestmark = pytest.mark.workflow
@@ -176,3 +177,35 @@ def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(tmp_
     assert {entry["path"] for entry in manifest["artifacts"]} == set(_results(tmp_path)) - {
         "results/manifest.json"
     }
+
+
+def test_a_full_disk_ends_the_job_with_one_line_naming_the_file(tmp_path):
+    # The file-size limit (ulimit -f) stands in for a full disk: a write fails as it would
+    # (EFBIG as ENOSPC), while Snakemake's own small files still fit.
+    config = {
+        "datasets": {"moons": {"generator": "moons", "n_samples": 30000, "noise": 0.05, "seed": 1}},
+        "fit": {"covariance_types": ["full"], "n_components": [1, 2], "seeds": 1, "init_params": ["kmeans"]},
+        "selection": {"cross_validation": {"folds": 0}, "stability": {"bootstrap": 0, "data_seeds": 0}},
+        "bayesian": {"max_components": 2, "n_init": 1},
+    }
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
+
+    process = run_snakemake(
+        tmp_path,
+        "--configfile",
+        write_config(tmp_path / "c.yaml", config),
+        "--cores",
+        1,
+        check=False,
+        preexec_fn=small_files,
+    )
+    assert process.returncode != 0
+    said = process.stdout + process.stderr
+    assert "Traceback" not in said, said[-3000:]
+    assert re.findall(r"^gmm-pipeline: .*$", said, flags=re.MULTILINE) == [
+        "gmm-pipeline: data failed: File too large writing results/data/moons/data.csv; make room (disk "
+        "space, quota or file-size limit) and rerun"
+    ]
+    assert not list((tmp_path / "results/data/moons").glob(".*.tmp"))

@@ -91,8 +91,10 @@ def atomic_open(path, mode="wb", **kwargs):
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # a full disk names the artifact, not nothing
         raise
 
 

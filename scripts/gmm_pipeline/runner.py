@@ -1,6 +1,7 @@
 """Running one step inside a Snakemake job: log, thread limit, clean errors, provenance."""
 
 import contextlib
+import errno
 import logging
 import resource
 import sys
@@ -12,6 +13,10 @@ from .errors import PipelineInputError
 from .job_process import process_description, process_limits
 from .provenance import write_provenance
 from .verify import check_inputs
+
+# Write errors that mean the disk (or the file size a limit allows) is full: the job ends
+# with one line, not a traceback chained to the cleanup's own failure.
+_STORAGE_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def remove_stale_temporaries(outputs):
@@ -96,27 +101,41 @@ def run_step(smk, step, action, *, params, seeds=None):
         try:
             input_entries = check_inputs(smk.input)
             action()
+            # Peak memory goes to the log, not the provenance: it differs from run to run.
+            peak = max(
+                resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            )
+            print(f"peak resident memory: {peak / 1024:.1f} MiB", file=log_file)
+            address_space = peak_address_space_mib()
+            if address_space is not None:
+                print(f"peak address space: {address_space:.1f} MiB", file=log_file)
+            outputs = [path for name, path in smk.output.items() if name != "provenance"]
+            write_provenance(
+                smk.output.provenance,
+                step=step,
+                params=params,
+                wildcards=dict(smk.wildcards.items()),
+                inputs=input_entries,
+                outputs=outputs,
+                seeds=seeds,
+                step_code=smk.params.code,
+            )
         except PipelineInputError as err:
-            message = f"gmm-pipeline: {step} failed: {err}"
-            print(message, file=log_file)
-            print(message, file=sys.stderr)
-            sys.exit(1)
-        # Peak memory goes to the log, not the provenance: it differs from run to run.
-        peak = max(
-            resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-        )
-        print(f"peak resident memory: {peak / 1024:.1f} MiB", file=log_file)
-        address_space = peak_address_space_mib()
-        if address_space is not None:
-            print(f"peak address space: {address_space:.1f} MiB", file=log_file)
-        outputs = [path for name, path in smk.output.items() if name != "provenance"]
-        write_provenance(
-            smk.output.provenance,
-            step=step,
-            params=params,
-            wildcards=dict(smk.wildcards.items()),
-            inputs=input_entries,
-            outputs=outputs,
-            seeds=seeds,
-            step_code=smk.params.code,
-        )
+            _fail(step, err, log_file)
+        except OSError as err:
+            if err.errno not in _STORAGE_FULL:
+                raise
+            _fail(
+                step,
+                f"{err.strerror} writing {err.filename}; make room (disk space, quota or file-size limit) and rerun",
+                log_file,
+            )
+
+
+def _fail(step, reason, log_file):
+    """End the job with one line on stderr (and in its log, where it can still be written)."""
+    message = f"gmm-pipeline: {step} failed: {reason}"
+    with contextlib.suppress(OSError):
+        print(message, file=log_file, flush=True)
+    print(message, file=sys.stderr)
+    sys.exit(1)
