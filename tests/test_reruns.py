@@ -25,6 +25,8 @@ from conftest import (
     write_config,
 )
 from gmm_pipeline.code_version import step_code
+from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.verify import check_inputs
 
 pytestmark = pytest.mark.workflow
 
@@ -162,19 +164,30 @@ def test_verify_lists_each_missing_edited_and_unlisted_file(small_run, tmp_path)
     assert summary.endswith("8 problem(s)")
 
 
-def test_a_job_refuses_an_input_edited_after_its_record_was_written(small_run, tmp_path):
+def test_an_input_edited_after_its_record_was_written_stops_the_run_before_any_job(
+    small_run, tmp_path, monkeypatch
+):
     workdir = copy_run(small_run, tmp_path / "run")
     model = workdir / "results/select/blobs/model.json"
     payload = json.loads(model.read_text())
     payload["means"][0][0] += 0.5  # still a valid model file
     model.write_text(json.dumps(payload, indent=2) + "\n")
+    before = {path: path.read_bytes() for path in (workdir / "results").rglob("*") if path.is_file()}
     process = run_snakemake(workdir, "--configfile", SMALL_CONFIG, "--cores", 1, check=False)
-    assert process.returncode != 0
-    # Whichever job reading the model runs first (anomalies, uncertainty, ...) refuses it.
-    assert (
-        " failed: results/select/blobs/model.json: its contents differ from what "
-        "results/select/blobs/provenance.json recorded"
-    ) in process.stderr + process.stdout
+    assert process.returncode == 1
+    # Refused while the run is planned, before Snakemake deletes the outputs (figures,
+    # anomalies, ...) of the jobs that read the model.
+    assert process.stderr.strip().splitlines()[-1] == (
+        "Stopped before any job: results/select/blobs/model.json: its contents differ from what "
+        "results/select/blobs/provenance.json recorded when the pipeline made it (edited by hand?); "
+        "delete the file and rerun to rebuild it, or run `make verify` to list every such file"
+    )
+    after = {path: path.read_bytes() for path in (workdir / "results").rglob("*") if path.is_file()}
+    assert after == before
+    # The job's own check stays behind it (for a run planned before the edit).
+    monkeypatch.chdir(workdir)
+    with pytest.raises(PipelineInputError, match="results/select/blobs/model.json: its contents differ"):
+        check_inputs(["results/select/blobs/model.json"])
     process = verify(workdir)
     assert "edited: results/select/blobs/model.json" in process.stdout
 

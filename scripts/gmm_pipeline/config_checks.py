@@ -284,9 +284,9 @@ def _numbers(value, key=""):
 
 
 @contextlib.contextmanager
-def config_errors_reported():
+def config_errors_reported(prefix="Invalid config"):
     """Stop Snakemake with one line naming the key when the config (or a file it names)
-    cannot run: ``Invalid config: <message>`` on stderr, exit status 1.
+    cannot run: ``<prefix>: <message>`` on stderr, exit status 1.
 
     Catches both a failed ``snakemake.utils.validate`` (whose jsonschema error is kept as
     the exception's context) and a :class:`PipelineInputError`. The run ends with
@@ -305,7 +305,7 @@ def config_errors_reported():
         message = str(err)
     else:
         return
-    print(f"Invalid config: {message}", file=sys.stderr, flush=True)
+    print(f"{prefix}: {message}", file=sys.stderr, flush=True)
     raise SystemExit(1)
 
 

@@ -92,15 +92,49 @@ def check_inputs(paths, index=None):
     entries = []
     for path in paths:
         entry = file_entry(path)
-        made_by = index.producer(path)
-        if made_by is not None and made_by[1].get("sha256") != entry["sha256"]:
-            raise PipelineInputError(
-                f"{path}: its contents differ from what {made_by[0]} recorded when the pipeline "
-                f"made it (edited by hand?); delete the file and rerun to rebuild it, or run "
-                f"`make verify` to list every such file"
-            )
+        _refuse_if_edited(path, entry, index)
         entries.append(entry)
     return entries
+
+
+def _refuse_if_edited(path, entry, index):
+    made_by = index.producer(path)
+    if made_by is not None and made_by[1].get("sha256") != entry["sha256"]:
+        raise PipelineInputError(
+            f"{path}: its contents differ from what {made_by[0]} recorded when the pipeline "
+            f"made it (edited by hand?); delete the file and rerun to rebuild it, or run "
+            f"`make verify` to list every such file"
+        )
+
+
+def check_no_hand_edits(results_dir="results"):
+    """Refuse, before any job runs, an artifact edited since the job that made it.
+
+    A job refuses such an input itself (:func:`check_inputs`), but only after Snakemake
+    has deleted the job's earlier outputs. Here, while the run is planned, only the files
+    written after every provenance record of their folder (records are written after the
+    outputs they list, so an untouched artifact never is) are hashed: a stat of each file
+    otherwise.
+
+    Raises
+    ------
+    PipelineInputError
+        Naming the first such file whose contents differ from its record.
+    """
+    index = RecordIndex()
+    for folder, _, names in os.walk(results_dir):
+        relative = Path(folder).relative_to(results_dir)
+        if relative.parts and (relative.parts[0] in NOT_ARTIFACTS or relative.parts[0].startswith(".")):
+            continue
+        records = [name for name in names if name.endswith(RECORD_SUFFIX)]
+        if not records:
+            continue
+        newest_record = max(os.stat(os.path.join(folder, name)).st_mtime_ns for name in records)
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if name in records or name.startswith(".") or os.stat(path).st_mtime_ns <= newest_record:
+                continue
+            _refuse_if_edited(_key(path), file_entry(path), index)
 
 
 @dataclass(frozen=True)
