@@ -6,7 +6,6 @@
 exit status is 0 when the comparison ran (whatever it found), 2 when a folder cannot be read.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,11 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gmm_pipeline.compare import compare_runs, format_comparison, load_run  # noqa: E402
-from gmm_pipeline.errors import PipelineInputError  # noqa: E402
+from gmm_pipeline.errors import OneLineParser, PipelineInputError  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", help="the first results folder (for example results)")
     parser.add_argument("b", help="the second results folder")
     parser.add_argument("--json", action="store_true", help="print the whole comparison as JSON")

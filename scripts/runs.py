@@ -10,7 +10,6 @@ RUN is a run id as `list` prints it, or `latest`. Every completed run that chang
 results records itself (see gmm_pipeline/history.py). Exit status 2 names what is wrong.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gmm_pipeline.compare import compare_runs, format_comparison, load_run  # noqa: E402
-from gmm_pipeline.errors import PipelineInputError  # noqa: E402
+from gmm_pipeline.errors import OneLineParser, PipelineInputError  # noqa: E402
 from gmm_pipeline.history import (  # noqa: E402
     RunStore,
     format_runs,
@@ -48,7 +47,7 @@ def load(results, name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results", help="the results folder (default results)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every recorded run")

@@ -6,15 +6,15 @@ exits 1 if there is any such file, 0 if the folder is exactly what its records d
 if the folder is not there.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from gmm_pipeline.errors import OneLineParser
 from gmm_pipeline.verify import verify_results
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results", help="the results folder (default: results)")
     args = parser.parse_args(argv)
     if not Path(args.results).is_dir():

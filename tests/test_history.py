@@ -202,3 +202,25 @@ def test_a_killed_run_records_nothing_and_a_half_written_record_is_never_listed(
     shutil.rmtree(tmp_path / "results/runs/store")
     broken = runs_script(tmp_path, "restore", "latest", tmp_path / "restored")
     assert broken.returncode == 2 and "the store lacks the bytes of" in broken.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs.py", "remove", "--keep", "x"],
+        ["runs.py", "bogus"],
+        ["compare_runs.py", "only-one"],
+        ["verify_results.py", "--nope"],
+    ],
+)
+def test_every_command_refuses_bad_arguments_with_one_line(tmp_path, command):
+    process = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / command[0]), *command[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 2 and process.stdout == ""
+    lines = process.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(command[0]) and lines[0].endswith("(see --help)"), lines

@@ -38,15 +38,21 @@ def test_file_shapes_come_from_the_file(tmp_path):
     assert dataset_shape(spec) == (1030, 5)
 
 
-def test_the_estimate_bounds_every_jobs_measured_peak(small_run):
-    estimates = dataset_memory_mib(full_plan(small_config()))
+def _logged_peaks(run, line, estimates):
+    """Each job's peak from its log's ``line`` (``peak ...: <MiB> MiB``), beside its
+    dataset's estimate: ``{rule/log: (peak, estimate)}``."""
     peaks = {}
-    for log in (small_run / "results/logs").rglob("*.log"):
-        match = re.search(r"peak resident memory: ([\d.]+) MiB", log.read_text())
+    for log in (run / "results/logs").rglob("*.log"):
+        match = re.search(rf"{line}: ([\d.]+) MiB", log.read_text())
         dataset = next((name for name in estimates if name in log.stem), None)
         if match and dataset:
             peaks[f"{log.parent.name}/{log.stem}"] = (float(match.group(1)), estimates[dataset])
     assert len(peaks) > 10
+    return peaks
+
+
+def test_the_estimate_bounds_every_jobs_measured_peak(small_run):
+    peaks = _logged_peaks(small_run, "peak resident memory", dataset_memory_mib(full_plan(small_config())))
     assert all(peak < estimate for peak, estimate in peaks.values()), peaks
 
 
@@ -111,13 +117,7 @@ def test_the_address_space_estimate_bounds_every_jobs_measured_peak(small_run):
         name: peak_address_space_mib(*dataset_shape(planned.spec), largest_component_count(planned.settings))
         for name, planned in full_plan(small_config()).items()
     }
-    peaks = {}
-    for log in (small_run / "results/logs").rglob("*.log"):
-        match = re.search(r"peak address space: ([\d.]+) MiB", log.read_text())
-        dataset = next((name for name in estimates if name in log.stem), None)
-        if match and dataset:
-            peaks[f"{log.parent.name}/{log.stem}"] = (float(match.group(1)), estimates[dataset])
-    assert len(peaks) > 10
+    peaks = _logged_peaks(small_run, "peak address space", estimates)
     assert all(peak < estimate for peak, estimate in peaks.values()), peaks
 
 

@@ -1,5 +1,7 @@
 """Errors the pipeline reports to users as plain messages, without a traceback."""
 
+import argparse
+
 
 class PipelineInputError(ValueError):
     """Bad user input: a config value or a data file that cannot be used as given.
@@ -10,3 +12,11 @@ class PipelineInputError(ValueError):
 
 class ModelFormatError(PipelineInputError):
     """A model file that is not a valid gmm-pipeline model."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser that refuses bad arguments with one line naming the program and
+    what is wrong (exit status 2), where argparse prints its usage above the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
