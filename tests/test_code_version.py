@@ -84,7 +84,7 @@ def load_code_version(package):
 def package(tmp_path):
     folder = tmp_path / "gmm_pipeline"
     folder.mkdir()
-    for name in ("__init__.py", "code_version.py", "artifacts.py"):
+    for name in ("__init__.py", "code_version.py", "artifacts.py", "errors.py"):
         shutil.copy2(code_version.PACKAGE_DIR / name, folder)
     for name, text in {"steps": STEPS, "shared": SHARED, "nested": NESTED, "leaf": LEAF}.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(text).lstrip())

@@ -51,7 +51,7 @@ def test_columns_choose_the_features(tmp_path, good_frame):
         (
             lambda f: f,
             {},
-            r"data.csv: feature column 'species' is not numeric \(dtype .*e\.g\. '[ab]'\).*leave it out with `columns`",
+            r"data.csv: feature column 'species' is not numeric \(dtype .*e\.g\. '[ab]' at data row 0\).*leave it out with `columns`",
         ),
         (
             lambda f: f.assign(weight=f["weight"].where(f.index != 9, np.nan)),

@@ -401,10 +401,11 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     process = run_snakemake(
         tmp_path, "--configfile", configfile, "--cores", 1, "results/fit/moons/starts.csv", check=False
     )
-    # First the edit itself is refused: the file is not what its provenance record says.
+    # First the edit itself is refused, before any job: the file is not what its
+    # provenance record says.
     assert process.returncode != 0
     assert (
-        "fit failed: results/data/moons/data.csv: its contents differ from what "
+        "Stopped before any job: results/data/moons/data.csv: its contents differ from what "
         "results/data/moons/provenance.json recorded"
     ) in process.stdout + process.stderr
     # Without a record to compare with, the data's own check names the column and row.
