@@ -129,7 +129,8 @@ def test_an_address_space_limit_below_what_a_job_maps_is_refused(tmp_path):
         small_config(),
         preexec=_address_space_limit(781),
         expected=r"datasets\.moons: 200 rows x 2 features with up to 5 components need an estimated "
-        r"[\d,]+ MiB of address space per job, more than the 781 MiB of ulimit -v; .* or raise the limit",
+        r"2,300 MiB of address space per job, more than the 781 MiB of ulimit -v; raise the limit to at "
+        r"least 2,300 MiB$",
     )
 
 

@@ -210,11 +210,16 @@ def check_memory(plan, requested_mb=None):
                     if plan[name].sweep is None
                     else f"{plan[name].key} point {plan[name].folder}"
                 )
+                base = BASE_MIB if what == "memory" else ADDRESS_SPACE_BASE_MIB
+                advice = (
+                    [f"raise the limit to at least {estimate:,.0f} MiB"] if what == "address space" else []
+                )
+                if base < limit:  # else no data is small enough: only the limit can change
+                    advice.insert(0, "use fewer rows (n_samples) or fewer components")
                 raise PipelineInputError(
                     f"{where_named}: {shape[0]:,} rows x {shape[1]} features with up to {k} "
                     f"components need an estimated {estimate:,.0f} MiB of {what} per job, more than "
-                    f"the {limit:,.0f} MiB of {where}; use fewer rows (n_samples) or fewer components"
-                    + (", or raise the limit" if what == "address space" else "")
+                    f"the {limit:,.0f} MiB of {where}; {', or '.join(advice)}"
                 )
     return estimates
 
