@@ -209,3 +209,35 @@ def test_a_full_disk_ends_the_job_with_one_line_naming_the_file(tmp_path):
         "space, quota or file-size limit) and rerun"
     ]
     assert not list((tmp_path / "results/data/moons").glob(".*.tmp"))
+
+
+def test_a_job_that_cannot_allocate_ends_with_one_line(tmp_path, capsys):
+    from gmm_pipeline.code_version import step_code
+    from gmm_pipeline.jobs import Job
+    from gmm_pipeline.runner import run_step
+
+    def named(**values):
+        return {"items": list(values.values()), "names": values}
+
+    job = Job(
+        rule="fit_models",
+        step="fit_models",
+        cwd=str(tmp_path),
+        threads=1,
+        config={},
+        input=named(),
+        output=named(provenance=str(tmp_path / "provenance.json")),
+        params=named(code=step_code("fit_models")),
+        wildcards=named(dataset="moons"),
+        log={"items": [str(tmp_path / "fit.log")], "names": {}},
+    )
+
+    def allocate():
+        raise MemoryError  # as numpy raises when the address space runs out
+
+    with pytest.raises(SystemExit) as ended:
+        run_step(job, "fit", allocate, params={})
+    assert ended.value.code == 1
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith("gmm-pipeline: fit failed: out of memory under nice "), said
+    assert not (tmp_path / "provenance.json").exists()

@@ -328,3 +328,30 @@ def test_only_jobs_the_local_snakemake_started_use_the_worker(monkeypatch):
 def test_jobs_on_a_slurm_node_run_in_their_own_process(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     assert not worker.worker_enabled()
+
+
+def test_a_worker_stuck_in_its_start_up_is_ended_by_the_kernel(tmp_path, bad_csv, runtime_dir):
+    # Its import of pandas hangs in a C call holding the GIL (tests/stuck_step): past its
+    # start-up time SIGALRM ends it, and the job meanwhile runs elsewhere.
+    stuck_pids = tmp_path / "stuck.pids"
+    code = (
+        "import sys; from gmm_pipeline import worker; print('status', worker.run_in_worker(sys.stdin.read()))"
+    )
+    env = dict(
+        os.environ,
+        XDG_RUNTIME_DIR=str(runtime_dir),
+        PYTHONPATH=os.pathsep.join([str(SCRIPTS.parent / "tests" / "stuck_step"), str(SCRIPTS)]),
+        GMM_TEST_STUCK_IMPORT="pandas",
+        GMM_TEST_STUCK_PIDS=str(stuck_pids),
+        GMM_PIPELINE_WORKER_STARTUP_SECONDS="3",
+    )
+    request = job_to_json(FakeSnakemake(tmp_path, bad_csv), "check_input", tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=request, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert "status None" in result.stdout, result.stderr  # no worker took it: it runs in its own process
+    worker_pid = int(stuck_pids.read_text().split()[0])
+    deadline = time.monotonic() + 10
+    while process_alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(worker_pid)

@@ -122,6 +122,13 @@ def run_step(smk, step, action, *, params, seeds=None):
             )
         except PipelineInputError as err:
             _fail(step, err, log_file)
+        except MemoryError:
+            _fail(
+                step,
+                f"out of memory under {describe_limits(process_limits())}; see the memory estimate "
+                f"in the README, or free memory and rerun",
+                log_file,
+            )
         except OSError as err:
             if err.errno not in _STORAGE_FULL:
                 raise

@@ -75,7 +75,9 @@ IDLE_SECONDS = float(os.environ.get("GMM_PIPELINE_WORKER_IDLE_SECONDS", 120))
 # How many jobs a worker runs at once; a job beyond that runs in its own process. Snakemake
 # holds a run to --cores jobs; the bound holds several runs, or a flood of connections.
 MAX_CHILDREN = int(os.environ.get("GMM_PIPELINE_WORKER_MAX_JOBS", 2 * (os.cpu_count() or 1)))
-STARTUP_SECONDS = 60
+# How long a job waits for a starting worker, and the longest a worker may take to start
+# or to make one idle import before the kernel ends it.
+STARTUP_SECONDS = int(os.environ.get("GMM_PIPELINE_WORKER_STARTUP_SECONDS", 60))
 LOCK_WAIT_SECONDS = 2
 # Imported by the worker before it takes its first job: what nearly every step needs.
 PRELOAD = (

@@ -1,7 +1,8 @@
 """Loaded by Python at start-up in the tests that put this folder on ``PYTHONPATH``: makes
-the step named in ``GMM_TEST_STUCK_STEP`` hang inside a C call that holds the GIL, as a job
-stuck in a library (OpenBLAS retrying an allocation under ``ulimit -v``) does. No Python
-code of the process runs again, so only the kernel or another process can end it.
+the step named in ``GMM_TEST_STUCK_STEP`` (or the import of the module named in
+``GMM_TEST_STUCK_IMPORT``) hang inside a C call that holds the GIL, as a job stuck in a
+library (OpenBLAS retrying an allocation under ``ulimit -v``) does. No Python code of the
+process runs again, so only the kernel or another process can end it.
 
 Each stuck process appends its pid to the file ``GMM_TEST_STUCK_PIDS``.
 """
@@ -20,11 +21,14 @@ def _stuck(job):
     re.fullmatch(r"(a|aa)*c", "a" * 80)
 
 
-class _PatchSteps(importlib.abc.MetaPathFinder):
-    """Replaces the step once gmm_pipeline.steps is imported, wherever that happens."""
+class _Patch(importlib.abc.MetaPathFinder):
+    """Runs ``after(module)`` once module ``name`` is imported, wherever that happens."""
+
+    def __init__(self, name, after):
+        self.name, self.after = name, after
 
     def find_spec(self, name, path, target=None):
-        if name != "gmm_pipeline.steps":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -32,11 +36,17 @@ class _PatchSteps(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            module.STEPS[os.environ["GMM_TEST_STUCK_STEP"]] = _stuck
+            self.after(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
+def _replace_step(module):
+    module.STEPS[os.environ["GMM_TEST_STUCK_STEP"]] = _stuck
+
+
 if os.environ.get("GMM_TEST_STUCK_STEP"):
-    sys.meta_path.insert(0, _PatchSteps())
+    sys.meta_path.insert(0, _Patch("gmm_pipeline.steps", _replace_step))
+if os.environ.get("GMM_TEST_STUCK_IMPORT"):
+    sys.meta_path.insert(0, _Patch(os.environ["GMM_TEST_STUCK_IMPORT"], _stuck))
