@@ -173,3 +173,36 @@ def test_an_edit_makes_a_new_cache_entry_and_the_cache_stays_bounded(package, tm
         monkeypatch.setattr(version, "_CACHE_ENTRIES", 6)
         assert version.step_code("beta")["sha256"] != before
         assert len(list(folder.glob("*.json"))) <= 6
+
+
+def test_modules_in_subpackages_are_followed_through_every_form_of_import(package):
+    # A layered package: steps import a stage in a subpackage, which reaches a module of
+    # another subpackage by a two-dot import, and that one a third by an absolute import.
+    for folder in ("stages", "maths", "files"):
+        (package / folder).mkdir()
+        (package / folder / "__init__.py").write_text(f'"""The {folder} layer."""\n')
+    (package / "stages" / "gamma_stage.py").write_text(
+        "from ..maths import kernel\n\n\ndef run():\n    return kernel.K\n"
+    )
+    (package / "maths" / "kernel.py").write_text("from gmm_pipeline.files.writer import W\n\nK = 1 + W\n")
+    (package / "files" / "writer.py").write_text("W = 1\n")
+    edit(
+        package / "steps.py",
+        "def beta(job):",
+        "def gamma(job):\n    from .stages.gamma_stage import run\n\n    return run()\n\n\ndef beta(job):",
+    )
+    version = load_code_version(package)
+    assert version.step_code("gamma")["modules"] == [
+        "files",
+        "files.writer",
+        "maths",
+        "maths.kernel",
+        "shared",
+        "stages",
+        "stages.gamma_stage",
+    ]
+    before = hashes(package)
+    edit(package / "files" / "writer.py", "W = 1", "W = 2")  # two subpackages away from the step
+    after = hashes(package)
+    assert after["gamma"] != before["gamma"] and after["alpha"] == before["alpha"]
+    assert {"stages.gamma_stage", "maths.kernel", "files.writer"} <= set(version.package_modules())

@@ -245,6 +245,13 @@ def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     assert worker.worker_key() == before
     (copy / "fitting.py").write_text((copy / "fitting.py").read_text() + "\n# edited\n")
     assert worker.worker_key() != before
+    # A module in a subpackage counts as much as one at the top.
+    (copy / "layer").mkdir()
+    (copy / "layer" / "__init__.py").write_text("")
+    (copy / "layer" / "module.py").write_text("VALUE = 1\n")
+    before = worker.worker_key()
+    (copy / "layer" / "module.py").write_text("VALUE = 2\n")
+    assert worker.worker_key() != before
 
 
 def test_an_installed_or_upgraded_library_gets_a_worker_of_its_own(tmp_path, monkeypatch):

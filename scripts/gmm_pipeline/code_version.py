@@ -8,8 +8,10 @@ value covers exactly the modules the step runs:
 
 * the step's function in ``steps.py`` and the rest of that module except the other steps'
   functions (so editing one step's wiring reruns that step alone);
-* every module of this package those import, followed transitively through relative
-  imports, wherever they stand (module level or inside a function);
+* every module of this package those import, followed transitively through relative and
+  absolute imports, wherever they stand (module level or inside a function) and in
+  whichever subpackage (a module is named by its dotted path in the package, such as
+  ``files.artifacts``; a subpackage's ``__init__`` by the subpackage's name);
 * the versions of the libraries whose arithmetic or output format the results depend on.
 
 Only the logic counts: each module is hashed as its syntax tree without docstrings,
@@ -47,18 +49,40 @@ RESULT_LIBRARIES = (
     "numba",
 )
 # The form of the cached facts (:func:`_cached`); a change to it must change this number.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _CACHE_ENTRIES = 2000
+
+
+def module_file(module):
+    """The file of ``module`` (a dotted path in the package, ``""`` for the package
+    itself), or None if there is no such module."""
+    base = PACKAGE_DIR.joinpath(*module.split(".")) if module else PACKAGE_DIR
+    for path in (base.with_suffix(".py") if module else None, base / "__init__.py"):
+        if path is not None and path.is_file():
+            return path
+    return None
+
+
+def package_modules():
+    """Every module of the package, as dotted paths (subpackages by their ``__init__``)."""
+    modules = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts and "__pycache__" not in parts:
+            modules.append(".".join(parts))
+    return modules
 
 
 @functools.cache
 def _source(module):
-    return (PACKAGE_DIR / f"{module}.py").read_text(encoding="utf-8")
+    return module_file(module).read_text(encoding="utf-8")
 
 
 def _parse(module):
     """A new syntax tree of ``module``, which the caller may change."""
-    return ast.parse(_source(module), filename=str(PACKAGE_DIR / f"{module}.py"))
+    return ast.parse(_source(module), filename=str(module_file(module)))
 
 
 def _statements(node):
@@ -96,9 +120,10 @@ def _logic_sha256(tree):
 
 
 def _facts(tree):
-    """What a module or statement contributes: its logic's hash, and the names it imports
-    from this package (whether or not such a module exists)."""
-    imports = sorted(_imported_names(tree))
+    """What a module or statement contributes: its logic's hash, and its imports as written
+    (``level|module|name``), which :func:`_resolve` turns into modules of this package
+    from where the importing module stands."""
+    imports = sorted(_imports_written(tree))
     return {"logic": _logic_sha256(tree), "imports": imports}
 
 
@@ -192,11 +217,42 @@ def _prune(folder):
 @functools.cache
 def module_imports(module):
     """The modules of this package that ``module`` imports anywhere in its code."""
-    return frozenset(_existing(_module_facts(module)["imports"]))
+    return frozenset(_resolve(module, _module_facts(module)["imports"]))
 
 
-def _existing(names):
-    return {name for name in names if (PACKAGE_DIR / f"{name}.py").is_file()}
+def _resolve(module, imports):
+    """The modules of this package that ``imports`` (:func:`_imports_written` of code in
+    ``module``) name: each imported module and package, and each imported name that is a
+    module itself (``from .files import artifacts``)."""
+    path = module_file(module)
+    # The package a relative import starts from: a subpackage's own for its __init__.
+    here = module.split(".") if path is not None and path.name == "__init__.py" else module.split(".")[:-1]
+    found = set()
+    for written in imports:
+        level, target, name = written.split("|")
+        level = int(level)
+        if level == 0:
+            parts = target.split(".")
+            if parts[0] != PACKAGE:
+                continue
+            base = parts[1:]
+        elif level - 1 > len(here):
+            continue  # above the package: not one of its modules
+        else:
+            base = here[: len(here) - (level - 1)] + (target.split(".") if target else [])
+        for candidate in (base + [name] if name else None, base):
+            dotted = ".".join(candidate) if candidate is not None else None
+            if dotted and module_file(dotted) is not None:
+                found.add(dotted)
+                break
+    # Importing a module runs the __init__ of each package above it.
+    for dotted in list(found):
+        parts = dotted.split(".")
+        found.update(
+            ".".join(parts[:end]) for end in range(1, len(parts)) if module_file(".".join(parts[:end]))
+        )
+    found.discard("")
+    return found
 
 
 @functools.cache
@@ -210,24 +266,20 @@ def _library_versions():
     return versions
 
 
-def _imported_names(tree):
-    """Names of modules of this package that ``tree`` imports anywhere (no prefix)."""
+def _imports_written(tree):
+    """Every import in ``tree`` that may name this package, as ``level|module|name``
+    strings: relative imports, and absolute ones of this package."""
     found = set()
     for node in _statements(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:  # from . import criteria
-                found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            parts = node.module.split(".")
-            if parts[0] == PACKAGE and len(parts) > 1:
-                found.add(parts[1])
+        if isinstance(node, ast.ImportFrom) and (
+            node.level > 0 or (node.module or "").split(".")[0] == PACKAGE
+        ):
+            for alias in node.names:
+                found.add(f"{node.level}|{node.module or ''}|{alias.name}")
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == PACKAGE and len(parts) > 1:
-                    found.add(parts[1])
+                if alias.name.split(".")[0] == PACKAGE:
+                    found.add(f"0|{alias.name}|")
     return found
 
 
@@ -262,7 +314,10 @@ def step_code(step):
         raise ValueError(f"no step function {step!r} in {STEPS_MODULE}.py; steps: {sorted(steps)}")
     # steps.py with only this step's own function among the step functions.
     entry = [statement for statement in _steps_facts() if statement["step"] in (None, step)]
-    modules, pending = set(), _existing(name for statement in entry for name in statement["imports"])
+    modules, pending = (
+        set(),
+        _resolve(STEPS_MODULE, [name for statement in entry for name in statement["imports"]]),
+    )
     while pending:
         module = pending.pop()
         if module not in modules and module != STEPS_MODULE:
