@@ -8,13 +8,12 @@ from gmm_pipeline.anomalies import detector_scores, fit_noise, flagged_by_detect
 from gmm_pipeline.criteria import n_parameters
 from gmm_pipeline.em import Start, default_prior, estimate_parameters, run_starts
 from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.model_io import noise_mixture_from_dict, noise_mixture_to_dict
 from gmm_pipeline.noise import (
     _start,
     fit_noise_mixture,
     initial_noise,
     log_hypervolume,
-    noise_mixture_from_dict,
-    noise_mixture_to_dict,
 )
 from gmm_pipeline.outlier_kinds import uniform_outliers
 from scipy.stats import multivariate_normal

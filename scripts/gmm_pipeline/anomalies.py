@@ -34,8 +34,8 @@ from .artifacts import write_csv, write_json
 from .datasets import NORMAL_KIND, load_dataset
 from .errors import PipelineInputError
 from .fitting import conjugate_prior_options, fit_sweep, sweep_settings
-from .model_io import load_model
-from .noise import fit_noise_mixture, noise_mixture_to_dict
+from .model_io import load_model, noise_mixture_to_dict
+from .noise import fit_noise_mixture
 from .summary_columns import SCORE_COLUMNS
 
 DETECTORS = ("gmm", "noise_component", "isolation_forest", "local_outlier_factor")

@@ -8,7 +8,8 @@ from scipy.cluster.hierarchy import dendrogram
 
 from .artifacts import read_json
 from .datasets import load_dataset
-from .figures import projection, save_figure, shown_rows
+from .figure_files import save_figure
+from .figures import projection, shown_rows
 from .merging import MergeStep, linkage_matrix
 
 OUTPUTS = ("clusters", "entropy", "merge_tree")

@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from . import em_kernels
-from .model_io import fitted_estimator, precisions_cholesky_from_covariances
+from .estimators import fitted_estimator, precisions_cholesky_from_covariances
 
 RESPONSIBILITY_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 # scikit-learn adds this to each component's total responsibility so none is exactly 0.

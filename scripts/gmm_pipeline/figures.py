@@ -1,7 +1,5 @@
 """Step 6: figures for the report: model, selection criteria, stability, uncertainty, Bayesian weights."""
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")  # headless: jobs run without a display
@@ -9,7 +7,6 @@ matplotlib.use("Agg")  # headless: jobs run without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     average_precision_score,
     precision_recall_curve,
@@ -18,30 +15,13 @@ from sklearn.metrics import (  # noqa: E402
 )
 
 from . import criteria  # noqa: E402
-from .artifacts import read_json, write_bytes_atomic  # noqa: E402
+from .artifacts import read_json  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
+from .figure_files import save_figure  # noqa: E402
 from .model_io import load_model  # noqa: E402
 from .summary_columns import SCORE_COLUMNS  # noqa: E402
 
 COVARIANCE_COLORS = {"full": "tab:blue", "tied": "tab:orange", "diag": "tab:green", "spherical": "tab:red"}
-
-
-def save_figure(fig, path, dpi):
-    """Write a figure as PNG, whole or not at all, and close it."""
-    # Render to memory first so the file appears whole or not at all.
-    buffer = io.BytesIO()
-    # savefig draws a figure twice when it has a layout engine, the first time to run it;
-    # after tight_layout() the engine is only a placeholder that runs nothing, so the
-    # canvas's own print_png, one draw, writes the same bytes (tests/test_figures.py):
-    # the benchmark sweep's 30 figures took 4.8 against 5.7 s to save. A constrained
-    # layout still goes through savefig.
-    if isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine)):
-        fig.set_dpi(dpi)
-        fig.canvas.print_png(buffer)
-    else:
-        fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
 
 
 def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):

@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .artifacts import write_csv  # noqa: E402
-from .figures import COVARIANCE_COLORS, save_figure  # noqa: E402
+from .figure_files import save_figure  # noqa: E402
+from .figures import COVARIANCE_COLORS  # noqa: E402
 from .lrt import TEST_COLUMNS, supported_components  # noqa: E402
 
 SUMMARY_COLUMNS = [*TEST_COLUMNS, "supported_n_components"]

@@ -9,16 +9,21 @@ covariances) and builds the estimator from plain numbers, so a tampered file fai
 clear message and can never execute code.
 """
 
+import math
+
 import numpy as np
 from scipy import linalg
 from sklearn.mixture import GaussianMixture
 
 from .artifacts import read_json, write_json
 from .errors import ModelFormatError
+from .estimators import COVARIANCE_TYPES, fitted_estimator, precisions_cholesky_from_covariances
+from .noise import NoiseMixture
 
 MODEL_FORMAT = "gmm-pipeline.gaussian-mixture"
 MODEL_FORMAT_VERSION = 1
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
+NOISE_MODEL_FORMAT_VERSION = 1
 
 # Estimator parameters stored with the model, with the type each must have.
 _PARAMS = {
@@ -125,18 +130,6 @@ def _check_estimator_params(params, source):
         return
 
 
-def precisions_cholesky_from_covariances(covariances, covariance_type):
-    """Cholesky factors of the precision matrices, computed as scikit-learn does."""
-    if covariance_type in ("diag", "spherical"):
-        return 1.0 / np.sqrt(covariances)
-    stack = covariances[np.newaxis] if covariance_type == "tied" else covariances
-    factors = np.empty_like(stack)
-    for index, covariance in enumerate(stack):
-        lower = linalg.cholesky(covariance, lower=True)
-        factors[index] = linalg.solve_triangular(lower, np.eye(len(covariance)), lower=True).T
-    return factors[0] if covariance_type == "tied" else factors
-
-
 def model_from_dict(record, source="model"):
     """Rebuild a fitted GaussianMixture from :func:`model_to_dict` output, validating it.
 
@@ -234,28 +227,6 @@ def model_from_dict(record, source="model"):
     return model
 
 
-def fitted_estimator(
-    params, *, weights, means, covariances, precisions_cholesky, converged, n_iter, lower_bound, n_features
-):
-    """A fitted ``GaussianMixture`` from its parameters, through its public fitted attributes
-    (those ``predict``, ``predict_proba``, ``score_samples``, ``sample``, ``bic`` and ``aic``
-    read)."""
-    model = GaussianMixture(**params)
-    model.weights_ = weights
-    model.means_ = means
-    model.covariances_ = covariances
-    model.precisions_cholesky_ = precisions_cholesky
-    if params["covariance_type"] in ("full", "tied"):
-        model.precisions_ = np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, -1, -2))
-    else:
-        model.precisions_ = precisions_cholesky**2
-    model.converged_ = converged
-    model.n_iter_ = n_iter
-    model.lower_bound_ = lower_bound
-    model.n_features_in_ = n_features
-    return model
-
-
 def save_model(path, model):
     """Write one fitted GaussianMixture to ``path``."""
     write_json(path, model_to_dict(model))
@@ -289,3 +260,30 @@ def _read(path):
         return read_json(path, max_bytes=MAX_MODEL_FILE_BYTES)
     except (OSError, ValueError) as err:
         raise ModelFormatError(f"{path}: cannot read model file: {err}") from err
+
+
+def noise_mixture_to_dict(model):
+    """A JSON-ready description: the Gaussian part as :func:`model_to_dict`."""
+    return {
+        "format": NOISE_MODEL_FORMAT,
+        "format_version": NOISE_MODEL_FORMAT_VERSION,
+        "noise_weight": model.noise_weight,
+        "log_volume": model.log_volume,
+        "gaussian": model_to_dict(model.gaussian),
+    }
+
+
+def noise_mixture_from_dict(record, source="noise model"):
+    """Rebuild a :class:`NoiseMixture`, checking the record first."""
+    if not isinstance(record, dict) or record.get("format") != NOISE_MODEL_FORMAT:
+        raise ModelFormatError(f"{source}: not a noise mixture (expected format {NOISE_MODEL_FORMAT!r})")
+    if record.get("format_version") != NOISE_MODEL_FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: format_version {record.get('format_version')!r}; expected {NOISE_MODEL_FORMAT_VERSION}"
+        )
+    weight, log_volume = record.get("noise_weight"), record.get("log_volume")
+    if not isinstance(weight, float) or not 0.0 <= weight < 1.0:
+        raise ModelFormatError(f"{source}: noise_weight {weight!r}; expected a number in [0, 1)")
+    if not isinstance(log_volume, float) or not math.isfinite(log_volume):
+        raise ModelFormatError(f"{source}: log_volume {log_volume!r}; expected a finite number")
+    return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)

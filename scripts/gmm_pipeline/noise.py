@@ -29,13 +29,7 @@ from sklearn.neighbors import NearestNeighbors
 from .criteria import column, n_parameters
 from .em import Start, as_estimator, default_prior, estimate_parameters, initial_responsibilities, run_starts
 from .errors import PipelineInputError
-from .model_io import (
-    model_from_dict,
-    model_to_dict,
-)
 
-NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
-NOISE_MODEL_FORMAT_VERSION = 1
 BIC_COLUMN = column("bic")
 TABLE_COLUMNS = [
     "n_components",
@@ -271,30 +265,3 @@ def _noise_mixture(fit, covariance_type, n_features, log_volume, settings):
         **settings,
     )
     return NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume))
-
-
-def noise_mixture_to_dict(model):
-    """A JSON-ready description: the Gaussian part as :func:`model_io.model_to_dict`."""
-    return {
-        "format": NOISE_MODEL_FORMAT,
-        "format_version": NOISE_MODEL_FORMAT_VERSION,
-        "noise_weight": model.noise_weight,
-        "log_volume": model.log_volume,
-        "gaussian": model_to_dict(model.gaussian),
-    }
-
-
-def noise_mixture_from_dict(record, source="noise model"):
-    """Rebuild a :class:`NoiseMixture`, checking the record first."""
-    if not isinstance(record, dict) or record.get("format") != NOISE_MODEL_FORMAT:
-        raise PipelineInputError(f"{source}: not a noise mixture (expected format {NOISE_MODEL_FORMAT!r})")
-    if record.get("format_version") != NOISE_MODEL_FORMAT_VERSION:
-        raise PipelineInputError(
-            f"{source}: format_version {record.get('format_version')!r}; expected {NOISE_MODEL_FORMAT_VERSION}"
-        )
-    weight, log_volume = record.get("noise_weight"), record.get("log_volume")
-    if not isinstance(weight, float) or not 0.0 <= weight < 1.0:
-        raise PipelineInputError(f"{source}: noise_weight {weight!r}; expected a number in [0, 1)")
-    if not isinstance(log_volume, float) or not math.isfinite(log_volume):
-        raise PipelineInputError(f"{source}: log_volume {log_volume!r}; expected a finite number")
-    return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # headless: jobs run without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .figures import save_figure  # noqa: E402
+from .figure_files import save_figure  # noqa: E402
 from .summary_columns import DETECTOR_METRICS  # noqa: E402
 
 

@@ -22,7 +22,8 @@ from scipy.optimize import linear_sum_assignment  # noqa: E402
 from .artifacts import write_csv  # noqa: E402
 from .datasets import load_dataset  # noqa: E402
 from .em import run_from_model  # noqa: E402
-from .figures import projection, save_figure  # noqa: E402
+from .figure_files import save_figure  # noqa: E402
+from .figures import projection  # noqa: E402
 from .model_io import load_model  # noqa: E402
 from .stability import bootstrap_sample, bootstrap_weights  # noqa: E402
 
