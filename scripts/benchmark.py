@@ -11,7 +11,7 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   to its exit like the pipeline. The floor and the 1-core run are held to CPU 0 (and one
   BLAS thread), so "1 core" means one CPU. The 1-core run is also timed with each job in
   its own process (``GMM_PIPELINE_WORKER=off``), to show what the warm worker
-  (``gmm_pipeline.worker``) saves;
+  (``gmm_pipeline.execution.worker``) saves;
 * the floor's steps run as one copy per CPU at once: how much the same work slows down when
   every CPU is busy, which bounds any speed-up from more cores;
 * a plain scikit-learn loop doing the same science by hand in one process on CPU 0 (every
@@ -24,7 +24,7 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   orchestration per point of a 50-point sweep, the pipeline on one CPU beside its floor on
   the other, twice with the CPUs swapped; ``--default-points`` adds the same sweep with
   ``config.yaml``'s settings per point (about 75 minutes);
-* the EM engine (``gmm_pipeline.em``) on one CPU: per fit over the sweep's fits against the
+* the EM engine (``gmm_pipeline.maths.em``) on one CPU: per fit over the sweep's fits against the
   pipeline's scikit-learn path and a plain scikit-learn loop, and per iteration on
   1,000,000 x 2 (k = 3) and 200,000 x 20 (k = 5) rows against scikit-learn's ``fit``
   (``--engine-only`` runs just these);
@@ -52,23 +52,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-from gmm_pipeline import cluster_figures, em, em_kernels  # noqa: E402
-from gmm_pipeline.anomalies import extract_to_files  # noqa: E402
-from gmm_pipeline.bayesian import fit_bayesian, prune_to_files  # noqa: E402
-from gmm_pipeline.clusters import merge_to_files  # noqa: E402
-from gmm_pipeline.config_checks import check_config, normalise_config, read_schema  # noqa: E402
-from gmm_pipeline.crossval import cross_validate_to_files  # noqa: E402
-from gmm_pipeline.datasets import generate_dataset, prepare_to_files  # noqa: E402
-from gmm_pipeline.figures import render_to_files  # noqa: E402
-from gmm_pipeline.fitting import fit_sweep, fit_sweeps, fit_to_files, resolve_seeds  # noqa: E402
-from gmm_pipeline.memory import largest_component_count, peak_memory_mib  # noqa: E402
-from gmm_pipeline.metrics import collect_to_file  # noqa: E402
-from gmm_pipeline.plan import plan_datasets, plot_specs  # noqa: E402
-from gmm_pipeline.selection import select_to_files  # noqa: E402
-from gmm_pipeline.stability import stability_to_files  # noqa: E402
-from gmm_pipeline.sweep_figures import plot_to_file  # noqa: E402
-from gmm_pipeline.sweep_summary import summarise_to_files  # noqa: E402
-from gmm_pipeline.uncertainty import uncertainty_to_files  # noqa: E402
+from gmm_pipeline.config.config_checks import check_config, normalise_config, read_schema  # noqa: E402
+from gmm_pipeline.config.memory import largest_component_count, peak_memory_mib  # noqa: E402
+from gmm_pipeline.config.plan import plan_datasets, plot_specs  # noqa: E402
+from gmm_pipeline.maths import em, em_kernels  # noqa: E402
+from gmm_pipeline.stages import cluster_figures  # noqa: E402
+from gmm_pipeline.stages.anomalies import extract_to_files  # noqa: E402
+from gmm_pipeline.stages.bayesian import fit_bayesian, prune_to_files  # noqa: E402
+from gmm_pipeline.stages.clusters import merge_to_files  # noqa: E402
+from gmm_pipeline.stages.crossval import cross_validate_to_files  # noqa: E402
+from gmm_pipeline.stages.datasets import generate_dataset, prepare_to_files  # noqa: E402
+from gmm_pipeline.stages.figures import render_to_files  # noqa: E402
+from gmm_pipeline.stages.fitting import fit_sweep, fit_sweeps, fit_to_files, resolve_seeds  # noqa: E402
+from gmm_pipeline.stages.metrics import collect_to_file  # noqa: E402
+from gmm_pipeline.stages.selection import select_to_files  # noqa: E402
+from gmm_pipeline.stages.stability import stability_to_files  # noqa: E402
+from gmm_pipeline.stages.sweep_figures import plot_to_file  # noqa: E402
+from gmm_pipeline.stages.sweep_summary import summarise_to_files  # noqa: E402
+from gmm_pipeline.stages.uncertainty import uncertainty_to_files  # noqa: E402
 
 SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -360,8 +361,8 @@ def floor_steps(config_path, workdir):
 def count_fits(config):
     """The fits of the run's fit sweeps: every dataset and sweep point, with its own settings
     (an agglomerative or hc_vvv start is one fit where its tree is deterministic)."""
-    from gmm_pipeline.initialisation import is_deterministic
-    from gmm_pipeline.memory import dataset_shape
+    from gmm_pipeline.config.memory import dataset_shape
+    from gmm_pipeline.maths.initialisation import is_deterministic
 
     total = 0
     for planned in plan_datasets(config, read_schema(SCHEMA_PATH)).values():
@@ -730,7 +731,7 @@ def engine_speed(configfile):
 
 def bayesian_speed(configfile):
     """The Bayesian step's fit per dataset of the benchmark sweep, one CPU and one BLAS
-    thread: the engine (:mod:`gmm_pipeline.variational`) against ``BayesianGaussianMixture``
+    thread: the engine (:mod:`gmm_pipeline.maths.variational`) against ``BayesianGaussianMixture``
     with the same settings."""
     from threadpoolctl import threadpool_limits
 

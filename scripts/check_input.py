@@ -1,5 +1,5 @@
-"""Snakemake entry for rule check_input: see gmm_pipeline.steps.check_input and gmm_pipeline.sources."""
+"""Snakemake entry for rule check_input: see gmm_pipeline.execution.steps.check_input and gmm_pipeline.stages.sources."""
 
-from gmm_pipeline.worker import run_job
+from gmm_pipeline.execution.worker import run_job
 
 run_job(snakemake, "check_input")  # noqa: F821 (snakemake is injected by Snakemake)

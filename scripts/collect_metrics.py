@@ -1,5 +1,5 @@
-"""Snakemake entry for rule collect_metrics: see gmm_pipeline.steps.collect_metrics and gmm_pipeline.metrics."""
+"""Snakemake entry for rule collect_metrics: see gmm_pipeline.execution.steps.collect_metrics and gmm_pipeline.stages.metrics."""
 
-from gmm_pipeline.worker import run_job
+from gmm_pipeline.execution.worker import run_job
 
 run_job(snakemake, "collect_metrics")  # noqa: F821 (snakemake is injected by Snakemake)

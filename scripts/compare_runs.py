@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gmm_pipeline.compare import compare_runs, format_comparison, load_run  # noqa: E402
 from gmm_pipeline.errors import OneLineParser, PipelineInputError  # noqa: E402
+from gmm_pipeline.records.compare import compare_runs, format_comparison, load_run  # noqa: E402
 
 
 def main(argv=None):

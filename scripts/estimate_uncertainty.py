@@ -1,5 +1,6 @@
-"""Snakemake entry for rule estimate_uncertainty: see gmm_pipeline.steps.estimate_uncertainty and gmm_pipeline.uncertainty."""
+"""Snakemake entry for rule estimate_uncertainty: see gmm_pipeline.execution.steps.estimate_uncertainty
+and gmm_pipeline.stages.uncertainty."""
 
-from gmm_pipeline.worker import run_job
+from gmm_pipeline.execution.worker import run_job
 
 run_job(snakemake, "estimate_uncertainty")  # noqa: F821 (snakemake is injected by Snakemake)

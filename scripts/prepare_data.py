@@ -1,5 +1,5 @@
-"""Snakemake entry for rule prepare_data: see gmm_pipeline.steps.prepare_data and gmm_pipeline.datasets."""
+"""Snakemake entry for rule prepare_data: see gmm_pipeline.execution.steps.prepare_data and gmm_pipeline.stages.datasets."""
 
-from gmm_pipeline.worker import run_job
+from gmm_pipeline.execution.worker import run_job
 
 run_job(snakemake, "prepare_data")  # noqa: F821 (snakemake is injected by Snakemake)

@@ -1,5 +1,5 @@
-"""Snakemake entry for rule render_figures: see gmm_pipeline.steps.render_figures and gmm_pipeline.figures."""
+"""Snakemake entry for rule render_figures: see gmm_pipeline.execution.steps.render_figures and gmm_pipeline.stages.figures."""
 
-from gmm_pipeline.worker import run_job
+from gmm_pipeline.execution.worker import run_job
 
 run_job(snakemake, "render_figures")  # noqa: F821 (snakemake is injected by Snakemake)

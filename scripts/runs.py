@@ -7,7 +7,7 @@
     python scripts/runs.py remove --keep N [--keep-run RUN ...]   drop old runs, reclaim bytes
 
 RUN is a run id as `list` prints it, or `latest`. Every completed run that changed the
-results records itself (see gmm_pipeline/history.py). Exit status 2 names what is wrong.
+results records itself (see gmm_pipeline/records/history.py). Exit status 2 names what is wrong.
 """
 
 import json
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gmm_pipeline.compare import compare_runs, format_comparison, load_run  # noqa: E402
 from gmm_pipeline.errors import OneLineParser, PipelineInputError  # noqa: E402
-from gmm_pipeline.history import (  # noqa: E402
+from gmm_pipeline.records.compare import compare_runs, format_comparison, load_run  # noqa: E402
+from gmm_pipeline.records.history import (  # noqa: E402
     RunStore,
     format_runs,
     list_runs,

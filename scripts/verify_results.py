@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from gmm_pipeline.errors import OneLineParser
-from gmm_pipeline.verify import verify_results
+from gmm_pipeline.records.verify import verify_results
 
 
 def main(argv=None):

@@ -82,8 +82,8 @@ def planned_jobs(dry_run_stdout):
 
 def full_plan(config):
     """The run's datasets as the Snakefile plans them: schema defaults filled, checked."""
-    from gmm_pipeline.config_checks import check_config, normalise_config, read_schema
-    from gmm_pipeline.plan import plan_datasets
+    from gmm_pipeline.config.config_checks import check_config, normalise_config, read_schema
+    from gmm_pipeline.config.plan import plan_datasets
     from snakemake.utils import validate
 
     validate(config, str(CONFIG_SCHEMA))

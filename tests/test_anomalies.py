@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from gmm_pipeline.anomalies import (
+from gmm_pipeline.maths.noise import fit_noise_mixture
+from gmm_pipeline.stages.anomalies import (
     DETECTORS,
     METRIC_COLUMNS,
     compare_by_kind,
@@ -14,7 +15,6 @@ from gmm_pipeline.anomalies import (
     local_outlier_factor_scores,
     log_density_threshold,
 )
-from gmm_pipeline.noise import fit_noise_mixture
 from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, job_processes, run_snakemake, write_config
-from gmm_pipeline.artifacts import TIMING_COLUMNS
+from gmm_pipeline.files.artifacts import TIMING_COLUMNS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
 

@@ -1,4 +1,4 @@
-"""The code identity each rule passes to Snakemake (gmm_pipeline.code_version), on a small
+"""The code identity each rule passes to Snakemake (gmm_pipeline.records.code_version), on a small
 package of its own: which edits change a step's hash, and which do not."""
 
 import importlib
@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from gmm_pipeline import code_version
+from gmm_pipeline.records import code_version
 
 STEPS = '''
 """Steps."""
@@ -77,22 +77,26 @@ def load_code_version(package):
     )
     sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sys.modules[name])
-    return importlib.import_module(f"{name}.code_version")
+    return importlib.import_module(f"{name}.records.code_version")
 
 
 @pytest.fixture
 def package(tmp_path):
+    """A layered package of its own: the real code_version (and what it imports) in its
+    layers, and small made-up steps in ``execution``; returns that layer's folder."""
     folder = tmp_path / "gmm_pipeline"
-    folder.mkdir()
-    for name in ("__init__.py", "code_version.py", "artifacts.py", "errors.py"):
-        shutil.copy2(code_version.PACKAGE_DIR / name, folder)
+    for module in ("", "errors", "records", "records.code_version", "files", "files.artifacts", "execution"):
+        source = code_version.module_file(module)
+        target = folder / source.relative_to(code_version.PACKAGE_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
     for name, text in {"steps": STEPS, "shared": SHARED, "nested": NESTED, "leaf": LEAF}.items():
-        (folder / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
-    return folder
+        (folder / "execution" / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
+    return folder / "execution"
 
 
 def hashes(package):
-    version = load_code_version(package)
+    version = load_code_version(package.parent)
     return {step: version.step_code(step)["sha256"] for step in version.step_names()}
 
 
@@ -103,10 +107,16 @@ def edit(path, old, new):
 
 
 def test_steps_cover_the_modules_they_import_at_any_depth(package):
-    version = load_code_version(package)
+    version = load_code_version(package.parent)
     assert version.step_names() == ["alpha", "beta"]
-    assert version.step_code("alpha")["modules"] == ["shared"]
-    assert version.step_code("beta")["modules"] == ["leaf", "nested", "shared"]  # steps.py imports shared
+    assert version.step_code("alpha")["modules"] == ["execution", "execution.shared"]
+    # steps.py imports shared for every step; the layer's __init__ runs with any of its modules.
+    assert version.step_code("beta")["modules"] == [
+        "execution",
+        "execution.leaf",
+        "execution.nested",
+        "execution.shared",
+    ]
     with pytest.raises(ValueError, match="no step function 'gamma'"):
         version.step_code("gamma")
 
@@ -142,7 +152,7 @@ def test_the_cache_gives_what_the_sources_give_and_is_checked_on_reading(package
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     cold = hashes(package)
     entries = sorted((tmp_path / "cache/gmm-pipeline/code-logic").glob("*.json"))
-    assert len(entries) == 4  # steps.py by statement, shared, nested and leaf
+    assert len(entries) == 5  # steps.py by statement, shared, nested, leaf and the layer's __init__
     assert hashes(package) == cold  # from the cache alone
     for entry in entries:  # damaged entries are worked out again, and replaced
         entry.write_text('{"logic": "0", "imports": []}' if entry == entries[0] else "{not json")
@@ -163,46 +173,48 @@ def test_the_cache_gives_what_the_sources_give_and_is_checked_on_reading(package
 
 def test_an_edit_makes_a_new_cache_entry_and_the_cache_stays_bounded(package, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    version = load_code_version(package)
+    version = load_code_version(package.parent)
     monkeypatch.setattr(version, "_CACHE_ENTRIES", 6)
     folder = tmp_path / "cache/gmm-pipeline/code-logic"
     before = version.step_code("beta")["sha256"]
     for value in range(5):
         edit(package / "leaf.py", f"LEAF = {value + 3}", f"LEAF = {value + 4}")
-        version = load_code_version(package)
+        version = load_code_version(package.parent)
         monkeypatch.setattr(version, "_CACHE_ENTRIES", 6)
         assert version.step_code("beta")["sha256"] != before
         assert len(list(folder.glob("*.json"))) <= 6
 
 
 def test_modules_in_subpackages_are_followed_through_every_form_of_import(package):
-    # A layered package: steps import a stage in a subpackage, which reaches a module of
-    # another subpackage by a two-dot import, and that one a third by an absolute import.
-    for folder in ("stages", "maths", "files"):
-        (package / folder).mkdir()
-        (package / folder / "__init__.py").write_text(f'"""The {folder} layer."""\n')
-    (package / "stages" / "gamma_stage.py").write_text(
+    # Steps import a stage in another layer, which reaches a module of a third by a
+    # two-dot import, and that one a fourth by an absolute import.
+    root = package.parent
+    for folder in ("stages", "maths", "store"):
+        (root / folder).mkdir()
+        (root / folder / "__init__.py").write_text(f'"""The {folder} layer."""\n')
+    (root / "stages" / "gamma_stage.py").write_text(
         "from ..maths import kernel\n\n\ndef run():\n    return kernel.K\n"
     )
-    (package / "maths" / "kernel.py").write_text("from gmm_pipeline.files.writer import W\n\nK = 1 + W\n")
-    (package / "files" / "writer.py").write_text("W = 1\n")
+    (root / "maths" / "kernel.py").write_text("from gmm_pipeline.store.writer import W\n\nK = 1 + W\n")
+    (root / "store" / "writer.py").write_text("W = 1\n")
     edit(
         package / "steps.py",
         "def beta(job):",
-        "def gamma(job):\n    from .stages.gamma_stage import run\n\n    return run()\n\n\ndef beta(job):",
+        "def gamma(job):\n    from ..stages.gamma_stage import run\n\n    return run()\n\n\ndef beta(job):",
     )
-    version = load_code_version(package)
+    version = load_code_version(root)
     assert version.step_code("gamma")["modules"] == [
-        "files",
-        "files.writer",
+        "execution",
+        "execution.shared",
         "maths",
         "maths.kernel",
-        "shared",
         "stages",
         "stages.gamma_stage",
+        "store",
+        "store.writer",
     ]
     before = hashes(package)
-    edit(package / "files" / "writer.py", "W = 1", "W = 2")  # two subpackages away from the step
+    edit(root / "store" / "writer.py", "W = 1", "W = 2")  # three layers away from the step
     after = hashes(package)
     assert after["gamma"] != before["gamma"] and after["alpha"] == before["alpha"]
-    assert {"stages.gamma_stage", "maths.kernel", "files.writer"} <= set(version.package_modules())
+    assert {"stages.gamma_stage", "maths.kernel", "store.writer"} <= set(version.package_modules())

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from conftest import REPO, SWEEP_CONFIG, run_snakemake, write_config
-from gmm_pipeline.compare import compare_runs, format_comparison, load_run
+from gmm_pipeline.records.compare import compare_runs, format_comparison, load_run
 
 pytestmark = pytest.mark.workflow
 

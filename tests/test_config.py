@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import SMALL_CONFIG, planned_jobs, run_snakemake, small_config, write_config
-from gmm_pipeline.config_checks import coerce_cli_strings, read_schema
+from gmm_pipeline.config.config_checks import coerce_cli_strings, read_schema
 
 
 def _set(config, dotted, value):
@@ -365,7 +365,7 @@ def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path, text, key, l
 
 
 def test_a_yaml_merge_may_override_the_keys_it_brings():
-    from gmm_pipeline.config_checks import UniqueKeyLoader
+    from gmm_pipeline.config.config_checks import UniqueKeyLoader
 
     text = "base: &b {seeds: 3, tol: 0.001}\nfit:\n  <<: *b\n  seeds: 5\n"
     assert yaml.load(text, Loader=UniqueKeyLoader)["fit"] == {"seeds": 5, "tol": 0.001}

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.fitting import fit_start, fit_sweep, relative_change, run_em, sweep_settings
-from gmm_pipeline.hierarchical import cluster_terms, merge_hierarchy, svd_transform
-from gmm_pipeline.selection import criteria_table, select_model
+from gmm_pipeline.maths.hierarchical import cluster_terms, merge_hierarchy, svd_transform
+from gmm_pipeline.stages.fitting import fit_start, fit_sweep, relative_change, run_em, sweep_settings
+from gmm_pipeline.stages.selection import criteria_table, select_model
 from sklearn.datasets import load_iris, make_moons
 from sklearn.mixture import GaussianMixture
 
@@ -197,7 +197,7 @@ def test_a_count_above_the_distinct_rows_fails_alone_the_others_start():
 
 def test_the_settings_checked_against_mclust_are_the_defaults():
     import yaml
-    from gmm_pipeline.config_checks import read_schema
+    from gmm_pipeline.config.config_checks import read_schema
 
     repo = Path(__file__).resolve().parents[1]
     configured = yaml.safe_load((repo / "config.yaml").read_text())["fit"]

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from gmm_pipeline import criteria
+from gmm_pipeline.maths import criteria
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 

@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.datasets import (
+from gmm_pipeline.errors import PipelineInputError
+from gmm_pipeline.maths.outlier_kinds import uniform_outliers
+from gmm_pipeline.stages.datasets import (
     Preprocessing,
     generate_dataset,
     load_dataset,
     prepare_dataset,
     prepare_to_files,
 )
-from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.outlier_kinds import uniform_outliers
 from sklearn.datasets import make_moons
 
 MOONS = {"generator": "moons", "n_samples": 200, "noise": 0.05, "seed": 42}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import SMALL_CONFIG, process_alive, run_snakemake, snakemake_command, write_config
-from gmm_pipeline.artifacts import TIMING_COLUMNS
+from gmm_pipeline.files.artifacts import TIMING_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
@@ -212,9 +212,9 @@ def test_a_full_disk_ends_the_job_with_one_line_naming_the_file(tmp_path):
 
 
 def test_a_job_that_cannot_allocate_ends_with_one_line(tmp_path, capsys):
-    from gmm_pipeline.code_version import step_code
-    from gmm_pipeline.jobs import Job
-    from gmm_pipeline.runner import run_step
+    from gmm_pipeline.execution.jobs import Job
+    from gmm_pipeline.execution.runner import run_step
+    from gmm_pipeline.records.code_version import step_code
 
     def named(**values):
         return {"items": list(values.values()), "names": values}

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline import em
-from gmm_pipeline.criteria import column
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import (
+from gmm_pipeline.files.model_io import model_to_dict
+from gmm_pipeline.maths import em
+from gmm_pipeline.maths.criteria import column
+from gmm_pipeline.stages.fitting import (
     START_COLUMNS,
     fit_start,
     fit_sweep,
@@ -14,7 +15,6 @@ from gmm_pipeline.fitting import (
     resolve_seeds,
     sweep_settings,
 )
-from gmm_pipeline.model_io import model_to_dict
 from sklearn.mixture import GaussianMixture
 
 TYPES = ["full", "tied", "diag", "spherical"]

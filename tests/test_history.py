@@ -12,8 +12,8 @@ import time
 
 import pytest
 from conftest import REPO, run_snakemake, snakemake_command, write_config
-from gmm_pipeline.compare import compare_runs, load_run
-from gmm_pipeline.history import RunStore, list_runs, load_recorded_run, remove_runs, restore_run
+from gmm_pipeline.records.compare import compare_runs, load_run
+from gmm_pipeline.records.history import RunStore, list_runs, load_recorded_run, remove_runs, restore_run
 
 pytestmark = pytest.mark.workflow
 

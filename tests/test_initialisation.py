@@ -3,16 +3,16 @@
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.datasets import generate_dataset
-from gmm_pipeline.fitting import fit_sweep
-from gmm_pipeline.initialisation import (
+from gmm_pipeline.files.model_io import model_from_dict, model_to_dict
+from gmm_pipeline.maths.initialisation import (
     agglomerative_starts,
     partition_parameters,
     ward_partitions,
     whiten,
 )
-from gmm_pipeline.model_io import model_from_dict, model_to_dict
-from gmm_pipeline.selection import criteria_table, init_comparison, select_model
+from gmm_pipeline.stages.datasets import generate_dataset
+from gmm_pipeline.stages.fitting import fit_sweep
+from gmm_pipeline.stages.selection import criteria_table, init_comparison, select_model
 from sklearn.mixture import GaussianMixture
 
 

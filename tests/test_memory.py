@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import SMALL_CONFIG, full_plan, planned_jobs, run_snakemake, small_config, write_config
-from gmm_pipeline.memory import (
+from gmm_pipeline.config.memory import (
     BUNDLED_SHAPES,
     dataset_memory_mib,
     dataset_shape,
@@ -16,7 +16,7 @@ from gmm_pipeline.memory import (
     peak_memory_mib,
     rule_mem_mb,
 )
-from gmm_pipeline.sources import load_bundled
+from gmm_pipeline.stages.sources import load_bundled
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED_SHAPES))

@@ -1,4 +1,4 @@
-"""Merging mixture components into clusters (gmm_pipeline.merging, gmm_pipeline.clusters)."""
+"""Merging mixture components into clusters (gmm_pipeline.maths.merging, gmm_pipeline.stages.clusters)."""
 
 import itertools
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.merging import (
+from gmm_pipeline.maths.merging import (
     classification_entropy,
     elbow,
     linkage_matrix,

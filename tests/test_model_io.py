@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from gmm_pipeline.errors import ModelFormatError
-from gmm_pipeline.model_io import (
+from gmm_pipeline.files.model_io import (
     load_model,
     load_models,
     model_from_dict,
@@ -141,7 +141,7 @@ def test_out_of_range_numbers_duplicate_keys_and_deep_nesting_are_refused(tmp_pa
 
 
 def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, data):
-    from gmm_pipeline.model_io import MAX_MODEL_FILE_BYTES
+    from gmm_pipeline.files.model_io import MAX_MODEL_FILE_BYTES
 
     path = tmp_path / "model.json"
     save_model(path, fitted(data, "diag"))

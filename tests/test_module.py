@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 from conftest import REPO, job_processes, snakemake_command
-from gmm_pipeline.history import RunStore, list_runs
+from gmm_pipeline.records.history import RunStore, list_runs
 
 pytestmark = pytest.mark.workflow
 
@@ -86,7 +86,7 @@ onstart:
 
 
 onsuccess:
-    from gmm_pipeline.history import record_completed_run
+    from gmm_pipeline.records.history import record_completed_run
 
     record_completed_run("results", started=RUN_STARTED.get("at"), log_path=log)
 """
@@ -264,7 +264,7 @@ def provenance_of_checkout():
         [
             sys.executable,
             "-c",
-            "from gmm_pipeline import provenance; import json; print(json.dumps(provenance.code_identity()))",
+            "from gmm_pipeline.records import provenance; import json; print(json.dumps(provenance.code_identity()))",
         ],
         cwd=REPO / "scripts",
         capture_output=True,

@@ -1,21 +1,21 @@
-"""The Gaussian mixture with a uniform noise component (gmm_pipeline.noise, em.run_starts)."""
+"""The Gaussian mixture with a uniform noise component (gmm_pipeline.maths.noise, em.run_starts)."""
 
 import math
 
 import numpy as np
 import pytest
-from gmm_pipeline.anomalies import detector_scores, fit_noise, flagged_by_detector
-from gmm_pipeline.criteria import n_parameters
-from gmm_pipeline.em import Start, default_prior, estimate_parameters, run_starts
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.model_io import noise_mixture_from_dict, noise_mixture_to_dict
-from gmm_pipeline.noise import (
+from gmm_pipeline.files.model_io import noise_mixture_from_dict, noise_mixture_to_dict
+from gmm_pipeline.maths.criteria import n_parameters
+from gmm_pipeline.maths.em import Start, default_prior, estimate_parameters, run_starts
+from gmm_pipeline.maths.noise import (
     _start,
     fit_noise_mixture,
     initial_noise,
     log_hypervolume,
 )
-from gmm_pipeline.outlier_kinds import uniform_outliers
+from gmm_pipeline.maths.outlier_kinds import uniform_outliers
+from gmm_pipeline.stages.anomalies import detector_scores, fit_noise, flagged_by_detector
 from scipy.stats import multivariate_normal
 from sklearn.datasets import make_blobs, make_moons
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, run_snakemake, write_config
-from gmm_pipeline.criteria import column
-from gmm_pipeline.model_io import load_model
+from gmm_pipeline.files.model_io import load_model
+from gmm_pipeline.maths.criteria import column
 from sklearn.mixture import GaussianMixture
 
 pytestmark = pytest.mark.workflow

@@ -1,9 +1,9 @@
-"""Injected anomalies of ADBench's kinds (gmm_pipeline.outlier_kinds) and their flags."""
+"""Injected anomalies of ADBench's kinds (gmm_pipeline.maths.outlier_kinds) and their flags."""
 
 import numpy as np
 import pytest
-from gmm_pipeline.datasets import load_dataset, prepare_dataset, prepare_to_files
-from gmm_pipeline.outlier_kinds import KINDS, generate_outliers
+from gmm_pipeline.maths.outlier_kinds import KINDS, generate_outliers
+from gmm_pipeline.stages.datasets import load_dataset, prepare_dataset, prepare_to_files
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors

@@ -94,7 +94,7 @@ def test_every_combination_is_a_dataset_named_by_its_values():
     ],
 )
 def test_a_bad_sweep_is_named_by_its_key(changes, expected):
-    from gmm_pipeline.plan import plot_specs
+    from gmm_pipeline.config.plan import plot_specs
 
     config = config_with(**changes)
     with pytest.raises(PipelineInputError) as caught:
@@ -155,7 +155,7 @@ def test_snakemake_names_a_bad_axis_before_any_job_runs(tmp_path, changes, expec
 def test_the_dataset_pattern_matches_exactly_the_planned_names():
     import re
 
-    from gmm_pipeline.plan import dataset_pattern
+    from gmm_pipeline.config.plan import dataset_pattern
 
     plan = full_plan(copy.deepcopy(BASE))
     pattern = re.compile(f"(?:{dataset_pattern(plan)})")

@@ -1,10 +1,10 @@
-"""Conjugate-prior (MAP) fitting, as mclust's priorControl (gmm_pipeline.em, fitting)."""
+"""Conjugate-prior (MAP) fitting, as mclust's priorControl (gmm_pipeline.maths.em, fitting)."""
 
 import numpy as np
 import pytest
-from gmm_pipeline.em import default_prior, estimate_parameters
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import fit_sweep
+from gmm_pipeline.maths.em import default_prior, estimate_parameters
+from gmm_pipeline.stages.fitting import fit_sweep
 from sklearn.datasets import make_blobs
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import pytest
-from gmm_pipeline import provenance
+from gmm_pipeline.records import provenance
 
 
 def test_the_code_identity_names_this_checkout():

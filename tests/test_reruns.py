@@ -24,9 +24,9 @@ from conftest import (
     snakemake_command,
     write_config,
 )
-from gmm_pipeline.code_version import step_code
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.verify import check_inputs
+from gmm_pipeline.records.code_version import step_code
+from gmm_pipeline.records.verify import check_inputs
 
 pytestmark = pytest.mark.workflow
 
@@ -228,7 +228,7 @@ def edit(path, old, new):
 
 def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, tmp_path):
     code, workdir, command = code_copy_run
-    package = code / "scripts/gmm_pipeline"
+    package = code / "scripts/gmm_pipeline/stages"
     saved = {name: (package / name).read_text() for name in ("anomalies.py", "bayesian.py")}
     try:
         # A comment or a docstring is not logic: nothing reruns.
@@ -275,7 +275,7 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
             anomalies["step"] == "extract_anomalies"
             and anomalies["sha256"] != step_code("extract_anomalies")["sha256"]
         )
-        assert "anomalies" in anomalies["modules"]
+        assert "stages.anomalies" in anomalies["modules"]
     finally:
         for name, text in saved.items():
             (package / name).write_text(text)

@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.criteria import column
-from gmm_pipeline.crossval import cross_validate
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import fit_sweep
-from gmm_pipeline.selection import (
+from gmm_pipeline.maths.criteria import column
+from gmm_pipeline.stages.crossval import cross_validate
+from gmm_pipeline.stages.fitting import fit_sweep
+from gmm_pipeline.stages.selection import (
     CRITERIA_COLUMNS,
     agreement_with_truth,
     criteria_table,

@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline import criteria
-from gmm_pipeline.criteria import column
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.fitting import fit_sweep
-from gmm_pipeline.stability import (
+from gmm_pipeline.maths import criteria
+from gmm_pipeline.maths.criteria import column
+from gmm_pipeline.stages.fitting import fit_sweep
+from gmm_pipeline.stages.stability import (
     bootstrap_sample,
     bootstrap_weights,
     replicate_criteria,
@@ -172,7 +172,7 @@ def test_weighted_fits_need_the_fast_engine():
 def test_weighted_replicates_build_each_hierarchy_once_with_the_same_results(monkeypatch):
     # A weighted replicate keeps the rows and the hierarchies ignore the weights, so the
     # replicates share one build of each; a data-seed replicate has new rows and its own.
-    from gmm_pipeline import fitting, stability
+    from gmm_pipeline.stages import fitting, stability
 
     X, _ = make_blobs(n_samples=120, centers=3, random_state=5)
     spec = {"generator": "blobs", "n_samples": 120, "centers": 3, "seed": 5}

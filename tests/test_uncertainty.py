@@ -1,9 +1,9 @@
-"""Bootstrap uncertainty of the chosen model's parameters (gmm_pipeline.uncertainty)."""
+"""Bootstrap uncertainty of the chosen model's parameters (gmm_pipeline.stages.uncertainty)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.uncertainty import match_components, parameter_table, refit_replicates
+from gmm_pipeline.stages.uncertainty import match_components, parameter_table, refit_replicates
 from sklearn.mixture import GaussianMixture
 
 
@@ -60,7 +60,7 @@ def test_swapped_components_do_not_blur_the_intervals(three_groups):
 
 
 def test_pipeline_bootstraps_the_model_used_downstream(small_run):
-    from gmm_pipeline.model_io import load_model
+    from gmm_pipeline.files.model_io import load_model
 
     for dataset in ("moons", "blobs"):
         model = load_model(small_run / f"results/select/{dataset}/model.json")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import process_alive
-from gmm_pipeline import job_process, worker
-from gmm_pipeline.code_version import step_code
-from gmm_pipeline.jobs import job_from_json, job_to_json
+from gmm_pipeline.execution import job_process, worker
+from gmm_pipeline.execution.jobs import job_from_json, job_to_json
+from gmm_pipeline.records.code_version import step_code
 from snakemake.iocontainers import Namedlist
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -72,7 +72,7 @@ def _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=None, **envir
     """Hand ``request`` to the worker from a process of its own, as a Snakemake job would
     (``preexec_fn`` sets that process's limits)."""
     code = (
-        "import sys; from gmm_pipeline import job_process, worker; "
+        "import sys; from gmm_pipeline.execution import job_process, worker; "
         "status = worker.run_in_worker(sys.stdin.read()); print('status', status)"
     )
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
@@ -243,7 +243,7 @@ def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(worker, "PACKAGE_DIR", copy)
     before = worker.worker_key()
     assert worker.worker_key() == before
-    (copy / "fitting.py").write_text((copy / "fitting.py").read_text() + "\n# edited\n")
+    (copy / "stages" / "fitting.py").write_text((copy / "stages" / "fitting.py").read_text() + "\n# edited\n")
     assert worker.worker_key() != before
     # A module in a subpackage counts as much as one at the top.
     (copy / "layer").mkdir()
@@ -341,9 +341,7 @@ def test_a_worker_stuck_in_its_start_up_is_ended_by_the_kernel(tmp_path, bad_csv
     # Its import of pandas hangs in a C call holding the GIL (tests/stuck_step): past its
     # start-up time SIGALRM ends it, and the job meanwhile runs elsewhere.
     stuck_pids = tmp_path / "stuck.pids"
-    code = (
-        "import sys; from gmm_pipeline import worker; print('status', worker.run_in_worker(sys.stdin.read()))"
-    )
+    code = "import sys; from gmm_pipeline.execution import worker; print('status', worker.run_in_worker(sys.stdin.read()))"
     env = dict(
         os.environ,
         XDG_RUNTIME_DIR=str(runtime_dir),

@@ -10,12 +10,12 @@ import pytest
 import sklearn
 import yaml
 from conftest import SMALL_CONFIG, job_processes, planned_jobs, run_snakemake, small_config, write_config
-from gmm_pipeline.artifacts import TIMING_COLUMNS
-from gmm_pipeline.criteria import column
-from gmm_pipeline.datasets import load_dataset
-from gmm_pipeline.fitting import fit_sweep
-from gmm_pipeline.model_io import load_model
-from gmm_pipeline.provenance import code_identity
+from gmm_pipeline.files.artifacts import TIMING_COLUMNS
+from gmm_pipeline.files.model_io import load_model
+from gmm_pipeline.maths.criteria import column
+from gmm_pipeline.records.provenance import code_identity
+from gmm_pipeline.stages.datasets import load_dataset
+from gmm_pipeline.stages.fitting import fit_sweep
 
 pytestmark = pytest.mark.workflow
 

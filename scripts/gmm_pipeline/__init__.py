@@ -1,7 +1,9 @@
-"""Step logic of the gmm-pipeline workflow.
+"""Step logic of the gmm-pipeline workflow, in layers; each imports only from itself and the
+layers below it (``tests/test_design.py`` holds that order):
 
-One module per pipeline step (``datasets``, ``fitting``, ``selection``, ``bayesian``,
-``anomalies``, ``figures``, ``manifest``), plus the pieces every step shares: ``artifacts``
-(atomic writing, hashing), ``provenance`` (where an artifact came from), ``model_io`` (the
-portable model format) and ``runner`` (running a step inside a Snakemake job).
+``errors`` (the package root)  <  ``maths``  <  ``files``  <  ``config``  <  ``records``
+<  ``stages``  <  ``execution``.
+
+A rule's ``script:`` calls its step in ``execution.steps``, which runs the rule's stage in
+``stages`` inside ``execution.runner`` (log, thread limit, clean errors, provenance).
 """

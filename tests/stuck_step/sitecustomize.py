@@ -47,6 +47,6 @@ def _replace_step(module):
 
 
 if os.environ.get("GMM_TEST_STUCK_STEP"):
-    sys.meta_path.insert(0, _Patch("gmm_pipeline.steps", _replace_step))
+    sys.meta_path.insert(0, _Patch("gmm_pipeline.execution.steps", _replace_step))
 if os.environ.get("GMM_TEST_STUCK_IMPORT"):
     sys.meta_path.insert(0, _Patch(os.environ["GMM_TEST_STUCK_IMPORT"], _stuck))

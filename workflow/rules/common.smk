@@ -1,9 +1,9 @@
 # Names shared by the rule files.
 import os
 
-from gmm_pipeline.code_version import step_code
-from gmm_pipeline.artifacts import sha256_file
-from gmm_pipeline.memory import BASE_MIB, largest_component_count, rule_mem_mb
+from gmm_pipeline.records.code_version import step_code
+from gmm_pipeline.files.artifacts import sha256_file
+from gmm_pipeline.config.memory import BASE_MIB, largest_component_count, rule_mem_mb
 
 # Every dataset of the run: the configured ones and each sweep point (PLAN, from the
 # Snakefile). A point's name is its folder, "<sweep>/<axis>~<value>/...".

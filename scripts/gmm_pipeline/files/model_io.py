@@ -1,0 +1,289 @@
+"""A portable, validated file format for fitted GaussianMixture models (no pickle).
+
+A model is a JSON object holding the estimator parameters and the fitted arrays
+(``weights``, ``means``, ``covariances``, ``precisions_cholesky``). JSON keeps every float
+in its shortest round-trip form, so a loaded model gives bit-for-bit the same ``predict``,
+``predict_proba`` and ``score_samples`` as the fitted one. Loading checks every field
+(types, shapes, finiteness, weights on the simplex, Cholesky factors that agree with the
+covariances) and builds the estimator from plain numbers, so a tampered file fails with a
+clear message and can never execute code.
+"""
+
+import math
+
+import numpy as np
+from scipy import linalg
+from sklearn.mixture import GaussianMixture
+
+from ..errors import ModelFormatError
+from ..maths.estimators import COVARIANCE_TYPES, fitted_estimator, precisions_cholesky_from_covariances
+from ..maths.noise import NoiseMixture
+from .artifacts import read_json, write_json
+
+MODEL_FORMAT = "gmm-pipeline.gaussian-mixture"
+MODEL_FORMAT_VERSION = 1
+NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
+NOISE_MODEL_FORMAT_VERSION = 1
+
+# Estimator parameters stored with the model, with the type each must have.
+_PARAMS = {
+    "n_components": int,
+    "covariance_type": str,
+    "tol": float,
+    "reg_covar": float,
+    "max_iter": int,
+    "n_init": int,
+    "init_params": str,
+    "random_state": (int, type(None)),
+}
+_FIT_STATE = {"converged": bool, "n_iter": int, "lower_bound": float}
+_ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
+_RECORD_KEYS = {"format", "format_version", "estimator", "params", "n_features", "start"}
+_RECORD_KEYS |= set(_FIT_STATE) | set(_ARRAYS)
+# Far above any real model (a full 20-component model of 200 features is about 30 MB),
+# far below what would exhaust memory while parsing.
+MAX_MODEL_FILE_BYTES = 256 * 2**20
+
+
+def model_to_dict(model):
+    """Describe a fitted GaussianMixture as plain JSON-ready values."""
+    return {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "estimator": "GaussianMixture",
+        "params": {name: _plain(getattr(model, name)) for name in _PARAMS},
+        "n_features": int(model.means_.shape[1]),
+        "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
+        "covariances": model.covariances_.tolist(),
+        "precisions_cholesky": model.precisions_cholesky_.tolist(),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "lower_bound": float(model.lower_bound_),
+        # How EM was started (method and seed); scikit-learn's params alone cannot say
+        # so for an agglomerative start.
+        "start": getattr(model, "start_", None),
+    }
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _expected_shapes(covariance_type, k, d):
+    return {
+        "full": ((k, d, d), (k, d, d)),
+        "tied": ((d, d), (d, d)),
+        "diag": ((k, d), (k, d)),
+        "spherical": ((k,), (k,)),
+    }[covariance_type]
+
+
+def _array(record, key, shape, source):
+    if key not in record:
+        raise ModelFormatError(f"{source}: field {key!r} is missing")
+    # dtype=object keeps each leaf as written: numpy would turn "5.0" or true into 5.0 or 1.0.
+    try:
+        leaves = np.array(record[key], dtype=object)
+    except (TypeError, ValueError):
+        leaves = None
+    numbers = leaves is not None and all(
+        type(leaf) in (int, float) for leaf in leaves.flat
+    )  # type(), not isinstance: bool is an int
+    if not numbers:
+        raise ModelFormatError(f"{source}: field {key!r} must be a nested list of numbers")
+    if leaves.shape != shape:
+        raise ModelFormatError(f"{source}: field {key!r} has shape {leaves.shape}, expected {shape}")
+    non_finite = ModelFormatError(f"{source}: field {key!r} holds non-finite values")
+    try:
+        array = leaves.astype(np.float64)
+    except OverflowError:  # an integer beyond any float
+        raise non_finite from None
+    if not np.all(np.isfinite(array)):
+        raise non_finite
+    return array
+
+
+def _check_type(value, expected, where):
+    # bool is an int in Python; a flag must not pass for a count, nor a count for a flag.
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ModelFormatError(f"{where} has type {type(value).__name__}, expected {expected}")
+
+
+def _check_estimator_params(params, source):
+    """Check the estimator parameters with scikit-learn's own validation.
+
+    scikit-learn validates an estimator's parameters first thing in ``fit``, before it
+    looks at the data, and reports a bad one as ``InvalidParameterError`` (a subclass of
+    both ``ValueError`` and ``TypeError``). Fitting zero rows therefore runs exactly that
+    validation through the public API, then stops at the empty data with a plain
+    ``ValueError``.
+    """
+    try:
+        GaussianMixture(**params).fit(np.empty((0, 1)))
+    except TypeError as err:
+        raise ModelFormatError(f"{source}: params: {err}") from None
+    except ValueError:
+        return
+
+
+def model_from_dict(record, source="model"):
+    """Rebuild a fitted GaussianMixture from :func:`model_to_dict` output, validating it.
+
+    Parameters
+    ----------
+    record : dict
+        The model description.
+    source : str
+        Where the record came from, used in error messages (usually the file path).
+
+    Returns
+    -------
+    model : GaussianMixture
+        A fitted estimator ready for ``predict``, ``predict_proba``, ``score_samples``,
+        ``sample``, ``bic`` and ``aic``.
+
+    Raises
+    ------
+    ModelFormatError
+        If any field is missing, of the wrong type or shape, non-finite, or inconsistent.
+    """
+    if not isinstance(record, dict):
+        raise ModelFormatError(f"{source}: expected a JSON object, got {type(record).__name__}")
+    if record.get("format") != MODEL_FORMAT:
+        raise ModelFormatError(f"{source}: 'format' is {record.get('format')!r}, expected {MODEL_FORMAT!r}")
+    if record.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: 'format_version' is {record.get('format_version')!r}, "
+            f"this code reads version {MODEL_FORMAT_VERSION}"
+        )
+    if record.get("estimator") != "GaussianMixture":
+        raise ModelFormatError(f"{source}: 'estimator' must be 'GaussianMixture'")
+    unknown = sorted(set(record) - _RECORD_KEYS)
+    if unknown:
+        raise ModelFormatError(f"{source}: unknown field(s) {unknown}; a model holds {sorted(_RECORD_KEYS)}")
+
+    params = record.get("params")
+    if not isinstance(params, dict) or set(params) != set(_PARAMS):
+        raise ModelFormatError(f"{source}: 'params' must hold exactly {sorted(_PARAMS)}")
+    for name, expected in _PARAMS.items():
+        _check_type(params[name], expected, f"{source}: params.{name}")
+    for name, expected in _FIT_STATE.items():
+        if name not in record:
+            raise ModelFormatError(f"{source}: field {name!r} is missing")
+        _check_type(record[name], expected, f"{source}: {name}")
+    if record["n_iter"] < 0 or not np.isfinite(record["lower_bound"]):
+        raise ModelFormatError(f"{source}: 'n_iter' must be at least 0 and 'lower_bound' finite")
+
+    start = record.get("start")
+    if start is not None and not (
+        isinstance(start, dict)
+        and set(start) == {"init_params", "seed"}
+        and isinstance(start["init_params"], str)
+        and isinstance(start["seed"], int)
+        and not isinstance(start["seed"], bool)
+    ):
+        raise ModelFormatError(f'{source}: \'start\' must be null or {{"init_params": str, "seed": int}}')
+
+    covariance_type, k = params["covariance_type"], params["n_components"]
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ModelFormatError(f"{source}: params.covariance_type must be one of {COVARIANCE_TYPES}")
+    _check_estimator_params(params, source)
+    d = record.get("n_features")
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1 or k < 1:
+        raise ModelFormatError(f"{source}: 'n_features' and params.n_components must be positive integers")
+
+    weights = _array(record, "weights", (k,), source)
+    means = _array(record, "means", (k, d), source)
+    covariance_shape, cholesky_shape = _expected_shapes(covariance_type, k, d)
+    covariances = _array(record, "covariances", covariance_shape, source)
+    precisions_cholesky = _array(record, "precisions_cholesky", cholesky_shape, source)
+
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+        raise ModelFormatError(f"{source}: 'weights' must be non-negative and sum to 1")
+    try:
+        expected_cholesky = precisions_cholesky_from_covariances(covariances, covariance_type)
+    except (linalg.LinAlgError, ValueError, FloatingPointError):
+        raise ModelFormatError(f"{source}: 'covariances' are not positive definite") from None
+    if not np.allclose(precisions_cholesky, expected_cholesky, rtol=1e-6, atol=1e-9):
+        raise ModelFormatError(f"{source}: 'precisions_cholesky' does not match 'covariances'")
+
+    model = fitted_estimator(
+        params,
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        precisions_cholesky=precisions_cholesky,
+        converged=record["converged"],
+        n_iter=record["n_iter"],
+        lower_bound=float(record["lower_bound"]),
+        n_features=d,
+    )
+    if start is not None:
+        model.start_ = dict(start)
+    return model
+
+
+def save_model(path, model):
+    """Write one fitted GaussianMixture to ``path``."""
+    write_json(path, model_to_dict(model))
+
+
+def load_model(path):
+    """Read and validate one model written by :func:`save_model`."""
+    return model_from_dict(_read(path), source=str(path))
+
+
+def save_models(path, models):
+    """Write several fitted models (for example one per component count) to one file."""
+    write_json(path, {"format": MODEL_FORMAT + ".collection", "models": [model_to_dict(m) for m in models]})
+
+
+def load_models(path):
+    """Read and validate every model in a file written by :func:`save_models`."""
+    record = _read(path)
+    if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT + ".collection":
+        raise ModelFormatError(f"{path}: not a gmm-pipeline model collection")
+    if set(record) != {"format", "models"}:
+        raise ModelFormatError(f"{path}: a model collection holds exactly 'format' and 'models'")
+    models = record.get("models")
+    if not isinstance(models, list):
+        raise ModelFormatError(f"{path}: 'models' must be a list")
+    return [model_from_dict(m, source=f"{path} (model {i})") for i, m in enumerate(models)]
+
+
+def _read(path):
+    try:
+        return read_json(path, max_bytes=MAX_MODEL_FILE_BYTES)
+    except (OSError, ValueError) as err:
+        raise ModelFormatError(f"{path}: cannot read model file: {err}") from err
+
+
+def noise_mixture_to_dict(model):
+    """A JSON-ready description: the Gaussian part as :func:`model_to_dict`."""
+    return {
+        "format": NOISE_MODEL_FORMAT,
+        "format_version": NOISE_MODEL_FORMAT_VERSION,
+        "noise_weight": model.noise_weight,
+        "log_volume": model.log_volume,
+        "gaussian": model_to_dict(model.gaussian),
+    }
+
+
+def noise_mixture_from_dict(record, source="noise model"):
+    """Rebuild a :class:`NoiseMixture`, checking the record first."""
+    if not isinstance(record, dict) or record.get("format") != NOISE_MODEL_FORMAT:
+        raise ModelFormatError(f"{source}: not a noise mixture (expected format {NOISE_MODEL_FORMAT!r})")
+    if record.get("format_version") != NOISE_MODEL_FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: format_version {record.get('format_version')!r}; expected {NOISE_MODEL_FORMAT_VERSION}"
+        )
+    weight, log_volume = record.get("noise_weight"), record.get("log_volume")
+    if not isinstance(weight, float) or not 0.0 <= weight < 1.0:
+        raise ModelFormatError(f"{source}: noise_weight {weight!r}; expected a number in [0, 1)")
+    if not isinstance(log_volume, float) or not math.isfinite(log_volume):
+        raise ModelFormatError(f"{source}: log_volume {log_volume!r}; expected a finite number")
+    return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)
