@@ -438,3 +438,32 @@ def test_a_run_of_more_em_starts_than_a_run_may_take_is_refused_up_front(tmp_pat
         "selection.stability.bootstrap, selection.lrt.replicates or bayesian.n_init, or split the work "
         "into a sweep"
     )
+
+
+def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts():
+    from gmm_pipeline.config.schema import schema_default, schema_enum
+    from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
+    from gmm_pipeline.maths.initialisation import DEFAULT_MAX_SAMPLES
+    from gmm_pipeline.stages.fitting import sweep_settings
+
+    schema = read_schema(SCHEMA_PATH)
+    assert (
+        list(COVARIANCE_TYPES)
+        == schema["properties"]["fit"]["properties"]["covariance_types"]["items"]["enum"]
+    )
+    assert schema_enum("fit.covariance_types") == list(COVARIANCE_TYPES)
+    # A fit section that says only what has no default gets the schema's defaults.
+    settings = sweep_settings({"n_components": [1, 2], "seeds": 2})
+    fit = schema["properties"]["fit"]["properties"]
+    for key in (
+        "init_params",
+        "max_iter",
+        "tol",
+        "reg_covar",
+        "agglomerative_max_samples",
+        "engine",
+        "prior",
+    ):
+        assert settings[key] == fit[key]["default"], key
+    assert settings["eigenvalue_factor"] == fit["degenerate"]["properties"]["eigenvalue_factor"]["default"]
+    assert DEFAULT_MAX_SAMPLES == schema_default("fit.agglomerative_max_samples")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gmm_pipeline.maths import criteria, em
+from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
 from gmm_pipeline.stages.datasets import generate_dataset
 from gmm_pipeline.stages.fitting import fit_start, fit_sweep, run_em
 from sklearn.datasets import make_blobs
@@ -16,7 +17,6 @@ from sklearn.mixture import GaussianMixture
 
 REPO = Path(__file__).resolve().parents[1]
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 TOL, REG_COVAR, MAX_ITER = 1e-5, 1e-6, 1000
 
 

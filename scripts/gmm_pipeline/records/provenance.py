@@ -10,11 +10,14 @@ from importlib import metadata
 from pathlib import Path
 
 from ..files.artifacts import content_sha256, write_json
+from .code_version import RESULT_LIBRARIES
 
 # The repository root: scripts/gmm_pipeline/records/provenance.py -> parents[2].
 REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 
-_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "snakemake")
+# The libraries whose versions a record names: those the results depend on, and the tool
+# that ran the step.
+_PACKAGES = (*RESULT_LIBRARIES, "snakemake")
 _CODE_GLOBS = ("workflow/**/*", "scripts/**/*.py")
 # Carries the code identity from the Snakemake process to the jobs of its run.
 CODE_IDENTITY_VARIABLE = "GMM_PIPELINE_CODE_IDENTITY"

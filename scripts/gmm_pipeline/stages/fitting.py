@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from ..config.schema import schema_default, schema_enum
 from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import save_models
@@ -58,12 +59,13 @@ log = logging.getLogger(__name__)
 
 HC_VVV = "hc_vvv"
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATIVE, HC_VVV)
-# Defaults of the stopping and degeneracy rules (the config's fit section can change them).
-DEFAULT_TOL = 1e-6
-DEFAULT_MAX_ITER = 1000
-DEFAULT_EIGENVALUE_FACTOR = 10.0
-ENGINES = ("fast", "sklearn")
-DEFAULT_ENGINE = "fast"
+# Defaults of the stopping and degeneracy rules and the engine, as the config schema
+# declares them (the config's fit section can change them).
+DEFAULT_TOL = schema_default("fit.tol")
+DEFAULT_MAX_ITER = schema_default("fit.max_iter")
+DEFAULT_EIGENVALUE_FACTOR = schema_default("fit.degenerate.eigenvalue_factor")
+ENGINES = tuple(schema_enum("fit.engine"))
+DEFAULT_ENGINE = schema_default("fit.engine")
 
 # Columns of the starts table, one row per (n_components, init_params, seed).
 START_COLUMNS = [
@@ -111,7 +113,7 @@ def sweep_settings(fit_config, *, n_seeds=None):
     n_seeds : int, optional
         Keep only the first ``n_seeds`` seeds (cross-validation and stability refits).
     """
-    init_params = fit_config.get("init_params", ["kmeans"])
+    init_params = fit_config.get("init_params", schema_default("fit.init_params"))
     seeds = resolve_seeds(fit_config["seeds"])
     degenerate = fit_config.get("degenerate") or {}
     return {
@@ -120,12 +122,14 @@ def sweep_settings(fit_config, *, n_seeds=None):
         "init_params": [init_params] if isinstance(init_params, str) else list(init_params),
         "max_iter": fit_config.get("max_iter", DEFAULT_MAX_ITER),
         "tol": fit_config.get("tol", DEFAULT_TOL),
-        "reg_covar": fit_config.get("reg_covar", 1e-6),
-        "agglomerative_max_samples": fit_config.get("agglomerative_max_samples", DEFAULT_MAX_SAMPLES),
+        "reg_covar": fit_config.get("reg_covar", schema_default("fit.reg_covar")),
+        "agglomerative_max_samples": fit_config.get(
+            "agglomerative_max_samples", schema_default("fit.agglomerative_max_samples")
+        ),
         "eigenvalue_factor": degenerate.get("eigenvalue_factor", DEFAULT_EIGENVALUE_FACTOR),
         "min_points": degenerate.get("min_points"),
         "engine": fit_config.get("engine", DEFAULT_ENGINE),
-        "prior": fit_config.get("prior", "none"),
+        "prior": fit_config.get("prior", schema_default("fit.prior")),
     }
 
 
