@@ -64,7 +64,7 @@ test-cluster: $(VENV)/.installed-test $(VENV)/.installed-slurm
 # The workflow's own checks, then the pinned formatters and linter (they come with the tests).
 lint: $(VENV)/.installed-test
 	$(BIN)/snakemake --lint
-	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
+	$(BIN)/snakefmt --check Snakefile workflow/Snakefile workflow/rules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

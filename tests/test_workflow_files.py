@@ -1,9 +1,10 @@
 """The repository's own promises: pins agree, CI runs the README's test command."""
 
 import re
+import subprocess
 
 import yaml
-from conftest import REPO
+from conftest import REPO, SMALL_CONFIG, SNAKEMAKE, planned_jobs
 
 
 def _pins(path):
@@ -50,3 +51,22 @@ def test_ci_runs_the_main_job_before_anything_installs_test_tools():
     steps = re.findall(r"^make ([\w-]+)$", (REPO / ".ci/run").read_text(), flags=re.MULTILINE)
     assert steps[0] == "run"
     assert "pygments" in _pins("requirements.txt") and "pygments" not in _pins("requirements-test.txt")
+
+
+def test_snakemake_from_the_root_runs_workflow_snakefile(tmp_path):
+    # The top-level Snakefile includes workflow/Snakefile and names its target; from the
+    # root, with no --snakefile, the same jobs are planned (the target rule aside).
+    def planned(*snakefile):
+        process = subprocess.run(
+            [SNAKEMAKE, *snakefile, "--configfile", SMALL_CONFIG, "--directory", tmp_path, "--dry-run"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert process.returncode == 0, process.stderr[-2000:]
+        return planned_jobs(process.stdout)
+
+    from_root, from_workflow = planned(), planned("--snakefile", "workflow/Snakefile")
+    assert from_root.pop("default") == from_workflow.pop("all") == 1
+    assert from_root == from_workflow and sum(from_root.values()) > 20
