@@ -8,7 +8,6 @@ from gmm_pipeline.stages.anomalies import (
     METRIC_COLUMNS,
     compare_by_kind,
     compare_detectors,
-    density_anomalies,
     detector_scores,
     flag_highest,
     holdout_split,
@@ -26,9 +25,10 @@ def _noise_model(X):
 def test_anomalies_are_the_points_below_the_density_percentile(three_blobs):
     X, _ = three_blobs
     model = GaussianMixture(n_components=3, random_state=0).fit(X)
-    log_density, threshold, is_anomaly = density_anomalies(model, X, percentile=4)
-    np.testing.assert_array_equal(log_density, model.score_samples(X))
-    assert threshold == np.percentile(model.score_samples(X), 4)
+    log_density = model.score_samples(X)
+    threshold, _ = log_density_threshold(log_density, rule="percentile", percentile=4)
+    is_anomaly = log_density < threshold
+    assert threshold == np.percentile(log_density, 4)
     assert is_anomaly.sum() == 12  # 4 % of 300 distinct densities
     assert log_density[is_anomaly].max() < log_density[~is_anomaly].min()
 
@@ -37,7 +37,8 @@ def test_a_planted_outlier_is_the_first_anomaly(three_blobs):
     X, _ = three_blobs
     model = GaussianMixture(n_components=3, random_state=0).fit(X)
     with_outlier = np.vstack([X, [[30.0, 30.0]]])
-    log_density, _, is_anomaly = density_anomalies(model, with_outlier, percentile=1)
+    log_density = model.score_samples(with_outlier)
+    is_anomaly = log_density < log_density_threshold(log_density, rule="percentile", percentile=1)[0]
     assert is_anomaly[-1] and np.argmin(log_density) == len(X)
 
 

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from gmm_pipeline.files.model_io import model_from_dict, model_to_dict
 from gmm_pipeline.maths.initialisation import (
-    agglomerative_starts,
     partition_parameters,
     ward_partitions,
     whiten,
@@ -52,8 +51,8 @@ def test_ward_tree_finds_separated_clusters_and_subsamples_large_data(three_blob
     rows_a, _ = ward_partitions(X, [3], seed=0, max_samples=100)
     rows_b, _ = ward_partitions(X, [3], seed=1, max_samples=100)
     assert len(rows_a) == 100 and not np.array_equal(rows_a, rows_b)
-    starts = agglomerative_starts(X, [2, 3], "diag")
-    assert starts[3]["means_init"].shape == (3, 2) and starts[2]["precisions_init"].shape == (2, 2)
+    start = partition_parameters(X, partitions[3], 3, "diag", reg_covar=1e-6)
+    assert start["means_init"].shape == (3, 2) and start["precisions_init"].shape == (3, 2)
 
 
 def test_singleton_clusters_borrow_the_pooled_covariance():

@@ -88,33 +88,3 @@ def partition_parameters(X, labels, n_components, covariance_type, reg_covar):
     else:  # spherical
         precisions = 1.0 / np.diagonal(covariances, axis1=1, axis2=2).mean(axis=1)
     return {"weights_init": weights, "means_init": means, "precisions_init": precisions}
-
-
-def agglomerative_starts(
-    X, n_components, covariance_type, *, seed=0, reg_covar=1e-6, max_samples=DEFAULT_MAX_SAMPLES
-):
-    """Starting parameters for each k from one Ward tree.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    n_components : iterable of int
-        Component counts to start; each must not exceed the rows clustered.
-    covariance_type : {"full", "tied", "diag", "spherical"}
-    seed : int
-        Draws the subsample when ``X`` has more than ``max_samples`` rows.
-    reg_covar : float
-        Added to covariance diagonals, as GaussianMixture does.
-    max_samples : int
-        Largest number of rows the tree is built on (it needs memory quadratic in them).
-
-    Returns
-    -------
-    starts : dict of int to dict
-        For each k, ``weights_init``, ``means_init`` and ``precisions_init``.
-    """
-    rows, partitions = ward_partitions(X, n_components, seed=seed, max_samples=max_samples)
-    return {
-        k: partition_parameters(X[rows], labels, k, covariance_type, reg_covar)
-        for k, labels in partitions.items()
-    }

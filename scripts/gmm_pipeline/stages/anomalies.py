@@ -53,23 +53,6 @@ METRIC_COLUMNS = [
 KIND_COLUMNS = ["detector", "kind", "n_anomalies", "n_normal", "recall", "roc_auc", "average_precision"]
 
 
-def density_anomalies(model, X, percentile):
-    """Flag the points whose log-density falls below a percentile of all log-densities.
-
-    Returns
-    -------
-    log_density : ndarray of shape (n_samples,)
-        ``model.score_samples(X)``.
-    threshold : float
-        ``np.percentile(log_density, percentile)``.
-    is_anomaly : ndarray of bool, shape (n_samples,)
-        ``log_density < threshold``, as in the notebook.
-    """
-    log_density = model.score_samples(X)
-    threshold = float(np.percentile(log_density, percentile))
-    return log_density, threshold, log_density < threshold
-
-
 def log_density_threshold(
     log_density, *, rule, percentile=4, log_density_value=None, contamination="truth", truth=None
 ):
