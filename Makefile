@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run sweeps compare runs verify report test test-cluster setup-slurm lint benchmark benchmark-large lock clean
+.PHONY: run sweeps compare runs verify report test test-cluster setup-slurm lint docs benchmark benchmark-large lock clean
 
 # The stamp file reinstalls whenever a pin changes.
 $(VENV)/.installed: requirements.txt
@@ -68,6 +68,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link or a page left out
+# of the navigation fails the build.
+docs: $(VENV)/.installed-test
+	$(BIN)/mkdocs build --strict --quiet
+
 # Orchestration cost against the single-process floor, DAG size, EM throughput (minutes).
 benchmark: $(VENV)/.installed
 	$(BIN)/python scripts/benchmark.py
@@ -91,4 +96,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf results .snakemake sweep-run
+	rm -rf results .snakemake sweep-run site
