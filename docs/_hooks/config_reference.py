@@ -26,7 +26,9 @@ def reference(schema):
         "| --- | --- | --- | --- |",
     ]
     for key, node in _keys(schema, schema):
-        lines.append(f"| `{key}` | {_type(node, schema)} | {_default(node)} | {_text(node.get('description', ''))} |")
+        lines.append(
+            f"| `{key}` | {_type(node, schema)} | {_default(node)} | {_text(node.get('description', ''))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
