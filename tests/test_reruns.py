@@ -238,8 +238,8 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
         # The threshold's logic: anomalies, then figures and the manifest.
         edit(
             package / "anomalies.py",
-            "threshold = float(np.percentile(log_density, percentile))",
-            'threshold = float(np.percentile(log_density, percentile, method="lower"))',
+            'return float(np.percentile(log_density, percentile)), f"percentile {percentile:g}"',
+            'return float(np.percentile(log_density, percentile, method="lower")), f"percentile {percentile:g}"',
         )
         assert dry_run_jobs(command)[0] == {
             "extract_anomalies": 1,
