@@ -15,10 +15,9 @@ SWEEPS = list(config["sweeps"])
 # With many (a sweep's points), the cores stay busy either way, and depth first keeps the
 # ready jobs few: each dataset's chain is finished before another's fits start. That
 # matters because Snakemake re-examines the inputs of every ready job in each of its
-# selection rounds, and the rounds multiply as jobs finish (README, Notes for upstream):
-# on a 30-point sweep on one core, depth first took the run from 159.8 s to 128.9 s (the
-# steps' own work 84 s), while on the 3-dataset benchmark on two cores it is 13 % slower.
-# The order changes no result and triggers no rerun.
+# selection rounds, and the rounds multiply as jobs finish (docs/upstream.md; the
+# measurements are in docs/performance.md). The order changes no result and triggers no
+# rerun.
 MANY_DATASETS = 16
 BREADTH_FIRST = {"data": 4, "sweep": 3, "select": 2, "anomalies": 1, "figures": 0}
 DEPTH_FIRST = {"data": 0, "sweep": 1, "select": 2, "anomalies": 3, "figures": 4}

@@ -23,9 +23,8 @@ from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, first_csv_row, text_head
 from ..maths.outlier_kinds import injections, n_outliers
 
-# The fixed part: about 200 MiB for Python with the libraries, 100 more for numba and the
-# EM engine's compiled loop (gmm_pipeline/maths/em_kernels.py); measured 310 MiB at most on the
-# small test config.
+# The fixed part: Python with the libraries, numba and the EM engine's compiled loops
+# (gmm_pipeline/maths/em_kernels.py); a test holds it above every job's logged peak.
 BASE_MIB = 400
 # Peak bytes per 8-byte value of rows x (features + components), above the base.
 WORKING_FACTOR = 8

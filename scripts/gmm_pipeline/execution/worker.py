@@ -104,8 +104,7 @@ PRELOAD = (
 # Imported while no job is waiting: what only the last steps or some datasets need, so the
 # first jobs need not wait for it (a child forked earlier imports what it lacks itself).
 # An entry "module:function" also calls the function: the EM engine's compiled loops are
-# loaded here once (about 0.3 s, or 7 s to compile after an install) instead of in every
-# fitting job.
+# loaded here once (and compiled, after an install) instead of in every fitting job.
 PRELOAD_WHEN_IDLE = (
     "gmm_pipeline.maths.em_kernels:warm",
     "matplotlib.pyplot",

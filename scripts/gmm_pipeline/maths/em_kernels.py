@@ -33,7 +33,7 @@ BLOCK_ROWS = 256
 # Where a block's rows weigh the same (no sample weights), its rows' sums of exps (each
 # between 1 and the number of components) are multiplied in this many running products
 # of up to BLOCK_ROWS / PRODUCT_LANES = 8 rows, and the log taken of each product: one
-# log per 8 rows, where a log per row took a third of the E-step at 1,000,000 x 2, k = 3.
+# log per 8 rows, where a log per row was a large part of the E-step on few features.
 PRODUCT_LANES = 32
 assert BLOCK_ROWS % PRODUCT_LANES == 0
 # exp by Cody and Waite's reduction: x = n ln 2 + r, |r| <= ln 2 / 2, exp(r) by its Taylor
@@ -53,19 +53,16 @@ _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12 = (1.0 / math.factorial
 _SQRT2 = math.sqrt(2.0)
 _RECIPROCAL_START = (1.46947288, -0.71548046, 0.11544278)
 _SMALLEST_NORMAL = np.finfo(np.float64).tiny
-# The pass's helpers are inlined into their callers by numba (inline="always"): as separate
-# functions they cost em_full about 4 % per iteration at 1,000,000 x 2 (24.4 against 23.5 ms).
+# The pass's helpers are inlined into their callers by numba (inline="always"): a call per
+# block and component costs more than the work of a small block.
 # Up to this many features a full covariance's M-step sums go pair by pair over a block's
 # rows (:func:`_dot`); beyond, the pairs are many and four rows' products go across a row
-# of the matrix at once. Measured per iteration: 1,000,000 x 2 in 25 ms pair by pair
-# against 30 ms a row at a time; 200,000 x 20 in 53 ms four rows at a time against 74 ms
-# one row at a time and 100 ms pair by pair.
+# of the matrix at once (the faster of the two on each side; docs/performance.md).
 FEW_FEATURES = 4
 # With one or two features (and not tied) the M-step's sums (the weight, d firsts, the
 # lower triangle of the scatter: at most 6) go into this many running sums per row of a
-# block, all in one pass per component and block, and are added up at the end of the pass
-# (eight passes a component and block before: 52 against 47 ms an iteration at 1,000,000
-# x 2, k = 3).
+# block, all in one pass per component and block, and are added up at the end of the pass,
+# where a pass per sum would read the block eight times.
 LANE_SUMS = 6
 
 
@@ -113,15 +110,14 @@ def exp_nonpositive(values, count, out, bits):
         n = shifted - _SHIFTER
         r = (x - n * _LN2_HIGH) - n * _LN2_LOW
         # Estrin's scheme: products in a shallow tree, where Horner's rule is a chain of 24
-        # dependent operations (6.1 against 7.8 ns a value, measured here).
+        # dependent operations.
         r2 = r * r
         r4 = r2 * r2
         low = (_E2 + _E3 * r) + (_E4 + _E5 * r) * r2
         middle = (_E6 + _E7 * r) + (_E8 + _E9 * r) * r2
         high = (_E10 + _E11 * r) + _E12 * r2
         series = 1.0 + (r + r2 * ((low + middle * r4) + high * (r4 * r4)))
-        # 2**n from the bits just stored, in the same loop: one pass over the values
-        # (4.3 against 6.0 ns a value with these two steps as loops of their own).
+        # 2**n from the bits just stored, in the same loop: one pass over the values.
         bits[i] = (bits[i] + 1023) << 52
         out[i] = series * powers[i] if values[i] > _EXP_FLOOR else 0.0
 
