@@ -19,6 +19,7 @@ from jsonschema.exceptions import best_match
 from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, csv_header, text_rows
 from ..maths.outlier_kinds import DEFAULTS as KIND_OPTIONS
+from .memory import generated_features, parquet_shape
 
 SOURCE_KEYS = ("generator", "bundled", "path")
 # More values than any hand-written config holds: a larger one is refused before anything
@@ -83,25 +84,29 @@ def check_dataset(planned):
             )
     # What the row count alone refuses, checked before any job so that no step fails
     # after Snakemake has deleted its earlier outputs: a file's rows are counted here.
-    n_samples, rows_named = spec.get("n_samples"), f"{planned.dataset_key('n_samples')} is"
-    if "path" in spec:
-        n_samples, rows_named = _file_rows(spec["path"]), f"{spec['path']} has"
+    n_samples = _file_rows(spec["path"]) if "path" in spec else spec.get("n_samples")
+    # How a message names the row count: "<file> has 50 data rows" or "<key> is 50".
+    rows_named = (
+        f"{spec['path']} has {n_samples} data rows"
+        if "path" in spec
+        else f"{planned.dataset_key('n_samples')} is {n_samples}"
+    )
     if n_samples is not None and n_samples < max(max_k, bayesian["max_components"]):
         raise PipelineInputError(
-            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}, fewer than the largest "
+            f"{rows_named}, fewer than the largest "
             f"component count ({planned.setting_key('fit.n_components')} up to {max_k}, "
             f"bayesian.max_components {bayesian['max_components']}); expected at least one point per component"
         )
     folds = settings["selection"]["cross_validation"]["folds"]
     if folds and n_samples is not None and folds > n_samples:
         raise PipelineInputError(
-            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}, fewer than "
+            f"{rows_named}, fewer than "
             f"{planned.setting_key('selection.cross_validation.folds')} = {folds}; expected at least "
             f"one row per fold: use fewer folds (0 switches cross-validation off)"
         )
     if folds and n_samples is not None and n_samples - math.ceil(n_samples / folds) < max_k:
         raise PipelineInputError(
-            f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''}: with "
+            f"{rows_named}: with "
             f"{planned.setting_key('selection.cross_validation.folds')} = {folds} a training fold has "
             f"{n_samples - math.ceil(n_samples / folds)} points, fewer than the largest "
             f"component count in fit.n_components ({max_k}); use fewer folds or more data"
@@ -113,7 +118,7 @@ def check_dataset(planned):
         fewest = n_features + 1 if min_points is None else min_points
         if n_samples < min_k * fewest:
             raise PipelineInputError(
-                f"{rows_named} {n_samples}{' data rows' if 'path' in spec else ''} for {n_features} "
+                f"{rows_named} for {n_features} "
                 f"features: every fit of {planned.setting_key('fit.n_components')} (from {min_k}) would be "
                 f"degenerate, since a component needs {fewest:g} points "
                 f"({planned.setting_key('fit.degenerate.min_points')}, by default features + 1); "
@@ -187,12 +192,8 @@ def em_starts(settings):
 def _file_rows(path):
     """A user's file's data rows: a Parquet file's from its footer, a CSV file's counted."""
     if Path(path).suffix.lower() in PARQUET_SUFFIXES:
-        import pyarrow.parquet
-
-        try:
-            return pyarrow.parquet.ParquetFile(path).metadata.num_rows
-        except Exception:  # an unreadable file is the input check's to name
-            return None
+        shape = parquet_shape(path)
+        return None if shape is None else shape[0]
     csv_header(path)  # refuses, naming the file, what is not CSV text: compressed, not UTF-8
     return text_rows(path)
 
@@ -200,7 +201,7 @@ def _file_rows(path):
 def _feature_count(spec):
     """How many features a dataset entry fits, where the config and a file's header tell."""
     if "generator" in spec:
-        return spec.get("n_features", 2) if spec["generator"] == "blobs" else 2
+        return generated_features(spec)
     if "path" not in spec:
         return None
     if spec.get("columns") is not None:

@@ -52,8 +52,7 @@ def dataset_shape(spec):
     for a file that is not there (the config check names it).
     """
     if "generator" in spec:
-        n_rows = spec["n_samples"]
-        n_features = spec.get("n_features", 2) if spec["generator"] == "blobs" else 2
+        n_rows, n_features = spec["n_samples"], generated_features(spec)
     elif "bundled" in spec:
         n_rows, n_features = BUNDLED_SHAPES.get(spec["bundled"], (0, 0))
     else:
@@ -67,17 +66,28 @@ def dataset_shape(spec):
     return n_rows, n_features
 
 
+def generated_features(spec):
+    """How many features a generator entry makes: ``n_features`` for blobs, else 2."""
+    return spec.get("n_features", 2) if spec["generator"] == "blobs" else 2
+
+
+def parquet_shape(path):
+    """Rows and columns of a Parquet file, from its footer; None for an unreadable file
+    (the input check names it)."""
+    import pyarrow.parquet
+
+    try:
+        metadata = pyarrow.parquet.ParquetFile(path).metadata
+    except Exception:  # an unreadable file is the input check's to name
+        return None
+    return metadata.num_rows, metadata.num_columns
+
+
 def _file_shape(path):
     if not path.is_file():
         return None
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        import pyarrow.parquet
-
-        try:
-            metadata = pyarrow.parquet.ParquetFile(path).metadata
-        except Exception:  # an unreadable file is the input check's to name
-            return None
-        return metadata.num_rows, metadata.num_columns
+        return parquet_shape(path)
     # Only the file's head is read (at most HEAD_BYTES, whatever its size): the header
     # and a sample of rows, whose mean length gives the row count from the file's size.
     text = text_head(path)

@@ -154,10 +154,11 @@ def _cached(source, compute):
     """``compute()``, a JSON value that depends on ``source`` alone, kept in the user's cache.
 
     Parsing every module for every step is a large part of a no-op rerun's time, and
-    sources rarely change between runs. The entry's name is the hash of the source's text, this Python's version (syntax trees
-    differ between versions) and the package name, so an entry can only be stale if that
-    hash collides. An entry that cannot be read or does not have the expected form is
-    computed again; a cache that cannot be written is left alone.
+    sources rarely change between runs. The entry's name is the hash of the source's
+    text, this Python's version (syntax trees differ between versions) and the package
+    name, so an entry can only be stale if that hash collides. An entry that cannot be read
+    or does not have the expected form is computed again; a cache that cannot be written is
+    left alone.
     """
     folder = _cache_folder()
     if folder is None:
