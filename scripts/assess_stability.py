@@ -1,4 +1,7 @@
-"""Snakemake entry for rule assess_stability: see gmm_pipeline.execution.steps.assess_stability and gmm_pipeline.stages.stability."""
+"""Snakemake entry for rule assess_stability.
+
+Runs gmm_pipeline.execution.steps.assess_stability, which calls gmm_pipeline.stages.assess_stability.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -56,20 +56,19 @@ from gmm_pipeline.config.config_checks import check_config, normalise_config, re
 from gmm_pipeline.config.memory import largest_component_count, peak_memory_mib  # noqa: E402
 from gmm_pipeline.config.plan import plan_datasets, plot_specs  # noqa: E402
 from gmm_pipeline.maths import em, em_kernels  # noqa: E402
-from gmm_pipeline.stages import cluster_figures  # noqa: E402
-from gmm_pipeline.stages.anomalies import extract_to_files  # noqa: E402
-from gmm_pipeline.stages.bayesian import fit_bayesian, prune_to_files  # noqa: E402
-from gmm_pipeline.stages.clusters import merge_to_files  # noqa: E402
-from gmm_pipeline.stages.crossval import cross_validate_to_files  # noqa: E402
-from gmm_pipeline.stages.datasets import generate_dataset, prepare_to_files  # noqa: E402
-from gmm_pipeline.stages.figures import render_to_files  # noqa: E402
-from gmm_pipeline.stages.fitting import fit_sweep, fit_sweeps, fit_to_files, resolve_seeds  # noqa: E402
-from gmm_pipeline.stages.metrics import collect_to_file  # noqa: E402
-from gmm_pipeline.stages.selection import select_to_files  # noqa: E402
-from gmm_pipeline.stages.stability import stability_to_files  # noqa: E402
-from gmm_pipeline.stages.sweep_figures import plot_to_file  # noqa: E402
-from gmm_pipeline.stages.sweep_summary import summarise_to_files  # noqa: E402
-from gmm_pipeline.stages.uncertainty import uncertainty_to_files  # noqa: E402
+from gmm_pipeline.stages.assess_stability import stability_to_files  # noqa: E402
+from gmm_pipeline.stages.collect_metrics import collect_to_file  # noqa: E402
+from gmm_pipeline.stages.cross_validate import cross_validate_to_files  # noqa: E402
+from gmm_pipeline.stages.estimate_uncertainty import uncertainty_to_files  # noqa: E402
+from gmm_pipeline.stages.extract_anomalies import extract_to_files  # noqa: E402
+from gmm_pipeline.stages.fit_models import fit_grid, fit_to_files, fit_type_grid, resolve_seeds  # noqa: E402
+from gmm_pipeline.stages.merge_components import merge_to_files  # noqa: E402
+from gmm_pipeline.stages.plot_sweep import plot_to_file  # noqa: E402
+from gmm_pipeline.stages.prepare_data import generate_dataset, prepare_to_files  # noqa: E402
+from gmm_pipeline.stages.prune_weights import fit_bayesian, prune_to_files  # noqa: E402
+from gmm_pipeline.stages.render_figures import CLUSTER_OUTPUTS, render_to_files  # noqa: E402
+from gmm_pipeline.stages.select_model import select_to_files  # noqa: E402
+from gmm_pipeline.stages.summarise_sweep import summarise_to_files  # noqa: E402
 
 SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -230,17 +229,6 @@ def run_floor_dataset(name, spec, settings, d):
         models_path=models,
         outputs=cluster_outputs,
     )
-    cluster_figures.render_to_files(
-        inputs={
-            "data": data,
-            "meta": meta,
-            "merges": cluster_outputs["merges"],
-            "cluster_labels": cluster_outputs["labels"],
-            "cluster_summary": cluster_outputs["summary"],
-        },
-        params=settings["figures"],
-        outputs={key: d / f"{key}.png" for key in cluster_figures.OUTPUTS},
-    )
     render_to_files(
         inputs={
             "data": data,
@@ -253,6 +241,9 @@ def run_floor_dataset(name, spec, settings, d):
             "stability": outputs["stability"],
             "weights": d / "weights.csv",
             "bayes_summary": d / "bayes.json",
+            "merges": cluster_outputs["merges"],
+            "cluster_labels": cluster_outputs["labels"],
+            "cluster_summary": cluster_outputs["summary"],
         },
         params=settings["figures"],
         outputs={
@@ -265,6 +256,7 @@ def run_floor_dataset(name, spec, settings, d):
                 "anomaly_scores",
                 "anomaly_curves",
                 "weights",
+                *CLUSTER_OUTPUTS,
             )
         },
     )
@@ -706,12 +698,12 @@ def engine_speed(configfile):
                 }
                 # The engine as the fitting job runs it: every covariance type from shared starts.
                 started = time.perf_counter()
-                starts, _ = fit_sweeps(X, covariance_types=fit["covariance_types"], **options)
+                starts, _ = fit_grid(X, covariance_types=fit["covariance_types"], **options)
                 timings["fast"] += time.perf_counter() - started
                 n_fits += len(starts)
                 for covariance_type in fit["covariance_types"]:
                     started = time.perf_counter()
-                    fit_sweep(X, covariance_type=covariance_type, engine="sklearn", **options)
+                    fit_type_grid(X, covariance_type=covariance_type, engine="sklearn", **options)
                     timings["sklearn"] += time.perf_counter() - started
                     started = time.perf_counter()
                     for k in fit["n_components"]:

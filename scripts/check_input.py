@@ -1,4 +1,7 @@
-"""Snakemake entry for rule check_input: see gmm_pipeline.execution.steps.check_input and gmm_pipeline.stages.sources."""
+"""Snakemake entry for rule check_input.
+
+Runs gmm_pipeline.execution.steps.check_input, which calls gmm_pipeline.stages.check_input.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule collect_metrics: see gmm_pipeline.execution.steps.collect_metrics and gmm_pipeline.stages.metrics."""
+"""Snakemake entry for rule collect_metrics.
+
+Runs gmm_pipeline.execution.steps.collect_metrics, which calls gmm_pipeline.stages.collect_metrics.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule cross_validate: see gmm_pipeline.execution.steps.cross_validate and gmm_pipeline.stages.crossval."""
+"""Snakemake entry for rule cross_validate.
+
+Runs gmm_pipeline.execution.steps.cross_validate, which calls gmm_pipeline.stages.cross_validate.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,5 +1,7 @@
-"""Snakemake entry for rule estimate_uncertainty: see gmm_pipeline.execution.steps.estimate_uncertainty
-and gmm_pipeline.stages.uncertainty."""
+"""Snakemake entry for rule estimate_uncertainty.
+
+Runs gmm_pipeline.execution.steps.estimate_uncertainty, which calls gmm_pipeline.stages.estimate_uncertainty.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

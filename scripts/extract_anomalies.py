@@ -1,4 +1,7 @@
-"""Snakemake entry for rule extract_anomalies: see gmm_pipeline.execution.steps.extract_anomalies and gmm_pipeline.stages.anomalies."""
+"""Snakemake entry for rule extract_anomalies.
+
+Runs gmm_pipeline.execution.steps.extract_anomalies, which calls gmm_pipeline.stages.extract_anomalies.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule fit_models: see gmm_pipeline.execution.steps.fit_models and gmm_pipeline.stages.fitting."""
+"""Snakemake entry for rule fit_models.
+
+Runs gmm_pipeline.execution.steps.fit_models, which calls gmm_pipeline.stages.fit_models.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule merge_components: see gmm_pipeline.execution.steps.merge_components and gmm_pipeline.stages.clusters."""
+"""Snakemake entry for rule merge_components.
+
+Runs gmm_pipeline.execution.steps.merge_components, which calls gmm_pipeline.stages.merge_components.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

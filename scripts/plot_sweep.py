@@ -1,4 +1,7 @@
-"""Snakemake entry for rule plot_sweep: see gmm_pipeline.execution.steps.plot_sweep and gmm_pipeline.stages.sweep_figures."""
+"""Snakemake entry for rule plot_sweep.
+
+Runs gmm_pipeline.execution.steps.plot_sweep, which calls gmm_pipeline.stages.plot_sweep.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule prepare_data: see gmm_pipeline.execution.steps.prepare_data and gmm_pipeline.stages.datasets."""
+"""Snakemake entry for rule prepare_data.
+
+Runs gmm_pipeline.execution.steps.prepare_data, which calls gmm_pipeline.stages.prepare_data.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

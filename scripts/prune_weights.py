@@ -1,4 +1,7 @@
-"""Snakemake entry for rule prune_weights: see gmm_pipeline.execution.steps.prune_weights and gmm_pipeline.stages.bayesian."""
+"""Snakemake entry for rule prune_weights.
+
+Runs gmm_pipeline.execution.steps.prune_weights, which calls gmm_pipeline.stages.prune_weights.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

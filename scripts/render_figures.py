@@ -1,4 +1,7 @@
-"""Snakemake entry for rule render_figures: see gmm_pipeline.execution.steps.render_figures and gmm_pipeline.stages.figures."""
+"""Snakemake entry for rule render_figures.
+
+Runs gmm_pipeline.execution.steps.render_figures, which calls gmm_pipeline.stages.render_figures.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule select_model: see gmm_pipeline.execution.steps.select_model and gmm_pipeline.stages.selection."""
+"""Snakemake entry for rule select_model.
+
+Runs gmm_pipeline.execution.steps.select_model, which calls gmm_pipeline.stages.select_model.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule summarise_lrt: see gmm_pipeline.execution.steps.summarise_lrt and gmm_pipeline.stages.lrt."""
+"""Snakemake entry for rule summarise_lrt.
+
+Runs gmm_pipeline.execution.steps.summarise_lrt, which calls gmm_pipeline.stages.summarise_lrt.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

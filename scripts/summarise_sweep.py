@@ -1,4 +1,7 @@
-"""Snakemake entry for rule summarise_sweep: see gmm_pipeline.execution.steps.summarise_sweep and gmm_pipeline.stages.sweep_summary."""
+"""Snakemake entry for rule summarise_sweep.
+
+Runs gmm_pipeline.execution.steps.summarise_sweep, which calls gmm_pipeline.stages.summarise_sweep.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

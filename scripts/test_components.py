@@ -1,4 +1,7 @@
-"""Snakemake entry for rule test_components: see gmm_pipeline.execution.steps.test_components and gmm_pipeline.stages.lrt."""
+"""Snakemake entry for rule test_components.
+
+Runs gmm_pipeline.execution.steps.test_components, which calls gmm_pipeline.stages.test_components.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -1,4 +1,7 @@
-"""Snakemake entry for rule manifest: see gmm_pipeline.execution.steps.write_manifest and gmm_pipeline.stages.manifest."""
+"""Snakemake entry for rule write_manifest.
+
+Runs gmm_pipeline.execution.steps.write_manifest, which calls gmm_pipeline.stages.write_manifest.
+"""
 
 from gmm_pipeline.execution.worker import run_job
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from gmm_pipeline.maths.noise import fit_noise_mixture
-from gmm_pipeline.stages.anomalies import (
+from gmm_pipeline.stages.extract_anomalies import (
     DETECTORS,
     METRIC_COLUMNS,
     compare_by_kind,

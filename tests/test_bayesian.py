@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.stages.bayesian import fit_bayesian, weights_table
+from gmm_pipeline.stages.prune_weights import fit_bayesian, weights_table
 
 
 def test_surplus_components_are_driven_to_zero_weight(three_blobs):

@@ -444,7 +444,7 @@ def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts
     from gmm_pipeline.config.schema import schema_default, schema_enum
     from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
     from gmm_pipeline.maths.initialisation import DEFAULT_MAX_SAMPLES
-    from gmm_pipeline.stages.fitting import sweep_settings
+    from gmm_pipeline.stages.fit_models import grid_settings
 
     schema = read_schema(SCHEMA_PATH)
     assert (
@@ -453,7 +453,7 @@ def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts
     )
     assert schema_enum("fit.covariance_types") == list(COVARIANCE_TYPES)
     # A fit section that says only what has no default gets the schema's defaults.
-    settings = sweep_settings({"n_components": [1, 2], "seeds": 2})
+    settings = grid_settings({"n_components": [1, 2], "seeds": 2})
     fit = schema["properties"]["fit"]["properties"]
     for key in (
         "init_params",

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from gmm_pipeline.maths.hierarchical import cluster_terms, merge_hierarchy, svd_transform
-from gmm_pipeline.stages.fitting import fit_start, fit_sweep, relative_change, run_em, sweep_settings
-from gmm_pipeline.stages.selection import criteria_table, select_model
+from gmm_pipeline.stages.fit_models import fit_start, fit_type_grid, grid_settings, relative_change, run_em
+from gmm_pipeline.stages.select_model import criteria_table, select_model
 from sklearn.datasets import load_iris, make_moons
 from sklearn.mixture import GaussianMixture
 
@@ -90,7 +90,7 @@ def test_an_all_degenerate_model_is_listed_and_excluded_from_every_criterion():
     # Forty rows at four distinct places: one Gaussian fits them, but two or more
     # components must sit on one or two places each, with a covariance at the floor.
     X = np.repeat(np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0], [6.0, 6.0]]), 10, axis=0)
-    starts, _ = fit_sweep(
+    starts, _ = fit_type_grid(
         X, covariance_type="full", n_components=[1, 2, 3, 4], seeds=range(3), init_params=["kmeans", "hc_vvv"]
     )
     table = criteria_table(starts)
@@ -141,9 +141,12 @@ def test_svd_transform_is_mclusts():
 
 
 def _reference_sweep(X, fit):
-    settings = sweep_settings(fit)
+    settings = grid_settings(fit)
     return pd.concat(
-        [fit_sweep(X, covariance_type=kind, **settings)[0] for kind in ("spherical", "diag", "tied", "full")],
+        [
+            fit_type_grid(X, covariance_type=kind, **settings)[0]
+            for kind in ("spherical", "diag", "tied", "full")
+        ],
         ignore_index=True,
     )
 
@@ -187,7 +190,7 @@ def test_cells_are_as_good_as_mclusts_and_the_choices_agree(name, X, fit, every_
 def test_a_count_above_the_distinct_rows_fails_alone_the_others_start():
     # Four distinct places: the hierarchy gives k = 1 to 4; only k = 5 has no start.
     X = np.repeat(np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0], [6.0, 6.0]]), 10, axis=0)
-    starts, _ = fit_sweep(
+    starts, _ = fit_type_grid(
         X, covariance_type="spherical", n_components=[1, 2, 3, 4, 5], seeds=[0], init_params=["hc_vvv"]
     )
     failed = starts.set_index("n_components")["error"].fillna("")

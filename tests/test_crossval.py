@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.stages.crossval import FOLD_COLUMNS, cross_validate, fold_indices, summarise_folds
+from gmm_pipeline.stages.cross_validate import FOLD_COLUMNS, cross_validate, fold_indices, summarise_folds
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import KFold
 

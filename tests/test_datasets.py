@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.maths.outlier_kinds import uniform_outliers
-from gmm_pipeline.stages.datasets import (
+from gmm_pipeline.stages.prepare_data import (
     Preprocessing,
     generate_dataset,
     load_dataset,

@@ -1,7 +1,13 @@
 """The package's shape: layers you can see, imports flowing one way, so each module can be
 read and tested alone."""
 
+import re
+from pathlib import Path
+
+from gmm_pipeline.execution.steps import STEPS
 from gmm_pipeline.records.code_version import module_imports, package_modules
+
+REPO = Path(__file__).resolve().parents[1]
 
 # Lowest first: a module may import from its own layer and those before it, never after.
 LAYERS = ("errors", "maths", "files", "config", "records", "stages", "execution")
@@ -57,3 +63,29 @@ def test_the_job_side_never_imports_the_worker_server():
         "records.verify",
     ):
         assert "execution.worker" not in module_imports(module), module
+
+
+def _rules_and_scripts():
+    """Each rule of workflow/rules/ with the entry script its ``script:`` names."""
+    rules = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for match in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", path.read_text(), re.M | re.S):
+            script = re.search(r'script:\s*\n\s*"([^"]+)"', match.group(2))
+            if script:
+                rules[match.group(1)] = (path.parent / script.group(1)).resolve()
+    return rules
+
+
+def test_each_step_has_one_name_rule_script_step_function_and_stage_module():
+    rules = _rules_and_scripts()
+    assert len(rules) == 17
+    stage_modules = {module.split(".")[1] for module in package_modules() if module.startswith("stages.")}
+    for rule, script in rules.items():
+        assert script == REPO / "scripts" / f"{rule}.py", rule
+        # The entry passes its rule's name: the step function, and the provenance `step`.
+        assert re.search(rf'run_job\(snakemake, "{rule}"\)', script.read_text()), rule
+        assert callable(STEPS.get(rule)), rule
+        assert rule in stage_modules, rule
+    # And no stage module is named for anything but a rule.
+    assert stage_modules - set(rules) == set()
+    assert set(STEPS) == set(rules)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from gmm_pipeline.maths import criteria, em
 from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
-from gmm_pipeline.stages.datasets import generate_dataset
-from gmm_pipeline.stages.fitting import fit_start, fit_sweep, run_em
+from gmm_pipeline.stages.fit_models import fit_start, fit_type_grid, run_em
+from gmm_pipeline.stages.prepare_data import generate_dataset
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 
@@ -180,8 +180,8 @@ def test_both_engines_give_the_same_sweep(covariance_type):
         "seeds": [0, 1, 2],
         "init_params": ["kmeans", "k-means++", "random", "agglomerative", "hc_vvv"],
     }
-    fast, fast_models = fit_sweep(X, engine="fast", **sweep)
-    reference, reference_models = fit_sweep(X, engine="sklearn", **sweep)
+    fast, fast_models = fit_type_grid(X, engine="fast", **sweep)
+    reference, reference_models = fit_type_grid(X, engine="sklearn", **sweep)
     assert (fast["is_best"] == reference["is_best"]).all()
     assert (fast["error"] == reference["error"]).all() and (fast["converged"] == reference["converged"]).all()
     same = fast["n_iter"] == reference["n_iter"]
@@ -231,7 +231,7 @@ def test_the_fast_engines_criteria_are_scikit_learns_to_rounding():
     # of scikit-learn's score_samples and predict_proba on the same fitted model.
     X = DATASETS["anisotropic"]
     for covariance_type in COVARIANCE_TYPES:
-        starts, models = fit_sweep(
+        starts, models = fit_type_grid(
             X, covariance_type=covariance_type, n_components=[1, 3, 5], seeds=[0, 1], engine="fast"
         )
         best = starts[starts["is_best"]]

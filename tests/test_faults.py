@@ -205,7 +205,7 @@ def test_a_full_disk_ends_the_job_with_one_line_naming_the_file(tmp_path):
     said = process.stdout + process.stderr
     assert "Traceback" not in said, said[-3000:]
     assert re.findall(r"^gmm-pipeline: .*$", said, flags=re.MULTILINE) == [
-        "gmm-pipeline: data failed: File too large writing results/data/moons/data.csv; make room (disk "
+        "gmm-pipeline: prepare_data failed: File too large writing results/data/moons/data.csv; make room (disk "
         "space, quota or file-size limit) and rerun"
     ]
     assert not list((tmp_path / "results/data/moons").glob(".*.tmp"))
@@ -236,8 +236,10 @@ def test_a_job_that_cannot_allocate_ends_with_one_line(tmp_path, capsys):
         raise MemoryError  # as numpy raises when the address space runs out
 
     with pytest.raises(SystemExit) as ended:
-        run_step(job, "fit", allocate, params={})
+        run_step(job, allocate, params={})
     assert ended.value.code == 1
     said = capsys.readouterr().err.splitlines()
-    assert len(said) == 1 and said[0].startswith("gmm-pipeline: fit failed: out of memory under nice "), said
+    assert len(said) == 1 and said[0].startswith(
+        "gmm-pipeline: fit_models failed: out of memory under nice "
+    ), said
     assert not (tmp_path / "provenance.json").exists()

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from gmm_pipeline.files.figure_files import save_figure
-from gmm_pipeline.stages.figures import shown_rows
+from gmm_pipeline.stages.render_figures import shown_rows
 from PIL import Image
 
 

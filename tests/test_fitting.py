@@ -7,13 +7,13 @@ from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.files.model_io import model_to_dict
 from gmm_pipeline.maths import em
 from gmm_pipeline.maths.criteria import column
-from gmm_pipeline.stages.fitting import (
+from gmm_pipeline.stages.fit_models import (
     START_COLUMNS,
+    fit_grid,
     fit_start,
-    fit_sweep,
-    fit_sweeps,
+    fit_type_grid,
+    grid_settings,
     resolve_seeds,
-    sweep_settings,
 )
 from sklearn.mixture import GaussianMixture
 
@@ -31,7 +31,7 @@ def _first_at_the_highest_bound(rows):
 
 def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_sweep(
+    starts, models = fit_type_grid(
         X,
         covariance_type="full",
         n_components=[1, 2, 3],
@@ -53,7 +53,7 @@ def test_every_start_is_recorded_and_the_best_is_the_highest_lower_bound(three_b
 
 def test_every_method_gets_its_starts_and_the_best_is_taken_across_methods(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_sweep(
+    starts, models = fit_type_grid(
         X,
         covariance_type="full",
         n_components=[2, 3],
@@ -81,8 +81,8 @@ def test_all_types_at_once_fit_as_each_type_alone(three_blobs, engine):
         "init_params": ["kmeans", "k-means++", "random", "agglomerative", "hc_vvv"],
         "engine": engine,
     }
-    starts, models = fit_sweeps(X, covariance_types=TYPES, **options)
-    alone = [fit_sweep(X, covariance_type=covariance_type, **options) for covariance_type in TYPES]
+    starts, models = fit_grid(X, covariance_types=TYPES, **options)
+    alone = [fit_type_grid(X, covariance_type=covariance_type, **options) for covariance_type in TYPES]
     assert list(dict.fromkeys(starts["covariance_type"])) == TYPES
     shared_rows = starts.drop(columns="fit_seconds").reset_index(drop=True)
     alone_rows = [table.drop(columns="fit_seconds") for table, _ in alone]
@@ -95,7 +95,7 @@ def test_a_partition_without_a_usable_covariance_fails_only_its_own_starts(engin
     # Thirty identical rows: with reg_covar 0 their cluster's covariance is singular, so the
     # hierarchies' starts for k >= 2 cannot be made; k = 1 (all rows pooled) still fits.
     X = np.vstack([np.zeros((30, 2)), np.random.default_rng(0).normal(size=(60, 2)) + 5])
-    starts, models = fit_sweeps(
+    starts, models = fit_grid(
         X,
         covariance_types=["full", "tied"],
         n_components=[1, 2, 3],
@@ -119,7 +119,7 @@ def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch
         return real(X, n_components, method, seed, *args)
 
     monkeypatch.setattr(em, "initial_responsibilities", counted)
-    starts, _ = fit_sweeps(X, covariance_types=TYPES, n_components=[2, 3], seeds=[0, 1, 2])
+    starts, _ = fit_grid(X, covariance_types=TYPES, n_components=[2, 3], seeds=[0, 1, 2])
     assert len(starts) == 4 * 2 * 3
     # One k-means per (k, seed), not one per covariance type.
     assert sorted(made) == [(k, "kmeans", seed) for k in (2, 3) for seed in (0, 1, 2)]
@@ -127,7 +127,7 @@ def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch
 
 def test_each_start_reruns_alone_from_its_seed(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_sweep(X, covariance_type="diag", n_components=[3], seeds=[5, 6, 7])
+    starts, models = fit_type_grid(X, covariance_type="diag", n_components=[3], seeds=[5, 6, 7])
     best = starts[starts["is_best"]].iloc[0]
     alone = GaussianMixture(n_components=3, covariance_type="diag", random_state=int(best["seed"])).fit(X)
     # The same fit to rounding: the engine sums in its own order (tests/test_em.py).
@@ -144,7 +144,7 @@ def test_recovers_the_parameters_of_a_known_mixture():
     truth.covariances_ = np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, 0.0], [0.0, 2.0]]])
     truth.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(truth.covariances_))
     X, _ = truth.sample(4000)
-    _, models = fit_sweep(X, covariance_type="full", n_components=[2], seeds=range(3))
+    _, models = fit_type_grid(X, covariance_type="full", n_components=[2], seeds=range(3))
     fitted = models[0]
     order = np.argsort(fitted.means_[:, 0])
     np.testing.assert_allclose(fitted.weights_[order], truth.weights_, atol=0.02)
@@ -164,13 +164,13 @@ def test_convergence_warning_is_kept_in_the_row(three_blobs):
 def test_too_few_points_for_k_names_the_dataset_and_key():
     X = np.random.default_rng(0).normal(size=(4, 2))
     with pytest.raises(PipelineInputError, match=r"dataset 'tiny' has 4 data points.*fit.n_components \(5\)"):
-        fit_sweep(X, covariance_type="full", n_components=[2, 5], seeds=[0], dataset="tiny")
+        fit_type_grid(X, covariance_type="full", n_components=[2, 5], seeds=[0], dataset="tiny")
 
 
 def test_a_failing_start_is_recorded_not_fatal():
     # Two distinct points, two components and no regularisation: covariances collapse.
     X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
-    starts, models = fit_sweep(X, covariance_type="full", n_components=[2], seeds=[0], reg_covar=0.0)
+    starts, models = fit_type_grid(X, covariance_type="full", n_components=[2], seeds=[0], reg_covar=0.0)
     assert len(starts) == 1
     assert starts["error"].iloc[0] != "" and models == []
 
@@ -192,6 +192,6 @@ def test_sweep_settings_from_the_fit_config():
         "tol": 1e-4,
         "reg_covar": 1e-5,
     }
-    settings = sweep_settings(config, n_seeds=2)
+    settings = grid_settings(config, n_seeds=2)
     assert settings["seeds"] == [0, 1] and settings["init_params"] == ["kmeans"]
     assert settings["max_iter"] == 50 and "covariance_types" not in settings

@@ -74,7 +74,7 @@ def test_runs_are_recorded_listed_compared_restored_and_removed(tmp_path, monkey
     assert first_ == first
     record = store.record(second)
     assert record["config"]["anomalies"]["percentile"] == 10
-    assert record["code"]["sources_sha256"] and record["versions"]["scikit-learn"]
+    assert record["code"]["code_sha256"] and record["versions"]["scikit-learn"]
     assert record["started"] <= record["ended"]
     why = {job["record"]: job["why"] for job in record["jobs"]}
     assert why["results/anomalies/moons/provenance.json"] == ["parameters"]

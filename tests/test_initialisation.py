@@ -9,9 +9,9 @@ from gmm_pipeline.maths.initialisation import (
     ward_partitions,
     whiten,
 )
-from gmm_pipeline.stages.datasets import generate_dataset
-from gmm_pipeline.stages.fitting import fit_sweep
-from gmm_pipeline.stages.selection import criteria_table, init_comparison, select_model
+from gmm_pipeline.stages.fit_models import fit_type_grid
+from gmm_pipeline.stages.prepare_data import generate_dataset
+from gmm_pipeline.stages.select_model import criteria_table, init_comparison, select_model
 from sklearn.mixture import GaussianMixture
 
 
@@ -64,7 +64,7 @@ def test_singleton_clusters_borrow_the_pooled_covariance():
 
 def test_start_method_travels_with_the_saved_model(three_blobs):
     X, _ = three_blobs
-    _, models = fit_sweep(
+    _, models = fit_type_grid(
         X, covariance_type="full", n_components=[3], seeds=[4], init_params=["agglomerative"]
     )
     assert models[0].start_ == {"init_params": "agglomerative", "seed": 4}
@@ -80,7 +80,7 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
     # reach the best optimum at k = 3, and the choice is k = 3. (At the default tolerance,
     # 1e-6, the k-means starts reach it too on both draws; at 1e-5 they did not on draw 2.)
     X, _, _ = generate_dataset({"generator": "anisotropic", "n_samples": 1000, "centers": 3, "seed": seed})
-    starts, _ = fit_sweep(
+    starts, _ = fit_type_grid(
         X,
         covariance_type="full",
         n_components=[1, 2, 3, 4, 5, 6],
@@ -103,11 +103,11 @@ def test_on_anisotropic_blobs_em_run_to_convergence_finds_three_clusters_from_an
 
 def test_every_recorded_start_reruns_from_the_table(three_blobs):
     X, _ = three_blobs
-    starts, _ = fit_sweep(
+    starts, _ = fit_type_grid(
         X, covariance_type="tied", n_components=[2], seeds=[0], init_params=["agglomerative"]
     )
     row = starts.iloc[0]
-    again, _ = fit_sweep(
+    again, _ = fit_type_grid(
         X,
         covariance_type="tied",
         n_components=[2],

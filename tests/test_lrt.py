@@ -1,10 +1,10 @@
-"""The bootstrap likelihood-ratio test for the number of components (gmm_pipeline.stages.lrt)."""
+"""The bootstrap likelihood-ratio test for the number of components (gmm_pipeline.stages.test_components)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import LIGHT_SELECTION, run_snakemake, write_config
-from gmm_pipeline.stages.lrt import bootstrap_lrt, supported_components
+from gmm_pipeline.stages.test_components import bootstrap_lrt, supported_components
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 

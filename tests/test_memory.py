@@ -16,7 +16,7 @@ from gmm_pipeline.config.memory import (
     peak_memory_mib,
     rule_mem_mb,
 )
-from gmm_pipeline.stages.sources import load_bundled
+from gmm_pipeline.stages.check_input import load_bundled
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED_SHAPES))

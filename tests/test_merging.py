@@ -1,4 +1,4 @@
-"""Merging mixture components into clusters (gmm_pipeline.maths.merging, gmm_pipeline.stages.clusters)."""
+"""Merging mixture components into clusters (gmm_pipeline.maths.merging, gmm_pipeline.stages.merge_components)."""
 
 import itertools
 import json

@@ -184,8 +184,8 @@ def test_two_instances_with_prefixed_rules_run_side_by_side(tmp_path):
         # Every artifact under this instance's results: in a step's folder, or (the run's
         # metrics) at the top.
         assert all(
-            entry["path"].startswith(f"{name}/results/{entry['step']}/")
-            or (entry["step"] is None and entry["path"].count("/") == 2)
+            entry["path"].startswith(f"{name}/results/{entry['folder']}/")
+            or (entry["folder"] is None and entry["path"].count("/") == 2)
             for entry in manifest["artifacts"]
         )
         assert f"{name}/results/metrics.json" in {entry["path"] for entry in manifest["artifacts"]}
@@ -221,9 +221,9 @@ def tracked_files():
 
 
 def test_source_file_list_names_every_tracked_source():
-    listed = (REPO / "workflow/source_files.txt").read_text().split()
+    listed = (REPO / "workflow/repository_files.txt").read_text().split()
     tracked = sorted(name for name in tracked_files() if name.startswith(("workflow/", "scripts/")))
-    assert listed == tracked, "regenerate: git ls-files workflow scripts > workflow/source_files.txt"
+    assert listed == tracked, "regenerate: git ls-files workflow scripts > workflow/repository_files.txt"
 
 
 def test_runs_as_a_module_referenced_by_a_git_tag(tmp_path):
@@ -248,10 +248,10 @@ def test_runs_as_a_module_referenced_by_a_git_tag(tmp_path):
     manifest = json.loads((folder / "results/manifest.json").read_text())
     listed = {entry["path"] for entry in manifest["artifacts"]}
     assert "results/clusters/blobs/merges.csv" in listed and all((folder / path).is_file() for path in listed)
-    # The records name the tag, and the same sources as this checkout's.
+    # The records name the tag, and the same code as this checkout's.
     record = json.loads((folder / "results/select/blobs/provenance.json").read_text())
     assert record["code"]["revision"] == f"git+file://{clone}/workflow/rules@v1.0-test"
-    assert record["code"]["sources_sha256"] == provenance_of_checkout()["sources_sha256"]
+    assert record["code"]["code_sha256"] == provenance_of_checkout()["code_sha256"]
     assert "Nothing to be done" in snakemake(folder, "--dry-run", *GIT_TRIGGERS).stdout
     snakemake(folder, "--report", folder / "report.html", *GIT_TRIGGERS)
     html = (folder / "report.html").read_text(errors="replace")

@@ -15,7 +15,7 @@ from gmm_pipeline.maths.noise import (
     log_hypervolume,
 )
 from gmm_pipeline.maths.outlier_kinds import uniform_outliers
-from gmm_pipeline.stages.anomalies import detector_scores, fit_noise, flagged_by_detector
+from gmm_pipeline.stages.extract_anomalies import detector_scores, fit_noise, flagged_by_detector
 from scipy.stats import multivariate_normal
 from sklearn.datasets import make_blobs, make_moons
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from gmm_pipeline.maths.outlier_kinds import KINDS, generate_outliers
-from gmm_pipeline.stages.datasets import load_dataset, prepare_dataset, prepare_to_files
+from gmm_pipeline.stages.prepare_data import load_dataset, prepare_dataset, prepare_to_files
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors

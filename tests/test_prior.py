@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.maths.em import default_prior, estimate_parameters
-from gmm_pipeline.stages.fitting import fit_sweep
+from gmm_pipeline.stages.fit_models import fit_type_grid
 from sklearn.datasets import make_blobs
 
 
@@ -71,8 +71,8 @@ def test_the_prior_keeps_flexible_fits_on_few_rows_sound():
     # 60 rows in 10 dimensions: full covariances with k = 4 have under 16 points each.
     X, _ = make_blobs(n_samples=60, centers=2, n_features=10, random_state=3)
     sweep = {"covariance_type": "full", "n_components": [4], "seeds": [0, 1, 2], "init_params": ["kmeans"]}
-    mle, _ = fit_sweep(X, **sweep)
-    map_, _ = fit_sweep(X, prior="default", **sweep)
+    mle, _ = fit_type_grid(X, **sweep)
+    map_, _ = fit_type_grid(X, prior="default", **sweep)
     assert mle["degenerate"].all() or mle["error"].astype(bool).any()
     assert not map_["degenerate"].any() and not map_["error"].astype(bool).any()
     assert (map_["min_covariance_eigenvalue"] > 100 * mle["min_covariance_eigenvalue"].fillna(0).max()).all()
@@ -81,6 +81,6 @@ def test_the_prior_keeps_flexible_fits_on_few_rows_sound():
 def test_prior_needs_the_fast_engine():
     X, _ = make_blobs(n_samples=40, centers=2, random_state=0)
     with pytest.raises(PipelineInputError, match="fit.prior needs fit.engine: fast"):
-        fit_sweep(
+        fit_type_grid(
             X, covariance_type="full", n_components=[1, 2], seeds=[0], engine="sklearn", prior="default"
         )

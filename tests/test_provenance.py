@@ -17,7 +17,7 @@ def test_the_code_identity_names_this_checkout():
         check=True,
     ).stdout.strip()
     assert identity["revision"] in {head, f"{head}-dirty"}
-    assert len(identity["sources_sha256"]) == 64
+    assert len(identity["code_sha256"]) == 64
 
 
 def test_a_run_shares_the_identity_its_jobs_cite(monkeypatch):
@@ -27,7 +27,7 @@ def test_a_run_shares_the_identity_its_jobs_cite(monkeypatch):
     provenance.share_code_identity()
     assert json.loads(os.environ[provenance.CODE_IDENTITY_VARIABLE]) == computed
     # A job reads it back as is: a later commit does not change what the run's records say.
-    shared = {"revision": "0" * 40, "sources_sha256": "a" * 64}
+    shared = {"revision": "0" * 40, "code_sha256": "a" * 64}
     monkeypatch.setenv(provenance.CODE_IDENTITY_VARIABLE, json.dumps(shared))
     assert provenance.code_identity() == shared
 
@@ -36,14 +36,14 @@ def test_a_run_shares_the_identity_its_jobs_cite(monkeypatch):
     "value",
     [
         "not json",
-        json.dumps(["revision", "sources_sha256"]),
+        json.dumps(["revision", "code_sha256"]),
         json.dumps({"revision": "abc"}),
-        json.dumps({"revision": "abc", "sources_sha256": "short"}),
-        json.dumps({"revision": 3, "sources_sha256": "a" * 64}),
-        json.dumps({"revision": "abc", "sources_sha256": "a" * 64, "extra": 1}),
+        json.dumps({"revision": "abc", "code_sha256": "short"}),
+        json.dumps({"revision": 3, "code_sha256": "a" * 64}),
+        json.dumps({"revision": "abc", "code_sha256": "a" * 64, "extra": 1}),
     ],
 )
 def test_a_malformed_shared_identity_is_ignored(monkeypatch, value):
     monkeypatch.setenv(provenance.CODE_IDENTITY_VARIABLE, value)
     assert provenance.code_identity() == provenance._computed_code_identity()
-    assert provenance.code_identity()["sources_sha256"] != "a" * 64
+    assert provenance.code_identity()["code_sha256"] != "a" * 64

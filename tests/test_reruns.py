@@ -26,7 +26,7 @@ from conftest import (
 )
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.records.code_version import step_code
-from gmm_pipeline.records.verify import check_inputs
+from gmm_pipeline.records.verify import check_inputs_against_records
 
 pytestmark = pytest.mark.workflow
 
@@ -40,7 +40,7 @@ AFTER_SELECT = {
     "extract_anomalies": 1,
     "render_figures": 1,
     "collect_metrics": 1,
-    "manifest": 1,
+    "write_manifest": 1,
     "all": 1,
 }
 AFTER_FIT = {"fit_models": 1, **AFTER_SELECT}
@@ -86,18 +86,24 @@ def jobs_outputs(dry_run_stdout):
         ("results/select/moons/cv/provenance.json", {"cross_validate": 1, **AFTER_SELECT}),
         (
             "results/bayes/moons/weights.csv",
-            {"prune_weights": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
+            {"prune_weights": 1, "render_figures": 1, "collect_metrics": 1, "write_manifest": 1, "all": 1},
         ),
         (
             "results/anomalies/moons/scores.csv",
-            {"extract_anomalies": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
+            {
+                "extract_anomalies": 1,
+                "render_figures": 1,
+                "collect_metrics": 1,
+                "write_manifest": 1,
+                "all": 1,
+            },
         ),
         (
             "results/clusters/moons/merges.csv",
-            {"merge_components": 1, "render_figures": 1, "collect_metrics": 1, "manifest": 1, "all": 1},
+            {"merge_components": 1, "render_figures": 1, "collect_metrics": 1, "write_manifest": 1, "all": 1},
         ),
-        ("results/figures/moons/model.png", {"render_figures": 1, "manifest": 1, "all": 1}),
-        ("results/figures/moons/provenance.json", {"render_figures": 1, "manifest": 1, "all": 1}),
+        ("results/figures/moons/model.png", {"render_figures": 1, "write_manifest": 1, "all": 1}),
+        ("results/figures/moons/provenance.json", {"render_figures": 1, "write_manifest": 1, "all": 1}),
     ],
 )
 def test_a_deleted_artifact_rebuilds_its_job_and_what_depends_on_it(small_run, tmp_path, deleted, expected):
@@ -187,7 +193,7 @@ def test_an_input_edited_after_its_record_was_written_stops_the_run_before_any_j
     # The job's own check stays behind it (for a run planned before the edit).
     monkeypatch.chdir(workdir)
     with pytest.raises(PipelineInputError, match="results/select/blobs/model.json: its contents differ"):
-        check_inputs(["results/select/blobs/model.json"])
+        check_inputs_against_records(["results/select/blobs/model.json"])
     process = verify(workdir)
     assert "edited: results/select/blobs/model.json" in process.stdout
 
@@ -229,15 +235,15 @@ def edit(path, old, new):
 def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, tmp_path):
     code, workdir, command = code_copy_run
     package = code / "scripts/gmm_pipeline/stages"
-    saved = {name: (package / name).read_text() for name in ("anomalies.py", "bayesian.py")}
+    saved = {name: (package / name).read_text() for name in ("extract_anomalies.py", "prune_weights.py")}
     try:
         # A comment or a docstring is not logic: nothing reruns.
-        edit(package / "anomalies.py", '"""', '"""Reworded. ')
-        (package / "anomalies.py").write_text((package / "anomalies.py").read_text() + "\n# a note\n")
+        edit(package / "extract_anomalies.py", '"""', '"""Reworded. ')
+        (package / "extract_anomalies.py").write_text((package / "extract_anomalies.py").read_text() + "\n# a note\n")
         assert dry_run_jobs(command)[1].count("Nothing to be done") == 1
         # The threshold's logic: anomalies, then figures and the manifest.
         edit(
-            package / "anomalies.py",
+            package / "extract_anomalies.py",
             'return float(np.percentile(log_density, percentile)), f"percentile {percentile:g}"',
             'return float(np.percentile(log_density, percentile, method="lower")), f"percentile {percentile:g}"',
         )
@@ -245,17 +251,17 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
             "extract_anomalies": 1,
             "render_figures": 1,
             "collect_metrics": 1,
-            "manifest": 1,
+            "write_manifest": 1,
             "all": 1,
         }
         # And the Bayesian step's module as well: its job joins them.
-        edit(package / "bayesian.py", "import warnings", "import warnings\n\nUNUSED_CONSTANT = 1")
+        edit(package / "prune_weights.py", "import warnings", "import warnings\n\nUNUSED_CONSTANT = 1")
         assert dry_run_jobs(command)[0] == {
             "prune_weights": 1,
             "extract_anomalies": 1,
             "render_figures": 1,
             "collect_metrics": 1,
-            "manifest": 1,
+            "write_manifest": 1,
             "all": 1,
         }
         # Run them: each record names the code that made it, and the copy's own check agrees,
@@ -275,7 +281,7 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
             anomalies["step"] == "extract_anomalies"
             and anomalies["sha256"] != step_code("extract_anomalies")["sha256"]
         )
-        assert "stages.anomalies" in anomalies["modules"]
+        assert "stages.extract_anomalies" in anomalies["modules"]
     finally:
         for name, text in saved.items():
             (package / name).write_text(text)
@@ -310,7 +316,7 @@ def test_a_replaced_data_file_with_an_older_time_reruns_its_check(tmp_path):
         "extract_anomalies": 1,
         "render_figures": 1,
         "collect_metrics": 1,
-        "manifest": 1,
+        "write_manifest": 1,
         "all": 1,
     }
     run_snakemake(tmp_path, "--configfile", configfile, "--cores", 2)

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.maths.criteria import column
-from gmm_pipeline.stages.crossval import cross_validate
-from gmm_pipeline.stages.fitting import fit_sweep
-from gmm_pipeline.stages.selection import (
+from gmm_pipeline.stages.cross_validate import cross_validate
+from gmm_pipeline.stages.fit_models import fit_type_grid
+from gmm_pipeline.stages.select_model import (
     CRITERIA_COLUMNS,
     agreement_with_truth,
     criteria_table,
@@ -30,7 +30,7 @@ def four_blobs():
         "seeds": [0, 1, 2],
         "init_params": ["kmeans", "agglomerative"],
     }
-    fits = {cov: fit_sweep(X, covariance_type=cov, **sweep) for cov in ("full", "spherical")}
+    fits = {cov: fit_type_grid(X, covariance_type=cov, **sweep) for cov in ("full", "spherical")}
     starts = pd.concat([starts for starts, _ in fits.values()], ignore_index=True)
     folds = cross_validate(X, covariance_types=list(fits), folds=3, seed=0, **sweep)
     models = {(m.covariance_type, m.n_components): m for _, ms in fits.values() for m in ms}
@@ -102,7 +102,7 @@ def test_bic_recovers_k_and_covariance_type_of_a_known_mixture(true_type):
     X, _ = truth.sample(1500)
     starts = pd.concat(
         [
-            fit_sweep(X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2])[0]
+            fit_type_grid(X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2])[0]
             for cov in ("full", "tied", "diag", "spherical")
         ],
         ignore_index=True,
@@ -134,7 +134,7 @@ def test_pinned_model_outside_the_sweep_is_refused(four_blobs):
 
 def test_a_best_start_that_did_not_converge_is_flagged_with_its_warning(three_blobs):
     X, _ = three_blobs
-    starts, _ = fit_sweep(
+    starts, _ = fit_type_grid(
         X, covariance_type="full", n_components=[2, 3], seeds=[0, 1], max_iter=2, init_params="random"
     )
     table = criteria_table(starts)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from gmm_pipeline.errors import PipelineInputError
-from gmm_pipeline.stages.sources import BUNDLED, check_report, load_bundled, load_file
+from gmm_pipeline.stages.check_input import BUNDLED, check_report, load_bundled, load_file
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ import pytest
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.maths import criteria
 from gmm_pipeline.maths.criteria import column
-from gmm_pipeline.stages.fitting import fit_sweep
-from gmm_pipeline.stages.stability import (
+from gmm_pipeline.stages.assess_stability import (
     bootstrap_sample,
     bootstrap_weights,
     replicate_criteria,
     replicate_datasets,
     selection_frequencies,
 )
+from gmm_pipeline.stages.fit_models import fit_type_grid
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 
@@ -128,7 +128,9 @@ def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
     # Each replicate's BIC is the weighted likelihood's: refit the chosen k with the same
     # weights and compare.
     weights = replicates[0][4]
-    starts, models = fit_sweep(X, covariance_type="full", n_components=[3], seeds=[0], sample_weight=weights)
+    starts, models = fit_type_grid(
+        X, covariance_type="full", n_components=[3], seeds=[0], sample_weight=weights
+    )
     bic = criteria.start_criteria(models[0], X, weights)["bic"]
     first = table[(table["replicate"] == 0) & (table["n_components"] == 3)].iloc[0]
     assert first["bic_lower_is_better"] == pytest.approx(bic)
@@ -159,7 +161,7 @@ def test_weighted_criteria_equal_the_criteria_of_repeated_rows():
 def test_weighted_fits_need_the_fast_engine():
     X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
     with pytest.raises(PipelineInputError, match="need fit.engine: fast"):
-        fit_sweep(
+        fit_type_grid(
             X,
             covariance_type="full",
             n_components=[1, 2],
@@ -172,7 +174,7 @@ def test_weighted_fits_need_the_fast_engine():
 def test_weighted_replicates_build_each_hierarchy_once_with_the_same_results(monkeypatch):
     # A weighted replicate keeps the rows and the hierarchies ignore the weights, so the
     # replicates share one build of each; a data-seed replicate has new rows and its own.
-    from gmm_pipeline.stages import fitting, stability
+    from gmm_pipeline.stages import assess_stability, fit_models
 
     X, _ = make_blobs(n_samples=120, centers=3, random_state=5)
     spec = {"generator": "blobs", "n_samples": 120, "centers": 3, "seed": 5}
@@ -189,9 +191,9 @@ def test_weighted_replicates_build_each_hierarchy_once_with_the_same_results(mon
     }
     builds = []
     for name in ("ward_partitions", "hierarchical_partitions"):
-        builder = getattr(fitting, name)
+        builder = getattr(fit_models, name)
         monkeypatch.setattr(
-            fitting,
+            fit_models,
             name,
             lambda *args, builder=builder, name=name, **kwargs: (
                 builds.append(name) or builder(*args, **kwargs)
@@ -201,9 +203,9 @@ def test_weighted_replicates_build_each_hierarchy_once_with_the_same_results(mon
     assert sorted(builds) == ["hierarchical_partitions"] * 2 + ["ward_partitions"] * 2
 
     def without_sharing(*args, hierarchies=None, **kwargs):
-        return fitting.fit_sweeps(*args, **kwargs)
+        return fit_models.fit_grid(*args, **kwargs)
 
-    monkeypatch.setattr(stability, "fit_sweeps", without_sharing)
+    monkeypatch.setattr(assess_stability, "fit_grid", without_sharing)
     builds.clear()
     rebuilt = replicate_criteria(X, **options)
     assert len(builds) == 2 * 4  # every replicate builds both hierarchies

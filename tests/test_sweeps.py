@@ -102,7 +102,7 @@ def test_adding_a_value_runs_only_the_new_points_and_removing_one_keeps_its_resu
     dry = run_snakemake(workdir, "--configfile", configfile, "--dry-run")
     jobs = planned_jobs(dry.stdout)
     two_points = {rule: 2 for rule in POINT_JOBS}
-    assert jobs == {**two_points, "summarise_sweep": 1, "plot_sweep": 1, "manifest": 1, "all": 1}
+    assert jobs == {**two_points, "summarise_sweep": 1, "plot_sweep": 1, "write_manifest": 1, "all": 1}
     assert (
         "n_samples~180/seed~0" in dry.stdout
         and "outliers/" not in dry.stdout.split("rule summarise_sweep")[0]
@@ -116,7 +116,7 @@ def test_adding_a_value_runs_only_the_new_points_and_removing_one_keeps_its_resu
     config["sweeps"]["moons_n"]["axes"]["n_samples"] = [120, 180]
     write_config(configfile, config)
     jobs = planned_jobs(run_snakemake(workdir, "--configfile", configfile, "--dry-run").stdout)
-    assert jobs == {"summarise_sweep": 1, "plot_sweep": 1, "manifest": 1, "all": 1}
+    assert jobs == {"summarise_sweep": 1, "plot_sweep": 1, "write_manifest": 1, "all": 1}
     run_snakemake(workdir, "--configfile", configfile, "--cores", 2)
     summary = pd.read_csv(workdir / "results/sweeps/moons_n/summary.csv")
     assert sorted(summary["n_samples"].unique()) == [120, 180]
@@ -131,7 +131,7 @@ def test_a_rerun_makes_the_summary_byte_identical(sweep_run, tmp_path):
     before = {name: (workdir / "results/sweeps/outliers" / name).read_bytes() for name in summary_files}
     (workdir / "results/sweeps/outliers/metrics.json").unlink()
     jobs = planned_jobs(run_snakemake(workdir, "--configfile", workdir / "config.yaml", "--dry-run").stdout)
-    assert jobs == {"summarise_sweep": 1, "plot_sweep": 2, "manifest": 1, "all": 1}
+    assert jobs == {"summarise_sweep": 1, "plot_sweep": 2, "write_manifest": 1, "all": 1}
     run_snakemake(workdir, "--configfile", workdir / "config.yaml", "--cores", 1)
     after = {name: (workdir / "results/sweeps/outliers" / name).read_bytes() for name in summary_files}
     assert after == before

@@ -1,9 +1,9 @@
-"""Bootstrap uncertainty of the chosen model's parameters (gmm_pipeline.stages.uncertainty)."""
+"""Bootstrap uncertainty of the chosen model's parameters (gmm_pipeline.stages.estimate_uncertainty)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from gmm_pipeline.stages.uncertainty import match_components, parameter_table, refit_replicates
+from gmm_pipeline.stages.estimate_uncertainty import match_components, parameter_table, refit_replicates
 from sklearn.mixture import GaussianMixture
 
 

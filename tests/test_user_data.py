@@ -204,7 +204,7 @@ def test_verify_reports_results_made_from_a_data_file_that_has_changed_since(use
 
 def test_a_file_replaced_after_its_input_check_is_refused(tmp_path):
     from gmm_pipeline.errors import PipelineInputError
-    from gmm_pipeline.stages.sources import check_to_file, check_unchanged_since_checked
+    from gmm_pipeline.stages.check_input import check_to_file, check_unchanged_since_checked
 
     path = tmp_path / "mine.csv"
     _points().drop(columns="comment").to_csv(path, index=False)
@@ -236,7 +236,7 @@ def test_a_label_column_of_one_class_is_not_taken_as_truth_and_the_summaries_say
 
 def test_a_nul_byte_in_a_number_is_shown_as_the_value_at_fault(tmp_path):
     from gmm_pipeline.errors import PipelineInputError
-    from gmm_pipeline.stages.sources import load_file
+    from gmm_pipeline.stages.check_input import load_file
 
     path = tmp_path / "nul.csv"
     path.write_bytes(b"a,b\n1.5,2\n2.5\x00,3\n3.5,4\n4.5,1\n")

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from gmm_pipeline.maths.variational import VariationalFit, fit_variational
-from gmm_pipeline.stages.bayesian import fit_bayesian
+from gmm_pipeline.stages.prune_weights import fit_bayesian
 from sklearn.datasets import load_breast_cancer, load_iris, make_blobs, make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture

@@ -14,8 +14,8 @@ from gmm_pipeline.files.artifacts import TIMING_COLUMNS
 from gmm_pipeline.files.model_io import load_model
 from gmm_pipeline.maths.criteria import column
 from gmm_pipeline.records.provenance import code_identity
-from gmm_pipeline.stages.datasets import load_dataset
-from gmm_pipeline.stages.fitting import fit_sweep
+from gmm_pipeline.stages.fit_models import fit_type_grid
+from gmm_pipeline.stages.prepare_data import load_dataset
 
 pytestmark = pytest.mark.workflow
 
@@ -156,7 +156,7 @@ def test_chosen_model_is_exactly_the_refit_of_its_best_start(small_run):
             (criteria["covariance_type"] == chosen["covariance_type"])
             & (criteria["n_components"] == chosen["n_components"])
         ].iloc[0]
-        _, (refit,) = fit_sweep(
+        _, (refit,) = fit_type_grid(
             data.X,
             covariance_type=chosen["covariance_type"],
             n_components=[chosen["n_components"]],
@@ -249,7 +249,7 @@ def test_manifest_lists_every_artifact_with_its_hash(small_run):
     assert set(listed) == set(on_disk)
     for path, entry in listed.items():
         # A step's artifacts are in its folder; the run's metrics lie at the top.
-        assert entry["step"] == (Path(path).parts[1] if len(Path(path).parts) > 2 else None)
+        assert entry["folder"] == (Path(path).parts[1] if len(Path(path).parts) > 2 else None)
         if path.endswith("starts.csv"):
             # Hashed without its wall-clock column, so the hash is the same on every run.
             assert entry["sha256_excludes_columns"] == ["fit_seconds"]
@@ -263,13 +263,13 @@ def test_manifest_lists_every_artifact_with_its_hash(small_run):
     assert manifest["config"]["anomalies"]["percentile"] == 4  # filled in from the schema
     assert manifest["config"]["anomalies"]["threshold"] == "percentile"
     assert manifest["versions"]["scikit-learn"] == sklearn.__version__
-    assert len(manifest["code"]["sources_sha256"]) == 64
+    assert len(manifest["code"]["code_sha256"]) == 64
     assert manifest["code"] == code_identity()
 
 
 def test_provenance_names_step_params_inputs_seeds_versions_and_code(small_run):
     record = json.loads((small_run / "results/fit/moons/provenance.json").read_text())
-    assert record["step"] == "fit"
+    assert record["step"] == "fit_models"
     assert record["wildcards"] == {"dataset": "moons"}
     assert record["params"]["covariance_types"] == COVARIANCE_TYPES
     assert record["params"]["n_components"] == small_config()["fit"]["n_components"]
@@ -350,7 +350,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
         "extract_anomalies": 2,
         "render_figures": 2,
         "collect_metrics": 1,
-        "manifest": 1,
+        "write_manifest": 1,
         "all": 1,
     }
     process = run_snakemake(
@@ -369,7 +369,7 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
         "extract_anomalies": 1,
         "render_figures": 1,
         "collect_metrics": 1,
-        "manifest": 1,
+        "write_manifest": 1,
         "all": 1,
     }
     assert "output: results/data/blobs/data.csv" in process.stdout
@@ -415,7 +415,7 @@ def test_bad_data_stops_its_job_with_a_message_naming_file_and_column(tmp_path):
     )
     assert process.returncode != 0
     assert (
-        "fit failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
+        "fit_models failed: results/data/moons/data.csv: feature column 'x1' has 1 NaN or infinite "
         "value(s), first at row 17"
     ) in process.stdout + process.stderr
     assert data.read_bytes() == corrupted  # the input is left as it was

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ..errors import PipelineInputError
 from ..records.provenance import write_provenance
-from ..records.verify import check_inputs
+from ..records.verify import check_inputs_against_records
 from .job_process import process_description, process_limits
 
 # Write errors that mean the disk (or the file size a limit allows) is full: the job ends
@@ -62,15 +62,14 @@ def describe_limits(limits):
     )
 
 
-def run_step(smk, step, action, *, params, seeds=None):
+def run_step(smk, action, *, params, seeds=None):
     """Run ``action()`` as the body of a Snakemake job, then record its provenance.
 
     Parameters
     ----------
     smk : gmm_pipeline.execution.jobs.Job
-        The job, as Snakemake handed it to the rule's ``script:``.
-    step : str
-        Step name written into the provenance record.
+        The job, as Snakemake handed it to the rule's ``script:``. Its ``step``, the rule's
+        name, is the step the provenance record names.
     action : callable
         Does the step's work and writes its outputs.
     params : dict
@@ -82,9 +81,10 @@ def run_step(smk, step, action, *, params, seeds=None):
     to the job's ``threads`` so parallel jobs do not oversubscribe the cores. A
     :class:`PipelineInputError` ends the job with its message alone, no traceback; so does
     an input that differs from the provenance record of the job that made it
-    (:func:`gmm_pipeline.records.verify.check_inputs`), before the step starts. The record names
+    (:func:`gmm_pipeline.records.verify.check_inputs_against_records`), before the step starts. The record names
     the code the step ran (the rule's ``code`` param, :mod:`gmm_pipeline.records.code_version`).
     """
+    step = smk.step
     remove_stale_temporaries(smk.output)
     with (
         open(smk.log[0], "w", encoding="utf-8") as log_file,
@@ -99,7 +99,7 @@ def run_step(smk, step, action, *, params, seeds=None):
         print(f"threads: {thread_counts()}", file=log_file)
         print(f"limits: {describe_limits(process_limits())}", file=log_file, flush=True)
         try:
-            input_entries = check_inputs(smk.input)
+            input_entries = check_inputs_against_records(smk.input)
             action()
             # Peak memory goes to the log, not the provenance: it differs from run to run.
             peak = max(

@@ -18,19 +18,18 @@ def _named_outputs(job):
 
 
 def check_input(job):
-    from ..stages.sources import check_to_file
+    from ..stages.check_input import check_to_file
 
     run_step(
         job,
-        "check_input",
         lambda: check_to_file(job.params.spec, min_rows=job.params.min_rows, report_path=job.output.report),
         params=job.params.spec,
     )
 
 
 def prepare_data(job):
-    from ..stages.datasets import prepare_to_files, source_seeds
-    from ..stages.sources import check_unchanged_since_checked
+    from ..stages.check_input import check_unchanged_since_checked
+    from ..stages.prepare_data import prepare_to_files, source_seeds
 
     spec = job.params.spec
 
@@ -45,15 +44,14 @@ def prepare_data(job):
             min_rows=job.params.min_rows,
         )
 
-    run_step(job, "data", prepare, params=spec, seeds=source_seeds(spec))
+    run_step(job, prepare, params=spec, seeds=source_seeds(spec))
 
 
 def fit_models(job):
-    from ..stages.fitting import fit_to_files, resolve_seeds
+    from ..stages.fit_models import fit_to_files, resolve_seeds
 
     run_step(
         job,
-        "fit",
         lambda: fit_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -67,13 +65,12 @@ def fit_models(job):
 
 
 def cross_validate(job):
-    from ..stages.crossval import cross_validate_to_files
-    from ..stages.fitting import sweep_settings
+    from ..stages.cross_validate import cross_validate_to_files
+    from ..stages.fit_models import grid_settings
 
     cv = job.params.cross_validation
     run_step(
         job,
-        "cross_validate",
         lambda: cross_validate_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -82,18 +79,17 @@ def cross_validate(job):
             folds_path=job.output.folds,
         ),
         params={"fit": job.params.fit, "cross_validation": cv},
-        seeds=[cv["seed"], *sweep_settings(job.params.fit, n_seeds=cv["seeds"])["seeds"]],
+        seeds=[cv["seed"], *grid_settings(job.params.fit, n_seeds=cv["seeds"])["seeds"]],
     )
 
 
 def assess_stability(job):
-    from ..stages.fitting import sweep_settings
-    from ..stages.stability import stability_to_files
+    from ..stages.assess_stability import stability_to_files
+    from ..stages.fit_models import grid_settings
 
     stability = job.params.stability
     run_step(
         job,
-        "stability",
         lambda: stability_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -103,17 +99,16 @@ def assess_stability(job):
             replicates_path=job.output.replicates,
         ),
         params={"fit": job.params.fit, "stability": stability, "dataset": job.params.spec},
-        seeds=[stability["seed"], *sweep_settings(job.params.fit, n_seeds=stability["seeds"])["seeds"]],
+        seeds=[stability["seed"], *grid_settings(job.params.fit, n_seeds=stability["seeds"])["seeds"]],
     )
 
 
 def select_model(job):
-    from ..stages.selection import select_to_files
+    from ..stages.select_model import select_to_files
 
     selection = job.params.selection
     run_step(
         job,
-        "select",
         lambda: select_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -132,12 +127,11 @@ def select_model(job):
 
 
 def test_components(job):
-    from ..stages.lrt import lrt_to_files
+    from ..stages.test_components import lrt_to_files
 
     lrt = job.params.lrt
     run_step(
         job,
-        "test_components",
         lambda: lrt_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -154,11 +148,10 @@ def test_components(job):
 
 
 def summarise_lrt(job):
-    from ..stages.lrt_summary import summarise_to_files
+    from ..stages.summarise_lrt import summarise_to_files
 
     run_step(
         job,
-        "summarise_lrt",
         lambda: summarise_to_files(
             tests_paths=list(job.input.tests),
             dataset=job.wildcards.dataset,
@@ -172,12 +165,11 @@ def summarise_lrt(job):
 
 
 def estimate_uncertainty(job):
-    from ..stages.uncertainty import uncertainty_to_files
+    from ..stages.estimate_uncertainty import uncertainty_to_files
 
     stability = job.params.stability
     run_step(
         job,
-        "estimate_uncertainty",
         lambda: uncertainty_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -195,11 +187,10 @@ def estimate_uncertainty(job):
 
 
 def merge_components(job):
-    from ..stages.clusters import merge_to_files
+    from ..stages.merge_components import merge_to_files
 
     run_step(
         job,
-        "clusters",
         lambda: merge_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -212,11 +203,10 @@ def merge_components(job):
 
 
 def prune_weights(job):
-    from ..stages.bayesian import prune_to_files
+    from ..stages.prune_weights import prune_to_files
 
     run_step(
         job,
-        "bayes",
         lambda: prune_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -230,11 +220,10 @@ def prune_weights(job):
 
 
 def extract_anomalies(job):
-    from ..stages.anomalies import extract_to_files
+    from ..stages.extract_anomalies import extract_to_files
 
     run_step(
         job,
-        "anomalies",
         lambda: extract_to_files(
             data_path=job.input.data,
             meta_path=job.input.meta,
@@ -249,15 +238,15 @@ def extract_anomalies(job):
 
 
 def render_figures(job):
-    from ..stages import cluster_figures, figures
+    from ..stages.render_figures import render_to_files
 
-    inputs, outputs = dict(job.input.items()), _named_outputs(job)
-
-    def render():
-        figures.render_to_files(inputs=inputs, params=job.params.figures, outputs=outputs)
-        cluster_figures.render_to_files(inputs=inputs, params=job.params.figures, outputs=outputs)
-
-    run_step(job, "figures", render, params=job.params.figures)
+    run_step(
+        job,
+        lambda: render_to_files(
+            inputs=dict(job.input.items()), params=job.params.figures, outputs=_named_outputs(job)
+        ),
+        params=job.params.figures,
+    )
 
 
 def _inputs_by_kind(job, kinds):
@@ -269,11 +258,10 @@ METRIC_INPUTS = ("selection", "bayes_summary", "anomaly_summary", "cluster_summa
 
 
 def collect_metrics(job):
-    from ..stages.metrics import collect_to_file
+    from ..stages.collect_metrics import collect_to_file
 
     run_step(
         job,
-        "metrics",
         lambda: collect_to_file(
             datasets=job.params.datasets,
             inputs=_inputs_by_kind(job, METRIC_INPUTS),
@@ -284,11 +272,10 @@ def collect_metrics(job):
 
 
 def summarise_sweep(job):
-    from ..stages.sweep_summary import summarise_to_files
+    from ..stages.summarise_sweep import summarise_to_files
 
     run_step(
         job,
-        "sweep_summary",
         lambda: summarise_to_files(
             points=job.params.points,
             axes=job.params.axes,
@@ -300,11 +287,10 @@ def summarise_sweep(job):
 
 
 def plot_sweep(job):
-    from ..stages.sweep_figures import plot_to_file
+    from ..stages.plot_sweep import plot_to_file
 
     run_step(
         job,
-        "sweep_figures",
         lambda: plot_to_file(
             summary_path=job.input.summary,
             detectors_path=job.input.detectors,
@@ -320,15 +306,15 @@ def plot_sweep(job):
 
 def write_manifest(job):
     from ..errors import PipelineInputError
-    from ..records.verify import check_inputs
-    from ..stages.manifest import write_manifest as write
+    from ..records.verify import check_inputs_against_records
+    from ..stages.write_manifest import write_manifest as write
 
     with open(job.log[0], "w", encoding="utf-8") as log_file:
         print(f"running in: {process_description()}", file=log_file)
         try:
-            entries = check_inputs(list(job.input))
+            entries = check_inputs_against_records(list(job.input))
         except PipelineInputError as err:
-            message = f"gmm-pipeline: manifest failed: {err}"
+            message = f"gmm-pipeline: write_manifest failed: {err}"
             print(message, file=log_file)
             raise SystemExit(message) from None
         # The results folder is the manifest's own: "results", or "<prefix>/results" when

@@ -91,15 +91,15 @@ PRELOAD = (
     "pandas",
     "threadpoolctl",
     "gmm_pipeline.execution.steps",
-    "gmm_pipeline.stages.anomalies",
-    "gmm_pipeline.stages.bayesian",
-    "gmm_pipeline.stages.crossval",
-    "gmm_pipeline.stages.datasets",
-    "gmm_pipeline.stages.fitting",
-    "gmm_pipeline.stages.manifest",
-    "gmm_pipeline.stages.selection",
-    "gmm_pipeline.stages.sources",
-    "gmm_pipeline.stages.stability",
+    "gmm_pipeline.stages.extract_anomalies",
+    "gmm_pipeline.stages.prune_weights",
+    "gmm_pipeline.stages.cross_validate",
+    "gmm_pipeline.stages.prepare_data",
+    "gmm_pipeline.stages.fit_models",
+    "gmm_pipeline.stages.write_manifest",
+    "gmm_pipeline.stages.select_model",
+    "gmm_pipeline.stages.check_input",
+    "gmm_pipeline.stages.assess_stability",
 )
 # Imported while no job is waiting: what only the last steps or some datasets need, so the
 # first jobs need not wait for it (a child forked earlier imports what it lacks itself).
@@ -108,7 +108,7 @@ PRELOAD = (
 PRELOAD_WHEN_IDLE = (
     "gmm_pipeline.maths.em_kernels:warm",
     "matplotlib.pyplot",
-    "gmm_pipeline.stages.figures",
+    "gmm_pipeline.stages.render_figures",
     "pyarrow.parquet",
 )
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """The columns of the summary tables, shared by what writes them and what plans their plots.
 
 A dataset's (or sweep point's) results are summarised as one row per selection criterion
-and one row per anomaly detector (:mod:`gmm_pipeline.stages.metrics`); a sweep's figures may draw
+and one row per anomaly detector (:mod:`gmm_pipeline.stages.collect_metrics`); a sweep's figures may draw
 any numeric column of either (:mod:`gmm_pipeline.config.plan` checks the configured ones). The
 anomaly step's per-row scores table names its detectors' columns here too. This module
 imports nothing, so the Snakefile can read it while Snakemake plans the run.

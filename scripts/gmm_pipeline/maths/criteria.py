@@ -7,7 +7,7 @@ entropy term, in the hard (MAP) form mclust uses:
 
 with ``tau = predict_proba(X)``; it is never below BIC, and the gap grows with overlapping
 components. The held-out criterion ``cv_nll`` is minus the mean held-out log-likelihood per
-point (see :mod:`gmm_pipeline.stages.crossval`), negated so that it too is lower-is-better.
+point (see :mod:`gmm_pipeline.stages.cross_validate`), negated so that it too is lower-is-better.
 """
 
 import numpy as np

@@ -525,7 +525,7 @@ def score_rows(model, X):
     The numbers of ``model.score_samples(X)`` and ``np.log(model.predict_proba(X).max(axis=1))``
     to rounding (tests/test_em.py), without scikit-learn's input checks and per-component
     numpy calls, which cost about a millisecond per call on small data: the criteria of
-    every start of a sweep are computed from these.
+    every start of a fit grid are computed from these.
 
     Parameters
     ----------

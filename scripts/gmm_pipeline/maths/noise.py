@@ -191,7 +191,7 @@ def fit_noise_mixture(
         ``log V``; by default :func:`log_hypervolume` of ``X``.
     prior : dict, optional
         Options of :func:`gmm_pipeline.maths.em.default_prior` (``fit.prior``, as
-        :func:`gmm_pipeline.stages.fitting.conjugate_prior_options` gives them): the Gaussian
+        :func:`gmm_pipeline.stages.fit_models.conjugate_prior_options` gives them): the Gaussian
         components' means and covariances are then posterior modes, as in the pipeline's
         other fits and in mclust's ``me`` with both a prior and ``Vinv``. BIC uses the
         log-likelihood at the mode, as there.

@@ -13,7 +13,7 @@ is :func:`gmm_pipeline.maths.em_kernels.variational_pass_full` (numba): the E-st
 M-step's sums at once, with no (rows x components) temporary; the M-step's updates on the
 (components x features x features) sums stay in numpy, where scipy's digamma and gammaln
 give exactly the estimator's constants. Other covariance types go through scikit-learn's
-estimator (:func:`gmm_pipeline.stages.bayesian.fit_bayesian`).
+estimator (:func:`gmm_pipeline.stages.prune_weights.fit_bayesian`).
 """
 
 import math

@@ -54,7 +54,7 @@ def _blas_versions():
 
 
 def code_identity():
-    """Identify the code that ran: git revision (when available) and a hash of the sources.
+    """Identify the code that ran: git revision (when available) and a hash of the code.
 
     The hash covers ``workflow/`` (the Snakefile, rules, schema, captions) and ``scripts/``,
     so a copy of the code without git history is still identified. Inside a run, the identity Snakemake's own
@@ -68,7 +68,7 @@ def code_identity():
 def share_code_identity():
     """Record the code identity once for the whole run, for the jobs it starts.
 
-    Called from the Snakefile's ``onstart``: two ``git`` calls and a hash of the sources
+    Called from the Snakefile's ``onstart``: two ``git`` calls and a hash of the code
     then happen once per run instead of once per job. Jobs inherit it through the
     environment; a job that does not (a cluster node that drops the environment, say)
     computes it itself.
@@ -84,10 +84,10 @@ def _shared_code_identity():
     # Only a record of exactly the expected form is trusted.
     if (
         isinstance(shared, dict)
-        and set(shared) == {"revision", "sources_sha256"}
+        and set(shared) == {"revision", "code_sha256"}
         and isinstance(shared["revision"], (str, type(None)))
-        and isinstance(shared["sources_sha256"], str)
-        and len(shared["sources_sha256"]) == 64
+        and isinstance(shared["code_sha256"], str)
+        and len(shared["code_sha256"]) == 64
     ):
         return shared
     return None
@@ -104,22 +104,22 @@ def _computed_code_identity():
         # Without the final newlines: Snakemake's git sources (gitfile) drop a file's last
         # newline, and a copy made from them must be identified as the same code.
         digest.update(path.read_bytes().rstrip(b"\n") + b"\0")
-    return {"revision": _git_revision(), "sources_sha256": digest.hexdigest()}
+    return {"revision": _git_revision(), "code_sha256": digest.hexdigest()}
 
 
-# A copy of the sources made from a remote reference (the Snakefile's sources_on_disk)
+# A copy of the code made from a remote reference (the Snakefile's copy_of_repository)
 # names that reference here: the copy has no git history of its own.
-SOURCE_MARKER = ".gmm-pipeline-source"
+COPY_MARKER = ".gmm-pipeline-copy-of"
 
 
-def mark_source_copy(folder, source):
-    """Name the remote reference (``git+file:///...@v1.0``) a copy of the sources in
+def mark_repository_copy(folder, source):
+    """Name the remote reference (``git+file:///...@v1.0``) a copy of the code in
     ``folder`` came from; the code identity then reports it as the revision."""
-    (Path(folder) / SOURCE_MARKER).write_text(source)
+    (Path(folder) / COPY_MARKER).write_text(source)
 
 
 def _git_revision():
-    marker = REPOSITORY_ROOT / SOURCE_MARKER
+    marker = REPOSITORY_ROOT / COPY_MARKER
     if marker.is_file():
         return marker.read_text().strip()
 

@@ -3,7 +3,7 @@
 Two users of the same checks:
 
 * every job, before it runs, refuses an input under ``results/`` whose contents differ from
-  what the provenance record of the job that made it says (:func:`check_inputs`), so a
+  what the provenance record of the job that made it says (:func:`check_inputs_against_records`), so a
   hand-edited artifact never flows downstream;
 * ``make verify`` (``scripts/verify_results.py``) checks a whole results folder
   (:func:`verify_results`) and lists every file that is missing, edited, made from inputs
@@ -68,7 +68,7 @@ def _read_record(path):
     return record if isinstance(record, dict) else None
 
 
-def check_inputs(paths, index=None):
+def check_inputs_against_records(paths, index=None):
     """Hash a job's inputs, refusing one that differs from its provenance record.
 
     Parameters
@@ -110,7 +110,7 @@ def _refuse_if_edited(path, entry, index):
 def check_no_hand_edits(results_dir="results"):
     """Refuse, before any job runs, an artifact edited since the job that made it.
 
-    A job refuses such an input itself (:func:`check_inputs`), but only after Snakemake
+    A job refuses such an input itself (:func:`check_inputs_against_records`), but only after Snakemake
     has deleted the job's earlier outputs. Here, while the run is planned, only the files
     written after every provenance record of their folder (records are written after the
     outputs they list, so an untouched artifact never is) are hashed: a stat of each file

@@ -2,13 +2,13 @@
 
 
 # List every artifact of the run with its SHA-256, next to the config and code identity.
-rule manifest:
+rule write_manifest:
     input:
         run_artifacts,
     output:
         manifest="results/manifest.json",
     log:
-        "results/logs/manifest.log",
+        "results/logs/write_manifest.log",
     conda:
         "../envs/gmm.yaml"
     threads: 1

@@ -1,4 +1,4 @@
-"""The bootstrap likelihood-ratio tests of a dataset (:mod:`gmm_pipeline.stages.lrt`), every
+"""The bootstrap likelihood-ratio tests of a dataset (:mod:`gmm_pipeline.stages.test_components`), every
 covariance type in one table and one figure."""
 
 import matplotlib
@@ -10,8 +10,8 @@ import pandas as pd  # noqa: E402
 
 from ..files.artifacts import write_csv  # noqa: E402
 from ..files.figure_files import save_figure  # noqa: E402
-from .figures import COVARIANCE_COLORS  # noqa: E402
-from .lrt import TEST_COLUMNS, supported_components  # noqa: E402
+from .render_figures import COVARIANCE_COLORS  # noqa: E402
+from .test_components import TEST_COLUMNS, supported_components  # noqa: E402
 
 SUMMARY_COLUMNS = [*TEST_COLUMNS, "supported_n_components"]
 

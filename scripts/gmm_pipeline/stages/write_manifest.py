@@ -19,20 +19,20 @@ def build_manifest(artifact_paths, config, results_dir="results"):
     config : dict
         The validated config the run used, defaults filled in.
     results_dir : str
-        Common folder of the artifacts; the first folder below it names the step.
+        Common folder of the artifacts; the first folder below it is an entry's ``folder``.
 
     Returns
     -------
     manifest : dict
         ``config``, its SHA-256 (of its canonical JSON), code identity, versions, and one
-        entry per artifact (see :func:`gmm_pipeline.records.provenance.file_entry`) with its step,
+        entry per artifact (see :func:`gmm_pipeline.records.provenance.file_entry`) with its folder,
         sorted by path.
     """
     canonical_config = json.dumps(config, sort_keys=True, separators=(",", ":"))
     entries = sorted(file_entries(artifact_paths), key=lambda entry: entry["path"])
     for entry in entries:
         parts = Path(entry["path"]).relative_to(results_dir).parts
-        entry["step"] = parts[0] if len(parts) > 1 else None
+        entry["folder"] = parts[0] if len(parts) > 1 else None
     return {
         "config": config,
         "config_sha256": hashlib.sha256(canonical_config.encode()).hexdigest(),

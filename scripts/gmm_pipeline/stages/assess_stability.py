@@ -1,7 +1,7 @@
-"""How stable the model choice is: the sweep refitted on perturbed data.
+"""How stable the model choice is: the fit grid refitted on perturbed data.
 
 Two kinds of replicate, each refitting every covariance type and component count (from
-starts shared by the types, :func:`gmm_pipeline.stages.fitting.fit_sweeps`):
+starts shared by the types, :func:`gmm_pipeline.stages.fit_models.fit_grid`):
 
 * ``bootstrap``, by one of two methods, replicate ``r`` drawn from
   ``numpy.random.default_rng([seed, r])``:
@@ -24,8 +24,8 @@ import pandas as pd
 
 from ..files.artifacts import write_csv
 from ..maths import criteria
-from .datasets import load_dataset, redraw_features
-from .fitting import fit_sweeps, sweep_settings
+from .fit_models import fit_grid, grid_settings
+from .prepare_data import load_dataset, redraw_features
 
 BOOTSTRAP, DATA_SEED = "bootstrap", "data_seed"
 REPLICATE_COLUMNS = [
@@ -74,9 +74,9 @@ def replicate_datasets(X, *, bootstrap, seed, spec=None, data_seeds=0, method="r
 
 
 def replicate_criteria(
-    X, *, covariance_types, bootstrap, seed, spec=None, data_seeds=0, method="resample", dataset="", **sweep
+    X, *, covariance_types, bootstrap, seed, spec=None, data_seeds=0, method="resample", dataset="", **grid
 ):
-    """Refit the sweep on every replicate; one row per (replicate, covariance type,
+    """Refit the fit grid on every replicate; one row per (replicate, covariance type,
     component count), the types in the given order within a replicate.
 
     The row of a k is its best start's (highest lower bound among the starts that are not
@@ -90,14 +90,14 @@ def replicate_criteria(
     for resampling, replicate, data_seed, X_replicate, weights in replicate_datasets(
         X, bootstrap=bootstrap, seed=seed, spec=spec, data_seeds=data_seeds, method=method
     ):
-        starts, _ = fit_sweeps(
+        starts, _ = fit_grid(
             X_replicate,
             covariance_types=covariance_types,
             dataset=dataset,
             criteria_for="best",
             sample_weight=weights,
             hierarchies=hierarchies if weights is not None else None,
-            **sweep,
+            **grid,
         )
         best = starts[starts["is_best"]]
         for _, row in best.iterrows():
@@ -173,10 +173,10 @@ def selection_frequencies(replicates):
 
 
 def stability_to_files(*, data_path, meta_path, spec, fit_params, stability_params, replicates_path):
-    """Refit one dataset's sweep of its covariance types (``fit_params``) on every
+    """Refit one dataset's fit grid of its covariance types (``fit_params``) on every
     replicate; write the table."""
     dataset = load_dataset(data_path, meta_path)
-    sweep = sweep_settings(fit_params, n_seeds=stability_params["seeds"])
+    grid = grid_settings(fit_params, n_seeds=stability_params["seeds"])
     table = replicate_criteria(
         dataset.X,
         covariance_types=fit_params["covariance_types"],
@@ -186,7 +186,7 @@ def stability_to_files(*, data_path, meta_path, spec, fit_params, stability_para
         data_seeds=stability_params["data_seeds"],
         method=stability_params["method"],
         dataset=dataset.name,
-        **sweep,
+        **grid,
     )
     write_csv(replicates_path, table)
     return table

@@ -17,7 +17,7 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 from ..errors import PipelineInputError
 from ..files.artifacts import read_json, write_csv, write_json
 from ..maths.outlier_kinds import generate_outliers, injections
-from .sources import load_bundled, load_file, outlier_truth
+from .check_input import load_bundled, load_file, outlier_truth
 
 LABEL_COLUMN = "label"
 OUTLIER_COLUMN = "is_outlier"

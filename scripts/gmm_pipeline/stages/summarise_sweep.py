@@ -1,6 +1,6 @@
 """A sweep's results across its points, as tidy tables and flat metrics.
 
-Every row is read from the point's own artifacts (:mod:`gmm_pipeline.stages.metrics`), so the
+Every row is read from the point's own artifacts (:mod:`gmm_pipeline.stages.collect_metrics`), so the
 tables hold exactly what the per-point results say. ``summary.csv`` has one row per point
 and selection criterion, ``detectors.csv`` one per point and anomaly detector; both start
 with the point's folder and one column per axis.
@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..files.artifacts import write_csv, write_json
 from ..files.summary_columns import CRITERION_COLUMNS, DETECTOR_COLUMNS
-from .metrics import dataset_rows, flat_metrics
+from .collect_metrics import dataset_rows, flat_metrics
 
 
 def summarise(points, axes, inputs):
@@ -24,7 +24,7 @@ def summarise(points, axes, inputs):
         The sweep's axes, in its order: the tables' leading columns.
     inputs : dict
         Lists of the points' artifact paths by kind, in the order of ``points`` (see
-        :func:`gmm_pipeline.stages.metrics.collect_to_file`).
+        :func:`gmm_pipeline.stages.collect_metrics.collect_to_file`).
 
     Returns
     -------

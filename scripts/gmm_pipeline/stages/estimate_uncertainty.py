@@ -23,9 +23,9 @@ from ..files.artifacts import write_csv  # noqa: E402
 from ..files.figure_files import save_figure  # noqa: E402
 from ..files.model_io import load_model  # noqa: E402
 from ..maths.em import run_from_model  # noqa: E402
-from .datasets import load_dataset  # noqa: E402
-from .figures import projection  # noqa: E402
-from .stability import bootstrap_sample, bootstrap_weights  # noqa: E402
+from .assess_stability import bootstrap_sample, bootstrap_weights  # noqa: E402
+from .prepare_data import load_dataset  # noqa: E402
+from .render_figures import projection  # noqa: E402
 
 INTERVAL = (2.5, 97.5)
 TABLE_COLUMNS = [

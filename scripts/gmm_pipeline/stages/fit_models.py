@@ -3,7 +3,7 @@
 A start is one ``GaussianMixture(n_init=1)`` fit from one initialisation method and one seed,
 so any start can be rerun on its own. Methods are scikit-learn's own ``init_params``,
 ``"agglomerative"`` (Ward, :mod:`gmm_pipeline.maths.initialisation`) and ``"hc_vvv"`` (mclust's
-model-based hierarchical start, :mod:`gmm_pipeline.maths.hierarchical`). The same sweep serves
+model-based hierarchical start, :mod:`gmm_pipeline.maths.hierarchical`). The same grid serves
 the main fit, each cross-validation fold and each stability replicate.
 
 **Convergence.** EM stops as mclust's does: when the relative change of the total
@@ -53,7 +53,7 @@ from ..maths.initialisation import (
     partition_parameters,
     ward_partitions,
 )
-from .datasets import load_dataset
+from .prepare_data import load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ def resolve_seeds(seeds):
     return list(seeds)
 
 
-def sweep_settings(fit_config, *, n_seeds=None):
-    """Keyword arguments of :func:`fit_sweep` from the ``fit`` config section.
+def grid_settings(fit_config, *, n_seeds=None):
+    """Keyword arguments of :func:`fit_type_grid` from the ``fit`` config section.
 
     Parameters
     ----------
@@ -294,7 +294,7 @@ def fit_start(
         try:
             lower_bounds, converged = run_em(model, X, tol=tol, max_iter=max_iter)
         except (ValueError, np.linalg.LinAlgError) as err:
-            # A degenerate start (e.g. a collapsed component) must not sink the whole sweep.
+            # A degenerate start (e.g. a collapsed component) must not sink the whole grid.
             row["error"] = str(err).replace("\n", " ")
             model = None
         row["fit_seconds"] = round(time.perf_counter() - started, 6)
@@ -371,7 +371,7 @@ def _add_criteria(model, row, X, sample_weight=None, engine="sklearn"):
     scikit-learn's ``score_samples`` and ``predict_proba``, or with ``engine="fast"`` from
     the same numbers in one compiled pass (:func:`gmm_pipeline.maths.em.score_rows`; on 700
     rows of 7 features, k = 5, 0.13 ms against 2.2 ms: the criteria were a quarter of a
-    sweep's fitting time)."""
+    grid's fitting time)."""
     if engine == "fast":
         values = criteria.criteria_from_rows(
             *em.score_rows(model, X),
@@ -604,16 +604,16 @@ def _planned_starts(X, *, n_components, seeds, init_params, agglomerative_max_sa
     return planned
 
 
-def fit_sweep(X, *, covariance_type, **options):
+def fit_type_grid(X, *, covariance_type, **options):
     """Fit every (component count, initialisation method, seed) start for one covariance type.
 
-    :func:`fit_sweeps` for the one type ``covariance_type``; ``options`` are its other
+    :func:`fit_grid` for the one type ``covariance_type``; ``options`` are its other
     arguments. Returns its ``starts`` and ``best_models``.
     """
-    return fit_sweeps(X, covariance_types=[covariance_type], **options)
+    return fit_grid(X, covariance_types=[covariance_type], **options)
 
 
-def fit_sweeps(
+def fit_grid(
     X,
     *,
     covariance_types,
@@ -678,7 +678,7 @@ def fit_sweeps(
     hierarchies : dict, optional
         Where the hierarchical starts' partitions are kept between calls on the same rows:
         the first call fills it, later ones read it. A weighted bootstrap's replicates
-        (:mod:`gmm_pipeline.stages.stability`) keep every row and only reweight them, and a
+        (:mod:`gmm_pipeline.stages.assess_stability`) keep every row and only reweight them, and a
         hierarchy ignores the weights, so they share one dict; rows that differ must not.
 
     Returns
@@ -845,14 +845,14 @@ def _start_row(X, k, covariance_type, method, seed, error=""):
 
 
 def fit_to_files(*, data_path, meta_path, fit_params, starts_path, models_path):
-    """Run the sweep for one dataset and every covariance type of ``fit_params``; write its
+    """Run the fit grid for one dataset and every covariance type of ``fit_params``; write its
     starts table and best models."""
     dataset = load_dataset(data_path, meta_path)
-    starts, models = fit_sweeps(
+    starts, models = fit_grid(
         dataset.X,
         covariance_types=fit_params["covariance_types"],
         dataset=dataset.name,
-        **sweep_settings(fit_params),
+        **grid_settings(fit_params),
     )
     write_csv(starts_path, starts)
     save_models(models_path, models)

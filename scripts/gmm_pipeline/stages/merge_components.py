@@ -15,7 +15,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import read_json, write_csv, write_json
 from ..files.model_io import load_models
 from ..maths.merging import elbow, merge_hierarchy, merged_labels
-from .datasets import load_dataset
+from .prepare_data import load_dataset
 
 MERGE_COLUMNS = [
     "n_clusters",

@@ -1,7 +1,7 @@
 """Held-out log-likelihood by K-fold cross-validation, per component count.
 
-For each fold the full multi-start sweep of every covariance type
-(:func:`gmm_pipeline.stages.fitting.fit_sweeps`, its starts shared by the types) runs on the
+For each fold the full multi-start grid of every covariance type
+(:func:`gmm_pipeline.stages.fit_models.fit_grid`, its starts shared by the types) runs on the
 training part; the best start per type and k is scored on the held-out part. The criterion is
 minus the mean held-out log-likelihood per point over all folds (``cv_nll``, lower is
 better, on the scale of ``-GaussianMixture.score``). BIC and AIC approximate what this
@@ -14,8 +14,8 @@ from sklearn.model_selection import KFold
 
 from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
-from .datasets import load_dataset
-from .fitting import fit_sweeps, sweep_settings
+from .fit_models import fit_grid, grid_settings
+from .prepare_data import load_dataset
 
 FOLD_COLUMNS = [
     "dataset",
@@ -41,7 +41,7 @@ def fold_indices(n_samples, *, folds, seed):
     return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n_samples)))
 
 
-def cross_validate(X, *, covariance_types, folds, seed, dataset="", **sweep):
+def cross_validate(X, *, covariance_types, folds, seed, dataset="", **grid):
     """Held-out log-likelihood of every covariance type and component count, fold by fold.
 
     Parameters
@@ -54,8 +54,8 @@ def cross_validate(X, *, covariance_types, folds, seed, dataset="", **sweep):
         Seed of the fold shuffle.
     dataset : str
         Name written into the table.
-    **sweep
-        Arguments of :func:`gmm_pipeline.stages.fitting.fit_sweeps` (``n_components``, ``seeds``,
+    **grid
+        Arguments of :func:`gmm_pipeline.stages.fit_models.fit_grid` (``n_components``, ``seeds``,
         ``init_params``, ...).
 
     Returns
@@ -68,8 +68,8 @@ def cross_validate(X, *, covariance_types, folds, seed, dataset="", **sweep):
     covariance_types = list(covariance_types)
     rows = []
     for fold, (train, test) in enumerate(fold_indices(len(X), folds=folds, seed=seed)):
-        starts, models = fit_sweeps(
-            X[train], covariance_types=covariance_types, dataset=dataset, criteria_for="best", **sweep
+        starts, models = fit_grid(
+            X[train], covariance_types=covariance_types, dataset=dataset, criteria_for="best", **grid
         )
         best = starts[starts["is_best"]].set_index(["covariance_type", "n_components"])
         for model in models:
@@ -121,14 +121,14 @@ def summarise_folds(table):
 def cross_validate_to_files(*, data_path, meta_path, fit_params, cv_params, folds_path):
     """Cross-validate one dataset's covariance types (``fit_params``); write the per-fold table."""
     dataset = load_dataset(data_path, meta_path)
-    sweep = sweep_settings(fit_params, n_seeds=cv_params["seeds"])
+    grid = grid_settings(fit_params, n_seeds=cv_params["seeds"])
     table = cross_validate(
         dataset.X,
         covariance_types=fit_params["covariance_types"],
         folds=cv_params["folds"],
         seed=cv_params["seed"],
         dataset=dataset.name,
-        **sweep,
+        **grid,
     )
     write_csv(folds_path, table)
     return table

@@ -35,8 +35,8 @@ from ..files.artifacts import write_csv, write_json
 from ..files.model_io import load_model, noise_mixture_to_dict
 from ..files.summary_columns import SCORE_COLUMNS
 from ..maths.noise import fit_noise_mixture
-from .datasets import NORMAL_KIND, load_dataset
-from .fitting import conjugate_prior_options, fit_sweep, sweep_settings
+from .fit_models import conjugate_prior_options, fit_type_grid, grid_settings
+from .prepare_data import NORMAL_KIND, load_dataset
 
 DETECTORS = ("gmm", "noise_component", "isolation_forest", "local_outlier_factor")
 METRIC_COLUMNS = [
@@ -238,8 +238,8 @@ def fit_noise(X, covariance_type, params, fit_params):
 
 def refit_model(X, model, fit_params):
     """The chosen covariance type and k refitted on ``X`` with the pipeline's starts."""
-    settings = sweep_settings(fit_params) | {"n_components": [int(model.n_components)]}
-    _, models = fit_sweep(X, covariance_type=model.covariance_type, criteria_for="best", **settings)
+    settings = grid_settings(fit_params) | {"n_components": [int(model.n_components)]}
+    _, models = fit_type_grid(X, covariance_type=model.covariance_type, criteria_for="best", **settings)
     if not models:
         raise PipelineInputError(
             f"the held-out evaluation could not refit {model.covariance_type} k = {model.n_components} "

@@ -14,7 +14,7 @@ from sklearn.mixture import BayesianGaussianMixture
 from ..errors import PipelineInputError
 from ..files.artifacts import write_csv, write_json
 from ..maths.variational import fit_variational
-from .datasets import load_dataset
+from .prepare_data import load_dataset
 
 
 def fit_bayesian(

@@ -23,7 +23,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import load_models
 from ..maths.em import as_estimator, run_from_model
-from .datasets import load_dataset
+from .prepare_data import load_dataset
 
 TEST_COLUMNS = [
     "covariance_type",

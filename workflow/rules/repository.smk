@@ -1,4 +1,4 @@
-# Where this repository's files are: its own folder, or a copy of its sources on disk when
+# Where this repository's files are: its own folder, or a copy of its code on disk when
 # the workflow is a module referenced by a git tag (gitfile, github, gitlab).
 import hashlib
 import os
@@ -6,20 +6,20 @@ import shutil
 from pathlib import Path
 
 
-def sources_on_disk():
-    """Copy this repository's sources (listed in workflow/source_files.txt) from Snakemake's
+def copy_of_repository():
+    """Copy this repository's code (listed in workflow/repository_files.txt) from Snakemake's
     source cache into one folder of the working directory; return that folder.
 
     Referenced remotely (gitfile, github, gitlab), Snakemake fetches each file it reads
     itself, but the rules import scripts/gmm_pipeline as a package, which must be on disk.
-    The copy holds every source the code identity hashes, so it is identified as the same
+    The copy holds every file the code identity hashes, so it is identified as the same
     code as a checkout of the same revision. The Snakefile then marks the copy with the
-    reference it came from (``provenance.mark_source_copy``).
+    reference it came from (``provenance.mark_repository_copy``).
     """
     source = str(workflow.current_basedir)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    folder = Path(".snakemake", "gmm-pipeline-sources", digest).resolve()
-    names = Path(workflow.source_path("../source_files.txt")).read_text().split()
+    folder = Path(".snakemake", "gmm-pipeline-copies", digest).resolve()
+    names = Path(workflow.source_path("../repository_files.txt")).read_text().split()
     for name in names:  # paths from the repository's root; this file is in workflow/rules/
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -35,15 +35,15 @@ def sources_on_disk():
 
 
 # This repository's folder, also when the workflow runs as a module of another one (then
-# workflow.basedir is the outer workflow's folder), or a copy of its sources when the
+# workflow.basedir is the outer workflow's folder), or a copy of its code when the
 # module is referenced by a git tag or a hosting service.
-# For a copy, SOURCE_REFERENCE is the reference it came from, and PACKAGE_PATH the folder
+# For a copy, COPY_REFERENCE is the reference it came from, and PACKAGE_PATH the folder
 # job scripts must import the package from (Snakemake runs a remote script from its own
 # copy, with no path to the script's folder).
 if os.path.isdir(str(workflow.current_basedir)):
     REPOSITORY = Path(str(workflow.current_basedir)).parents[1]
-    SOURCE_REFERENCE = PACKAGE_PATH = None
+    COPY_REFERENCE = PACKAGE_PATH = None
 else:
-    REPOSITORY = sources_on_disk()
-    SOURCE_REFERENCE = str(workflow.current_basedir)
+    REPOSITORY = copy_of_repository()
+    COPY_REFERENCE = str(workflow.current_basedir)
     PACKAGE_PATH = REPOSITORY / "package"

@@ -26,9 +26,9 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv, write_json
 from ..files.model_io import load_models, save_model
 from ..maths import criteria
-from .crossval import FOLD_COLUMNS, summarise_folds
-from .datasets import load_dataset
-from .stability import REPLICATE_COLUMNS, selection_frequencies
+from .assess_stability import REPLICATE_COLUMNS, selection_frequencies
+from .cross_validate import FOLD_COLUMNS, summarise_folds
+from .prepare_data import load_dataset
 
 KEYS = ["covariance_type", "n_components"]
 _START = [criteria.column(name) for name in criteria.START_CRITERIA]
@@ -242,7 +242,7 @@ def select_model(table, *, criterion, pinned=None, dataset="", frequencies=None,
     dataset : str
         Name used in messages.
     frequencies : DataFrame, optional
-        Output of :func:`gmm_pipeline.stages.stability.selection_frequencies`.
+        Output of :func:`gmm_pipeline.stages.assess_stability.selection_frequencies`.
     inits : DataFrame, optional
         Output of :func:`init_comparison`; adds each method's own choice.
 
