@@ -239,7 +239,9 @@ def test_edited_step_code_reruns_that_step_and_what_follows_only(code_copy_run, 
     try:
         # A comment or a docstring is not logic: nothing reruns.
         edit(package / "extract_anomalies.py", '"""', '"""Reworded. ')
-        (package / "extract_anomalies.py").write_text((package / "extract_anomalies.py").read_text() + "\n# a note\n")
+        (package / "extract_anomalies.py").write_text(
+            (package / "extract_anomalies.py").read_text() + "\n# a note\n"
+        )
         assert dry_run_jobs(command)[1].count("Nothing to be done") == 1
         # The threshold's logic: anomalies, then figures and the manifest.
         edit(

@@ -243,7 +243,9 @@ def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(worker, "PACKAGE_DIR", copy)
     before = worker.worker_key()
     assert worker.worker_key() == before
-    (copy / "stages" / "fit_models.py").write_text((copy / "stages" / "fit_models.py").read_text() + "\n# edited\n")
+    (copy / "stages" / "fit_models.py").write_text(
+        (copy / "stages" / "fit_models.py").read_text() + "\n# edited\n"
+    )
     assert worker.worker_key() != before
     # A module in a subpackage counts as much as one at the top.
     (copy / "layer").mkdir()

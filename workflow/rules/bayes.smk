@@ -11,7 +11,7 @@ rule prune_weights:
         provenance="results/bayes/{dataset}/provenance.json",
     log:
         "results/logs/prune_weights/{dataset}.log",
-    priority: PRIORITY["sweep"]
+    priority: PRIORITY["fit"]
     conda:
         "../envs/gmm.yaml"
     threads: 1

@@ -1,14 +1,32 @@
 # Names shared by the rule files.
 import os
+import re
 
 from gmm_pipeline.records.code_version import step_code
 from gmm_pipeline.files.artifacts import sha256_file
 from gmm_pipeline.config.memory import BASE_MIB, largest_component_count, rule_mem_mb
+from gmm_pipeline.config.plan import dataset_pattern
+from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
 
-# Every dataset of the run: the configured ones and each sweep point (PLAN, from the
-# Snakefile). A point's name is its folder, "<sweep>/<axis>~<value>/...".
+# Every dataset of the run: the configured ones and each sweep point (RUN.plan, from the
+# Snakefile's check of the config).
+# A point's name is its folder, "<sweep>/<axis>~<value>/...".
+PLAN, SWEEP_PLOTS, RUN_MEM_MB, MEMORY_MIB = RUN.plan, RUN.sweep_plots, RUN.run_mem_mb, RUN.memory_mib
 DATASETS = list(PLAN)
 SWEEPS = list(config["sweeps"])
+
+
+# Dataset names are the configured ones and each sweep's points, so "moons" never matches
+# "moons_big/...". A point is matched by its form, "<sweep>/<axis>~<value>/...", which no
+# other path part has: one short pattern however many points (a list of every point name
+# made Snakemake compile a pattern thousands of characters long for each rule).
+wildcard_constraints:
+    dataset=dataset_pattern(PLAN),
+    covariance_type="|".join(COVARIANCE_TYPES),
+    sweep="|".join(map(re.escape, SWEEPS)) or "(?!)",
+    plot="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
 # Which ready job runs first (higher first). With few datasets, breadth first: every
 # dataset's data, then every dataset's fits (the longest jobs), then selection, anomalies
 # and figures, so on several cores no dataset's long fit is left to run alone at the end.
@@ -16,11 +34,11 @@ SWEEPS = list(config["sweeps"])
 # ready jobs few: each dataset's chain is finished before another's fits start. That
 # matters because Snakemake re-examines the inputs of every ready job in each of its
 # selection rounds, and the rounds multiply as jobs finish (docs/upstream.md; the
-# measurements are in docs/performance.md). The order changes no result and triggers no
+# measurements are in docs/benchmarks/2026-11.md). The order changes no result and triggers no
 # rerun.
 MANY_DATASETS = 16
-BREADTH_FIRST = {"data": 4, "sweep": 3, "select": 2, "anomalies": 1, "figures": 0}
-DEPTH_FIRST = {"data": 0, "sweep": 1, "select": 2, "anomalies": 3, "figures": 4}
+BREADTH_FIRST = {"data": 4, "fit": 3, "select": 2, "anomalies": 1, "figures": 0}
+DEPTH_FIRST = {"data": 0, "fit": 1, "select": 2, "anomalies": 3, "figures": 4}
 PRIORITY = DEPTH_FIRST if len(PLAN) >= MANY_DATASETS else BREADTH_FIRST
 
 

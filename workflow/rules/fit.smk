@@ -13,7 +13,7 @@ rule fit_models:
         provenance="results/fit/{dataset}/provenance.json",
     log:
         "results/logs/fit_models/{dataset}.log",
-    priority: PRIORITY["sweep"]
+    priority: PRIORITY["fit"]
     conda:
         "../envs/gmm.yaml"
     threads: 1

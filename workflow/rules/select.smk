@@ -11,7 +11,7 @@ rule cross_validate:
         provenance="results/select/{dataset}/cv/provenance.json",
     log:
         "results/logs/cross_validate/{dataset}.log",
-    priority: PRIORITY["sweep"]
+    priority: PRIORITY["fit"]
     conda:
         "../envs/gmm.yaml"
     threads: 1
@@ -36,7 +36,7 @@ rule assess_stability:
         provenance="results/select/{dataset}/stability/provenance.json",
     log:
         "results/logs/assess_stability/{dataset}.log",
-    priority: PRIORITY["sweep"]
+    priority: PRIORITY["fit"]
     conda:
         "../envs/gmm.yaml"
     threads: 1
@@ -99,7 +99,7 @@ rule test_components:
         provenance="results/select/{dataset}/lrt/{covariance_type}.provenance.json",
     log:
         "results/logs/test_components/{dataset}_{covariance_type}.log",
-    priority: PRIORITY["sweep"]
+    priority: PRIORITY["fit"]
     conda:
         "../envs/gmm.yaml"
     threads: 1

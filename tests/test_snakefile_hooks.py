@@ -7,7 +7,7 @@ import time
 
 import pytest
 from conftest import SMALL_CONFIG, run_snakemake, snakemake_command
-from gmm_pipeline.execution.run_end import cancel_pending_timers
+from gmm_pipeline.execution.snakefile_hooks import cancel_pending_timers
 
 
 def test_cancel_pending_timers_stops_a_waiting_timer_before_it_fires():
