@@ -177,3 +177,12 @@ def sweep_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sweep")
     run_snakemake(workdir, "--configfile", write_config(workdir / "config.yaml", SWEEP_CONFIG), "--cores", 2)
     return workdir
+
+
+def start_rules(**overrides):
+    """The stopping and degeneracy rules of one start (``maths.single_start.fit_start``), as
+    the config schema's defaults give them, with ``overrides``."""
+    from gmm_pipeline.stages.fit_models import grid_settings
+
+    settings = grid_settings({"seeds": 1, "n_components": [1]})
+    return {key: settings[key] for key in ("tol", "max_iter", "reg_covar", "eigenvalue_factor")} | overrides

@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import start_rules
+from gmm_pipeline.maths.em import relative_change
 from gmm_pipeline.maths.hierarchical import cluster_terms, merge_hierarchy, svd_transform
-from gmm_pipeline.stages.fit_models import fit_start, fit_type_grid, grid_settings, relative_change, run_em
+from gmm_pipeline.maths.single_start import fit_start, run_em
+from gmm_pipeline.stages.fit_models import fit_type_grid, grid_settings
 from gmm_pipeline.stages.select_model import criteria_table, select_model
 from sklearn.datasets import load_iris, make_moons
 from sklearn.mixture import GaussianMixture
@@ -49,11 +52,15 @@ def test_em_stops_by_the_relative_change_of_the_total_log_likelihood(three_blobs
 
 def test_a_start_that_spends_max_iter_is_flagged_not_converged():
     X, _ = make_moons(300, noise=0.05, random_state=0)
-    _, row = fit_start(X, n_components=6, covariance_type="full", seed=0, max_iter=3, tol=1e-12)
+    _, row = fit_start(
+        X, n_components=6, covariance_type="full", seed=0, **start_rules(max_iter=3, tol=1e-12)
+    )
     assert not row["converged"] and row["n_iter"] == 3
     assert "did not converge in max_iter=3" in row["warnings"]
     assert row["final_relative_change"] > 1e-12
-    _, row = fit_start(X, n_components=6, covariance_type="full", seed=0, max_iter=1000, tol=1e-7)
+    _, row = fit_start(
+        X, n_components=6, covariance_type="full", seed=0, **start_rules(max_iter=1000, tol=1e-7)
+    )
     assert row["converged"] and 3 < row["n_iter"] < 1000 and row["final_relative_change"] <= 1e-7
 
 
@@ -68,7 +75,13 @@ def test_a_collapsed_component_is_degenerate_and_not_chosen():
         "precisions_init": np.array([np.eye(2)] * 3),
     }
     model, row = fit_start(
-        X, n_components=3, covariance_type="full", seed=0, init_params="agglomerative", start=start
+        X,
+        n_components=3,
+        covariance_type="full",
+        seed=0,
+        init_params="agglomerative",
+        start=start,
+        **start_rules(),
     )
     assert row["degenerate"] and "covariance at the floor" in row["degenerate_reason"]
     assert row["min_covariance_eigenvalue"] == pytest.approx(1e-6, rel=1e-3)
@@ -82,6 +95,7 @@ def test_a_collapsed_component_is_degenerate_and_not_chosen():
         init_params="agglomerative",
         start=start,
         min_points=6,
+        **start_rules(),
     )
     assert "holds 5 points" in row["degenerate_reason"]
 

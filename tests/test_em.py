@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import start_rules
 from gmm_pipeline.maths import criteria, em
 from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
-from gmm_pipeline.stages.fit_models import fit_start, fit_type_grid, run_em
+from gmm_pipeline.maths.single_start import fit_start, run_em
+from gmm_pipeline.stages.fit_models import fit_type_grid
 from gmm_pipeline.stages.prepare_data import generate_dataset
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
@@ -246,7 +248,7 @@ def test_the_fast_engines_criteria_are_scikit_learns_to_rounding():
 def test_a_single_start_matches_fit_start(tmp_path):
     X = DATASETS["blobs"]
     model, row = fit_start(
-        X, n_components=4, covariance_type="full", seed=5, init_params="k-means++", tol=TOL
+        X, n_components=4, covariance_type="full", seed=5, init_params="k-means++", **start_rules(tol=TOL)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

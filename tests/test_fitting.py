@@ -3,14 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import start_rules
 from gmm_pipeline.errors import PipelineInputError
 from gmm_pipeline.files.model_io import model_to_dict
 from gmm_pipeline.maths import em
 from gmm_pipeline.maths.criteria import column
+from gmm_pipeline.maths.single_start import fit_start
 from gmm_pipeline.stages.fit_models import (
     START_COLUMNS,
     fit_grid,
-    fit_start,
     fit_type_grid,
     grid_settings,
     resolve_seeds,
@@ -155,7 +156,7 @@ def test_recovers_the_parameters_of_a_known_mixture():
 def test_convergence_warning_is_kept_in_the_row(three_blobs):
     X, _ = three_blobs
     model, row = fit_start(
-        X, n_components=3, covariance_type="full", seed=0, max_iter=1, init_params="random"
+        X, n_components=3, covariance_type="full", seed=0, init_params="random", **start_rules(max_iter=1)
     )
     assert model is not None and not row["converged"]
     assert "did not converge" in row["warnings"]

@@ -1,4 +1,4 @@
-"""Step 5: anomalies as the points of lowest density under the chosen model, scored against
+"""Rule extract_anomalies: anomalies as the points of lowest density under the chosen model, scored against
 ground truth where it exists, side by side with a uniform noise component, IsolationForest
 and LocalOutlierFactor.
 

@@ -1,4 +1,4 @@
-"""Step: clusters from the criterion's chosen mixture, by merging its components
+"""Rule merge_components: clusters from the criterion's chosen mixture, by merging its components
 (:mod:`gmm_pipeline.maths.merging`, mclust's ``clustCombi``).
 
 The model merged is the one the dataset's criterion chose (``by_criterion`` in

@@ -1,4 +1,4 @@
-"""Step 1: a dataset from its source (generator, bundled or user file), prepared and
+"""Rule prepare_data: a dataset from its source (generator, bundled or user file), prepared and
 written with its description; and read back, validated.
 
 Preparing a dataset, in order: take the rows from the source; optionally inject synthetic

@@ -1,4 +1,4 @@
-"""Step 4: Bayesian weight pruning and the effective number of components.
+"""Rule prune_weights: Bayesian weight pruning and the effective number of components.
 
 A BayesianGaussianMixture with more components than needed drives the weights of the
 surplus ones towards zero; the components whose weight stays at or above a threshold are

@@ -1,4 +1,4 @@
-"""Step 3: model selection over covariance types and component counts.
+"""Rule select_model: model selection over covariance types and component counts.
 
 Criteria (see :mod:`gmm_pipeline.maths.criteria`) are BIC, AIC, ICL and the cross-validated
 held-out negative log-likelihood ``cv_nll``; all follow scikit-learn's sign convention,
