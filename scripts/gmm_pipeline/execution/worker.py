@@ -61,6 +61,7 @@ import time
 import traceback
 from pathlib import Path
 
+from ..records.code_version import files_sha256
 from .job_process import (
     adopt_limits,
     end_with_the_run,
@@ -195,8 +196,7 @@ def worker_key():
     for folder in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
         with contextlib.suppress(OSError):
             digest.update(f"{folder}\0{os.stat(folder).st_mtime_ns}\0".encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(files_sha256(PACKAGE_DIR, PACKAGE_DIR.rglob("*.py")).encode())
     return digest.hexdigest()[:_KEY_LENGTH]
 
 

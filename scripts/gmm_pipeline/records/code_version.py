@@ -14,7 +14,12 @@ value covers exactly the modules the step runs:
   ``files.artifacts``; a subpackage's ``__init__`` by the subpackage's name);
 * the versions of the libraries whose arithmetic or output format the results depend on.
 
-Only the logic counts: each module is hashed as its syntax tree without docstrings,
+This module is the one place code is hashed. :func:`files_sha256` gives the bytes-level
+identity of a set of files, which the provenance records (:mod:`gmm_pipeline.records.provenance`,
+the whole repository's code) and the warm worker's key (the package) use; :func:`step_code`
+the logic-level identity of one step, which decides reruns.
+
+Only the logic counts for a step: each module is hashed as its syntax tree without docstrings,
 comments, line numbers or formatting, so rewording a comment reruns nothing while
 changing a constant or an expression reruns that step and everything downstream. What
 each source text gives (its logic's hash and its imports) is kept in the user's cache
@@ -51,6 +56,19 @@ RESULT_LIBRARIES = (
 # The form of the cached facts (:func:`_cached`); a change to it must change this number.
 _CACHE_FORMAT = 2
 _CACHE_ENTRIES = 2000
+
+
+def files_sha256(root, paths):
+    """SHA-256 of files by their paths below ``root`` and their contents.
+
+    Without the final newlines: Snakemake's git sources (``gitfile``) drop a file's last
+    newline, and a copy made from them must be identified as the same code.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(path) for path in paths):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes().rstrip(b"\n") + b"\0")
+    return digest.hexdigest()
 
 
 def module_file(module):

@@ -1,7 +1,6 @@
 """Where an artifact came from: step, parameters, inputs by hash, seeds, versions, code."""
 
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -10,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..files.artifacts import content_sha256, write_json
-from .code_version import RESULT_LIBRARIES
+from .code_version import RESULT_LIBRARIES, files_sha256
 
 # The repository root: scripts/gmm_pipeline/records/provenance.py -> parents[2].
 REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
@@ -95,16 +94,9 @@ def _shared_code_identity():
 
 @functools.cache
 def _computed_code_identity():
-    digest = hashlib.sha256()
-    files = sorted({p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()})
-    for path in files:
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(REPOSITORY_ROOT).as_posix().encode() + b"\0")
-        # Without the final newlines: Snakemake's git sources (gitfile) drop a file's last
-        # newline, and a copy made from them must be identified as the same code.
-        digest.update(path.read_bytes().rstrip(b"\n") + b"\0")
-    return {"revision": _git_revision(), "code_sha256": digest.hexdigest()}
+    files = {p for pattern in _CODE_GLOBS for p in REPOSITORY_ROOT.glob(pattern) if p.is_file()}
+    files = [path for path in files if "__pycache__" not in path.parts]
+    return {"revision": _git_revision(), "code_sha256": files_sha256(REPOSITORY_ROOT, files)}
 
 
 # A copy of the code made from a remote reference (the Snakefile's copy_of_repository)
