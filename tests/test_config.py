@@ -443,8 +443,8 @@ def test_a_run_of_more_em_starts_than_a_run_may_take_is_refused_up_front(tmp_pat
 def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts():
     from gmm_pipeline.config.schema import schema_default, schema_enum
     from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
-    from gmm_pipeline.maths.initialisation import DEFAULT_MAX_SAMPLES
-    from gmm_pipeline.stages.fit_models import grid_settings
+    from gmm_pipeline.maths.initialisation import AGGLOMERATIVE, DEFAULT_MAX_SAMPLES
+    from gmm_pipeline.stages.fit_models import HC_VVV, INIT_METHODS, grid_settings
 
     schema = read_schema(SCHEMA_PATH)
     assert (
@@ -467,3 +467,5 @@ def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts
         assert settings[key] == fit[key]["default"], key
     assert settings["eigenvalue_factor"] == fit["degenerate"]["properties"]["eigenvalue_factor"]["default"]
     assert DEFAULT_MAX_SAMPLES == schema_default("fit.agglomerative_max_samples")
+    # The start methods the code knows by name are among those the schema allows.
+    assert {AGGLOMERATIVE, HC_VVV} <= set(INIT_METHODS) == set(schema["$defs"]["init_method"]["enum"])

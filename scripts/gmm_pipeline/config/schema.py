@@ -32,3 +32,8 @@ def schema_enum(key):
     for part in key.split("."):
         node = node["properties"][part]
     return node.get("items", node)["enum"]
+
+
+def schema_definition_enum(name):
+    """The values of one of the schema's shared definitions (``$defs``), such as ``init_method``."""
+    return config_schema()["$defs"][name]["enum"]

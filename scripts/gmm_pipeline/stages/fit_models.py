@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..config.schema import schema_default, schema_enum
+from ..config.schema import schema_default, schema_definition_enum, schema_enum
 from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import save_models
@@ -56,7 +56,8 @@ from .prepare_data import load_dataset
 log = logging.getLogger(__name__)
 
 HC_VVV = "hc_vvv"
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", AGGLOMERATIVE, HC_VVV)
+# The start methods, as the schema declares them: scikit-learn's, AGGLOMERATIVE and HC_VVV.
+INIT_METHODS = tuple(schema_definition_enum("init_method"))
 # Defaults of the stopping and degeneracy rules and the engine, as the config schema
 # declares them (the config's fit section can change them).
 DEFAULT_TOL = schema_default("fit.tol")
