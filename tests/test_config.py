@@ -469,3 +469,45 @@ def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts
     assert DEFAULT_MAX_SAMPLES == schema_default("fit.agglomerative_max_samples")
     # The start methods the code knows by name are among those the schema allows.
     assert {AGGLOMERATIVE, HC_VVV} <= set(INIT_METHODS) == set(schema["$defs"]["init_method"]["enum"])
+
+
+def test_no_stage_function_keeps_its_own_copy_of_a_config_default():
+    # A keyword named as a fit or bayesian setting defaults to the schema's value, or has no
+    # default; a literal copy would drift the day the schema's default changes.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gmm_pipeline.stages as stages
+    from gmm_pipeline.config.schema import schema_default
+
+    settings = {
+        "tol": "fit.tol",
+        "max_iter": "fit.max_iter",
+        "reg_covar": "fit.reg_covar",
+        "eigenvalue_factor": "fit.degenerate.eigenvalue_factor",
+        "agglomerative_max_samples": "fit.agglomerative_max_samples",
+        "init_params": "fit.init_params",
+        "engine": "fit.engine",
+        "prior": "fit.prior",
+    }
+    bayesian = {"max_iter", "engine", "n_init", "seed", "covariance_type", "weight_concentration_prior_type"}
+    checked = []
+    for info in pkgutil.iter_modules(stages.__path__):
+        module = importlib.import_module(f"gmm_pipeline.stages.{info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__:
+                continue
+            section = "bayesian" if name == "fit_bayesian" else "fit"
+            for parameter in inspect.signature(function).parameters.values():
+                if parameter.default is inspect.Parameter.empty:
+                    continue
+                if section == "bayesian" and parameter.name in bayesian:
+                    key = f"bayesian.{parameter.name}"
+                elif section == "fit" and parameter.name in settings:
+                    key = settings[parameter.name]
+                else:
+                    continue
+                checked.append(f"{name}({parameter.name})")
+                assert parameter.default == schema_default(key), f"{module.__name__}.{name}: {parameter.name}"
+    assert len(checked) > 20, checked

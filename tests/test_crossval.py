@@ -41,15 +41,15 @@ def test_cv_nll_is_minus_the_pooled_held_out_log_likelihood(three_blobs):
 def test_the_types_cross_validated_together_score_as_each_alone(three_blobs):
     # Each fold's starts are made once for all types; the fits are those of each type alone.
     X, _ = three_blobs
-    sweep = {
+    grid = {
         "folds": 3,
         "seed": 1,
         "n_components": [1, 2, 3],
         "seeds": [0, 1],
         "init_params": ["kmeans", "hc_vvv"],
     }
-    together = cross_validate(X, covariance_types=["tied", "full", "spherical"], **sweep)
-    alone = [cross_validate(X, covariance_types=[name], **sweep) for name in ("tied", "full", "spherical")]
+    together = cross_validate(X, covariance_types=["tied", "full", "spherical"], **grid)
+    alone = [cross_validate(X, covariance_types=[name], **grid) for name in ("tied", "full", "spherical")]
     assert together.equals(pd.concat(alone, ignore_index=True))
 
 

@@ -234,7 +234,12 @@ def test_the_fast_engines_criteria_are_scikit_learns_to_rounding():
     X = DATASETS["anisotropic"]
     for covariance_type in COVARIANCE_TYPES:
         starts, models = fit_type_grid(
-            X, covariance_type=covariance_type, n_components=[1, 3, 5], seeds=[0, 1], engine="fast"
+            X,
+            covariance_type=covariance_type,
+            n_components=[1, 3, 5],
+            seeds=[0, 1],
+            engine="fast",
+            init_params=["kmeans"],
         )
         best = starts[starts["is_best"]]
         assert len(best) == len(models) == 3

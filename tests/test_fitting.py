@@ -120,7 +120,9 @@ def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch
         return real(X, n_components, method, seed, *args)
 
     monkeypatch.setattr(em, "initial_responsibilities", counted)
-    starts, _ = fit_grid(X, covariance_types=TYPES, n_components=[2, 3], seeds=[0, 1, 2])
+    starts, _ = fit_grid(
+        X, covariance_types=TYPES, n_components=[2, 3], seeds=[0, 1, 2], init_params=["kmeans"]
+    )
     assert len(starts) == 4 * 2 * 3
     # One k-means per (k, seed), not one per covariance type.
     assert sorted(made) == [(k, "kmeans", seed) for k in (2, 3) for seed in (0, 1, 2)]
@@ -128,7 +130,9 @@ def test_a_start_is_made_once_for_every_covariance_type(three_blobs, monkeypatch
 
 def test_each_start_reruns_alone_from_its_seed(three_blobs):
     X, _ = three_blobs
-    starts, models = fit_type_grid(X, covariance_type="diag", n_components=[3], seeds=[5, 6, 7])
+    starts, models = fit_type_grid(
+        X, covariance_type="diag", n_components=[3], seeds=[5, 6, 7], init_params=["kmeans"]
+    )
     best = starts[starts["is_best"]].iloc[0]
     alone = GaussianMixture(n_components=3, covariance_type="diag", random_state=int(best["seed"])).fit(X)
     # The same fit to rounding: the engine sums in its own order (tests/test_em.py).
@@ -145,7 +149,9 @@ def test_recovers_the_parameters_of_a_known_mixture():
     truth.covariances_ = np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, 0.0], [0.0, 2.0]]])
     truth.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(truth.covariances_))
     X, _ = truth.sample(4000)
-    _, models = fit_type_grid(X, covariance_type="full", n_components=[2], seeds=range(3))
+    _, models = fit_type_grid(
+        X, covariance_type="full", n_components=[2], seeds=range(3), init_params=["kmeans"]
+    )
     fitted = models[0]
     order = np.argsort(fitted.means_[:, 0])
     np.testing.assert_allclose(fitted.weights_[order], truth.weights_, atol=0.02)
@@ -165,13 +171,17 @@ def test_convergence_warning_is_kept_in_the_row(three_blobs):
 def test_too_few_points_for_k_names_the_dataset_and_key():
     X = np.random.default_rng(0).normal(size=(4, 2))
     with pytest.raises(PipelineInputError, match=r"dataset 'tiny' has 4 data points.*fit.n_components \(5\)"):
-        fit_type_grid(X, covariance_type="full", n_components=[2, 5], seeds=[0], dataset="tiny")
+        fit_type_grid(
+            X, covariance_type="full", n_components=[2, 5], seeds=[0], dataset="tiny", init_params=["kmeans"]
+        )
 
 
 def test_a_failing_start_is_recorded_not_fatal():
     # Two distinct points, two components and no regularisation: covariances collapse.
     X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
-    starts, models = fit_type_grid(X, covariance_type="full", n_components=[2], seeds=[0], reg_covar=0.0)
+    starts, models = fit_type_grid(
+        X, covariance_type="full", n_components=[2], seeds=[0], reg_covar=0.0, init_params=["kmeans"]
+    )
     assert len(starts) == 1
     assert starts["error"].iloc[0] != "" and models == []
 
@@ -183,7 +193,7 @@ def test_resolve_seeds():
         resolve_seeds(0)
 
 
-def test_sweep_settings_from_the_fit_config():
+def test_grid_settings_from_the_fit_config():
     config = {
         "covariance_types": ["full"],
         "n_components": [1, 2],

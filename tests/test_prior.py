@@ -82,5 +82,11 @@ def test_prior_needs_the_fast_engine():
     X, _ = make_blobs(n_samples=40, centers=2, random_state=0)
     with pytest.raises(PipelineInputError, match="fit.prior needs fit.engine: fast"):
         fit_type_grid(
-            X, covariance_type="full", n_components=[1, 2], seeds=[0], engine="sklearn", prior="default"
+            X,
+            covariance_type="full",
+            n_components=[1, 2],
+            seeds=[0],
+            engine="sklearn",
+            prior="default",
+            init_params=["kmeans"],
         )

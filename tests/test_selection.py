@@ -102,7 +102,9 @@ def test_bic_recovers_k_and_covariance_type_of_a_known_mixture(true_type):
     X, _ = truth.sample(1500)
     starts = pd.concat(
         [
-            fit_type_grid(X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2])[0]
+            fit_type_grid(
+                X, covariance_type=cov, n_components=[1, 2, 3, 4, 5], seeds=[0, 1, 2], init_params=["kmeans"]
+            )[0]
             for cov in ("full", "tied", "diag", "spherical")
         ],
         ignore_index=True,

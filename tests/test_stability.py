@@ -123,13 +123,14 @@ def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
         method="weighted",
         n_components=[1, 2, 3],
         seeds=[0],
+        init_params=["kmeans"],
     )
     assert len(table) == 2 * 3
     # Each replicate's BIC is the weighted likelihood's: refit the chosen k with the same
     # weights and compare.
     weights = replicates[0][4]
     starts, models = fit_type_grid(
-        X, covariance_type="full", n_components=[3], seeds=[0], sample_weight=weights
+        X, covariance_type="full", n_components=[3], seeds=[0], sample_weight=weights, init_params=["kmeans"]
     )
     bic = criteria.start_criteria(models[0], X, weights)["bic"]
     first = table[(table["replicate"] == 0) & (table["n_components"] == 3)].iloc[0]
@@ -140,7 +141,14 @@ def test_weighted_replicates_keep_every_row_and_refit_with_the_weights():
 def test_the_types_refitted_together_give_each_type_alone():
     # Each replicate's starts are made once for all types; the fits are those of each type alone.
     X, _ = make_blobs(n_samples=150, centers=3, random_state=2)
-    options = {"bootstrap": 3, "seed": 4, "method": "weighted", "n_components": [1, 2, 3], "seeds": [0, 1]}
+    options = {
+        "bootstrap": 3,
+        "seed": 4,
+        "method": "weighted",
+        "n_components": [1, 2, 3],
+        "seeds": [0, 1],
+        "init_params": ["kmeans"],
+    }
     together = replicate_criteria(X, covariance_types=["diag", "full"], **options)
     alone = [replicate_criteria(X, covariance_types=[name], **options) for name in ("diag", "full")]
     order = ["covariance_type", "replicate", "n_components"]
@@ -168,6 +176,7 @@ def test_weighted_fits_need_the_fast_engine():
             seeds=[0],
             engine="sklearn",
             sample_weight=np.ones(60),
+            init_params=["kmeans"],
         )
 
 

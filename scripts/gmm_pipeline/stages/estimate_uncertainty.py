@@ -24,6 +24,7 @@ from ..files.figure_files import save_figure  # noqa: E402
 from ..files.model_io import load_model  # noqa: E402
 from ..maths.em import run_from_model  # noqa: E402
 from .assess_stability import bootstrap_sample, bootstrap_weights  # noqa: E402
+from .fit_models import DEFAULT_MAX_ITER, DEFAULT_REG_COVAR, DEFAULT_TOL  # noqa: E402
 from .prepare_data import load_dataset  # noqa: E402
 from .render_figures import projection  # noqa: E402
 
@@ -50,7 +51,15 @@ def match_components(reference_means, means):
 
 
 def refit_replicates(
-    model, X, *, replicates, seed, method="weighted", tol=1e-6, max_iter=1000, reg_covar=1e-6
+    model,
+    X,
+    *,
+    replicates,
+    seed,
+    method="weighted",
+    tol=DEFAULT_TOL,
+    max_iter=DEFAULT_MAX_ITER,
+    reg_covar=DEFAULT_REG_COVAR,
 ):
     """Weights and means of ``model`` refitted on each bootstrap replicate, matched to the
     original components; replicates whose refit failed are left out.

@@ -62,9 +62,11 @@ INIT_METHODS = tuple(schema_definition_enum("init_method"))
 # declares them (the config's fit section can change them).
 DEFAULT_TOL = schema_default("fit.tol")
 DEFAULT_MAX_ITER = schema_default("fit.max_iter")
+DEFAULT_REG_COVAR = schema_default("fit.reg_covar")
 DEFAULT_EIGENVALUE_FACTOR = schema_default("fit.degenerate.eigenvalue_factor")
 ENGINES = tuple(schema_enum("fit.engine"))
 DEFAULT_ENGINE = schema_default("fit.engine")
+DEFAULT_PRIOR = schema_default("fit.prior")
 
 # Columns of the starts table, one row per (n_components, init_params, seed).
 START_COLUMNS = [
@@ -121,14 +123,14 @@ def grid_settings(fit_config, *, n_seeds=None):
         "init_params": [init_params] if isinstance(init_params, str) else list(init_params),
         "max_iter": fit_config.get("max_iter", DEFAULT_MAX_ITER),
         "tol": fit_config.get("tol", DEFAULT_TOL),
-        "reg_covar": fit_config.get("reg_covar", schema_default("fit.reg_covar")),
+        "reg_covar": fit_config.get("reg_covar", DEFAULT_REG_COVAR),
         "agglomerative_max_samples": fit_config.get(
             "agglomerative_max_samples", schema_default("fit.agglomerative_max_samples")
         ),
         "eigenvalue_factor": degenerate.get("eigenvalue_factor", DEFAULT_EIGENVALUE_FACTOR),
         "min_points": degenerate.get("min_points"),
         "engine": fit_config.get("engine", DEFAULT_ENGINE),
-        "prior": fit_config.get("prior", schema_default("fit.prior")),
+        "prior": fit_config.get("prior", DEFAULT_PRIOR),
     }
 
 
@@ -151,11 +153,11 @@ def fit_batch(
     covariance_types,
     max_iter=DEFAULT_MAX_ITER,
     tol=DEFAULT_TOL,
-    reg_covar=1e-6,
+    reg_covar=DEFAULT_REG_COVAR,
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
     sample_weight=None,
-    prior=None,
+    prior_options=None,
 ):
     """Fit every planned start of one component count at once with :mod:`gmm_pipeline.maths.em`,
     for each covariance type.
@@ -178,8 +180,9 @@ def fit_batch(
         As for :func:`fit_start`.
     sample_weight : ndarray of shape (n_samples,), optional
         A weight per row, for k-means starts and EM (:func:`gmm_pipeline.maths.em.run_starts`).
-    prior : dict, optional
-        ``fit.prior`` as options of :func:`gmm_pipeline.maths.em.default_prior`: the starts'
+    prior_options : dict, optional
+        ``fit.prior`` as options of :func:`gmm_pipeline.maths.em.default_prior`
+        (:func:`conjugate_prior_options`): the starts'
         first M-step and EM then give posterior modes (MAP).
 
     Returns
@@ -189,11 +192,11 @@ def fit_batch(
     """
     conjugate = {
         covariance_type: None
-        if prior is None
-        else em.default_prior(X, n_components, covariance_type, **prior)
+        if prior_options is None
+        else em.default_prior(X, n_components, covariance_type, **prior_options)
         for covariance_type in covariance_types
     }
-    if prior is not None and min_points is None:
+    if prior_options is not None and min_points is None:
         # A component of fewer than d + 1 points has a singular scatter, but under the prior
         # its covariance is still well defined: only the covariance floor marks a MAP fit.
         min_points = 0
@@ -378,18 +381,18 @@ def fit_grid(
     covariance_types,
     n_components,
     seeds,
-    init_params=("kmeans",),
+    init_params,
     dataset="",
     max_iter=DEFAULT_MAX_ITER,
     tol=DEFAULT_TOL,
-    reg_covar=1e-6,
+    reg_covar=DEFAULT_REG_COVAR,
     agglomerative_max_samples=DEFAULT_MAX_SAMPLES,
     eigenvalue_factor=DEFAULT_EIGENVALUE_FACTOR,
     min_points=None,
-    engine="fast",
+    engine=DEFAULT_ENGINE,
     criteria_for="all",
     sample_weight=None,
-    prior="none",
+    prior=DEFAULT_PRIOR,
     hierarchies=None,
 ):
     """Fit every (covariance type, component count, initialisation method, seed) start.
@@ -499,7 +502,7 @@ def fit_grid(
                 n_components=k,
                 covariance_types=covariance_types,
                 sample_weight=sample_weight,
-                prior=prior_options,
+                prior_options=prior_options,
                 **settings,
             )
         else:

@@ -11,23 +11,38 @@ import numpy as np
 import pandas as pd
 from sklearn.mixture import BayesianGaussianMixture
 
+from ..config.schema import schema_default
 from ..errors import PipelineInputError
 from ..files.artifacts import write_csv, write_json
 from ..maths.variational import fit_variational
 from .prepare_data import load_dataset
+
+# The bayesian section's defaults, as the config schema declares them.
+BAYESIAN_DEFAULTS = {
+    key: schema_default(f"bayesian.{key}")
+    for key in (
+        "covariance_type",
+        "weight_concentration_prior_type",
+        "weight_concentration_prior",
+        "n_init",
+        "max_iter",
+        "seed",
+        "engine",
+    )
+}
 
 
 def fit_bayesian(
     X,
     *,
     max_components,
-    covariance_type="full",
-    weight_concentration_prior_type="dirichlet_process",
-    weight_concentration_prior=None,
-    n_init=10,
-    max_iter=1000,
-    seed=0,
-    engine="fast",
+    covariance_type=BAYESIAN_DEFAULTS["covariance_type"],
+    weight_concentration_prior_type=BAYESIAN_DEFAULTS["weight_concentration_prior_type"],
+    weight_concentration_prior=BAYESIAN_DEFAULTS["weight_concentration_prior"],
+    n_init=BAYESIAN_DEFAULTS["n_init"],
+    max_iter=BAYESIAN_DEFAULTS["max_iter"],
+    seed=BAYESIAN_DEFAULTS["seed"],
+    engine=BAYESIAN_DEFAULTS["engine"],
 ):
     """Fit a variational Bayesian Gaussian mixture with ``max_components`` components.
 

@@ -110,7 +110,7 @@ def criteria_table(starts, folds=None, *, tolerance=1e-3):
     starts : DataFrame
         Concatenated starts tables of the fit step (``fitting.START_COLUMNS``).
     folds : DataFrame, optional
-        Concatenated fold tables of the cross-validation step (``crossval.FOLD_COLUMNS``).
+        Concatenated fold tables of the cross-validation step (``cross_validate.FOLD_COLUMNS``).
         A model that could not be fitted in every fold gets no ``cv_nll``.
     tolerance : float
         A start "reaches the best optimum" when its lower bound (mean log-likelihood per

@@ -23,6 +23,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import load_models
 from ..maths.em import as_estimator, run_from_model
+from .fit_models import DEFAULT_MAX_ITER, DEFAULT_REG_COVAR, DEFAULT_TOL
 from .prepare_data import load_dataset
 
 TEST_COLUMNS = [
@@ -65,7 +66,16 @@ def refit_from(model, X, *, tol, max_iter, reg_covar):
 
 
 def bootstrap_lrt(
-    X, models, *, replicates, level=0.05, max_k=None, seed=0, tol=1e-6, max_iter=1000, reg_covar=1e-6
+    X,
+    models,
+    *,
+    replicates,
+    level=0.05,
+    max_k=None,
+    seed=0,
+    tol=DEFAULT_TOL,
+    max_iter=DEFAULT_MAX_ITER,
+    reg_covar=DEFAULT_REG_COVAR,
 ):
     """Bootstrap likelihood-ratio tests of k against k + 1 components for one covariance type.
 
