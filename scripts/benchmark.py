@@ -11,7 +11,7 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   to its exit like the pipeline. The floor and the 1-core run are held to CPU 0 (and one
   BLAS thread), so "1 core" means one CPU. The 1-core run is also timed with each job in
   its own process (``GMM_PIPELINE_WORKER=off``), to show what the warm worker
-  (``gmm_pipeline.execution.worker``) saves;
+  (``gmm_pipeline.execution.worker_client``) saves;
 * the floor's steps run as one copy per CPU at once: how much the same work slows down when
   every CPU is busy, which bounds any speed-up from more cores;
 * a plain scikit-learn loop doing the same science by hand in one process on CPU 0 (every

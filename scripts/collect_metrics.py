@@ -3,6 +3,6 @@
 Runs gmm_pipeline.execution.steps.collect_metrics, which calls gmm_pipeline.stages.collect_metrics.
 """
 
-from gmm_pipeline.execution.worker import run_job
+from gmm_pipeline.execution.worker_client import run_job
 
 run_job(snakemake, "collect_metrics")  # noqa: F821 (snakemake is injected by Snakemake)

@@ -3,6 +3,6 @@
 Runs gmm_pipeline.execution.steps.summarise_sweep, which calls gmm_pipeline.stages.summarise_sweep.
 """
 
-from gmm_pipeline.execution.worker import run_job
+from gmm_pipeline.execution.worker_client import run_job
 
 run_job(snakemake, "summarise_sweep")  # noqa: F821 (snakemake is injected by Snakemake)

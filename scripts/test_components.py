@@ -3,6 +3,6 @@
 Runs gmm_pipeline.execution.steps.test_components, which calls gmm_pipeline.stages.test_components.
 """
 
-from gmm_pipeline.execution.worker import run_job
+from gmm_pipeline.execution.worker_client import run_job
 
 run_job(snakemake, "test_components")  # noqa: F821 (snakemake is injected by Snakemake)

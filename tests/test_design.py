@@ -62,7 +62,7 @@ def test_the_job_side_never_imports_the_worker_server():
         "records.provenance",
         "records.verify",
     ):
-        assert "execution.worker" not in module_imports(module), module
+        assert "execution.worker_server" not in module_imports(module), module
 
 
 def _rules_and_scripts():

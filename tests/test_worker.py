@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import process_alive
-from gmm_pipeline.execution import job_process, worker
+from gmm_pipeline.execution import job_process, worker_client
 from gmm_pipeline.execution.jobs import job_from_json, job_to_json
 from gmm_pipeline.records.code_version import step_code
 from snakemake.iocontainers import Namedlist
@@ -72,8 +72,8 @@ def _run_through_worker(tmp_path, runtime_dir, request, preexec_fn=None, **envir
     """Hand ``request`` to the worker from a process of its own, as a Snakemake job would
     (``preexec_fn`` sets that process's limits)."""
     code = (
-        "import sys; from gmm_pipeline.execution import job_process, worker; "
-        "status = worker.run_in_worker(sys.stdin.read()); print('status', status)"
+        "import sys; from gmm_pipeline.execution import job_process, worker_client; "
+        "status = worker_client.run_in_worker(sys.stdin.read()); print('status', status)"
     )
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PYTHONPATH=str(SCRIPTS), **environment)
     return subprocess.run(
@@ -226,50 +226,50 @@ def test_no_worker_is_used_from_a_folder_other_users_can_enter(runtime_dir, monk
     folder = runtime_dir / f"gmm-pipeline-{os.getuid()}"
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)
-    assert worker.worker_folder() is None
-    assert worker.run_in_worker("{}") is None  # the caller then runs the job itself
+    assert worker_client.worker_folder() is None
+    assert worker_client.run_in_worker("{}") is None  # the caller then runs the job itself
     folder.chmod(0o700)
-    assert worker.worker_folder() == folder
+    assert worker_client.worker_folder() == folder
     # A folder whose socket path would be too long for Linux is not used either.
     deep = runtime_dir / ("d" * 100)
     deep.mkdir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
-    assert worker.worker_folder() is None
+    assert worker_client.worker_folder() is None
 
 
 def test_edited_code_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     copy = tmp_path / "gmm_pipeline"
-    shutil.copytree(worker.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(worker, "PACKAGE_DIR", copy)
-    before = worker.worker_key()
-    assert worker.worker_key() == before
+    shutil.copytree(worker_client.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(worker_client, "PACKAGE_DIR", copy)
+    before = worker_client.worker_key()
+    assert worker_client.worker_key() == before
     (copy / "stages" / "fit_models.py").write_text(
         (copy / "stages" / "fit_models.py").read_text() + "\n# edited\n"
     )
-    assert worker.worker_key() != before
+    assert worker_client.worker_key() != before
     # A module in a subpackage counts as much as one at the top.
     (copy / "layer").mkdir()
     (copy / "layer" / "__init__.py").write_text("")
     (copy / "layer" / "module.py").write_text("VALUE = 1\n")
-    before = worker.worker_key()
+    before = worker_client.worker_key()
     (copy / "layer" / "module.py").write_text("VALUE = 2\n")
-    assert worker.worker_key() != before
+    assert worker_client.worker_key() != before
 
 
 def test_an_installed_or_upgraded_library_gets_a_worker_of_its_own(tmp_path, monkeypatch):
     site_packages = tmp_path / "site-packages"
     (site_packages / "somelib-1.0.dist-info").mkdir(parents=True)
     os.utime(site_packages, ns=(0, 0))  # long ago, so any change below shows in the key
-    monkeypatch.setattr(worker.sysconfig, "get_path", lambda name: str(site_packages))
-    before = worker.worker_key()
-    assert worker.worker_key() == before
+    monkeypatch.setattr(worker_client.sysconfig, "get_path", lambda name: str(site_packages))
+    before = worker_client.worker_key()
+    assert worker_client.worker_key() == before
     # pip upgrades a package by replacing its dist-info folder, and installs one by adding it.
     (site_packages / "somelib-1.0.dist-info").rename(site_packages / "somelib-1.1.dist-info")
-    upgraded = worker.worker_key()
+    upgraded = worker_client.worker_key()
     assert upgraded != before
     os.utime(site_packages, ns=(10**9, 10**9))
     (site_packages / "otherlib-2.0.dist-info").mkdir()
-    assert worker.worker_key() not in {before, upgraded}
+    assert worker_client.worker_key() not in {before, upgraded}
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="connecting as another user needs root")
@@ -310,7 +310,7 @@ def test_the_worker_can_be_switched_off(monkeypatch, setting, enabled):
     monkeypatch.setenv("GMM_PIPELINE_WORKER", setting)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(os.getppid()))  # as a job of a local run
-    assert worker.worker_enabled() is (enabled and sys.platform == "linux")
+    assert worker_client.worker_enabled() is (enabled and sys.platform == "linux")
 
 
 def test_only_jobs_the_local_snakemake_started_use_the_worker(monkeypatch):
@@ -318,32 +318,32 @@ def test_only_jobs_the_local_snakemake_started_use_the_worker(monkeypatch):
     monkeypatch.delenv("GMM_PIPELINE_WORKER", raising=False)
     # No local Snakemake named: a job a cluster or cloud executor started.
     monkeypatch.delenv(job_process.LOCAL_RUN_VARIABLE, raising=False)
-    assert not worker.worker_enabled()
+    assert not worker_client.worker_enabled()
     # Snakemake's process named, but this job does not descend from it (the variable was
     # carried along to another process tree, as an executor that exports the environment does).
     other = subprocess.Popen(["sleep", "30"])
     try:
         monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(other.pid))
-        assert not worker.worker_enabled()
+        assert not worker_client.worker_enabled()
     finally:
         other.kill()
         other.wait()
     # This process's parent or this process itself: a job of the local executor.
     for ancestor in (os.getppid(), os.getpid()):
         monkeypatch.setenv(job_process.LOCAL_RUN_VARIABLE, str(ancestor))
-        assert worker.worker_enabled() is (sys.platform == "linux")
+        assert worker_client.worker_enabled() is (sys.platform == "linux")
 
 
 def test_jobs_on_a_slurm_node_run_in_their_own_process(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
-    assert not worker.worker_enabled()
+    assert not worker_client.worker_enabled()
 
 
 def test_a_worker_stuck_in_its_start_up_is_ended_by_the_kernel(tmp_path, bad_csv, runtime_dir):
     # Its import of pandas hangs in a C call holding the GIL (tests/stuck_step): past its
     # start-up time SIGALRM ends it, and the job meanwhile runs elsewhere.
     stuck_pids = tmp_path / "stuck.pids"
-    code = "import sys; from gmm_pipeline.execution import worker; print('status', worker.run_in_worker(sys.stdin.read()))"
+    code = "import sys; from gmm_pipeline.execution import worker_client; print('status', worker_client.run_in_worker(sys.stdin.read()))"
     env = dict(
         os.environ,
         XDG_RUNTIME_DIR=str(runtime_dir),

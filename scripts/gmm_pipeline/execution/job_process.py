@@ -1,7 +1,7 @@
 """The process a job's work runs in: where it is, the limits it runs under, and its end.
 
 A job runs either in its own process or in a child forked by the warm worker
-(:mod:`gmm_pipeline.execution.worker`); the steps log which (:func:`process_description`) and the
+(:mod:`gmm_pipeline.execution.worker_client`); the steps log which (:func:`process_description`) and the
 limits the work ran under (:func:`process_limits`). A worker child takes on the limits of
 the job's own process (:func:`adopt_limits`) before it runs the job. A job that the local
 Snakemake started ends when that Snakemake is gone (:func:`end_with_the_run`). This module
@@ -76,7 +76,7 @@ def end_with_the_run():
     running, re-parented to init. A watchdog process forked here checks every
     :data:`WATCH_SECONDS` that the job still descends from that Snakemake, and kills the
     job with SIGKILL when it no longer does; a job in the warm worker then takes its child
-    with it (:mod:`gmm_pipeline.execution.worker`). A process, not a thread: a job stuck in a library
+    with it (:mod:`gmm_pipeline.execution.worker_client`). A process, not a thread: a job stuck in a library
     call that holds the GIL would never let a thread run. The watchdog exits as soon as
     the job does (it waits on a pipe the job holds open). Nothing is done for a job that
     the local Snakemake did not start (a cluster's scheduler ends those).

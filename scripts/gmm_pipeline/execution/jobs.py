@@ -4,7 +4,7 @@ Snakemake gives a ``script:`` its job as a ``snakemake`` object. Everything a st
 from it (inputs, outputs, params, wildcards, log, threads, config) is turned into JSON by
 :func:`job_to_json` and back into an object with the same attribute access by
 :func:`job_from_json`. Every job goes through that round trip, whether it then runs in the
-job's own process or in the warm worker (:mod:`gmm_pipeline.execution.worker`), so both run the same.
+job's own process or in the warm worker (:mod:`gmm_pipeline.execution.worker_client`), so both run the same.
 """
 
 import json

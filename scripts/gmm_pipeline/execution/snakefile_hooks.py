@@ -28,7 +28,7 @@ from ..records.history import record_completed_run
 from ..records.provenance import mark_repository_copy, share_code_identity
 from ..records.verify import check_no_hand_edits
 from .job_process import mark_local_run, share_package_path
-from .worker import start_worker
+from .worker_client import start_worker
 
 
 @dataclass(frozen=True)
