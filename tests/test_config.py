@@ -392,7 +392,8 @@ def test_an_out_of_range_number_on_the_command_line_is_named_as_out_of_range(tmp
         (
             5,
             12,
-            {},
+            # Full covariances alone: each component needs features + 1 points of its own.
+            {"fit": {"covariance_types": ["full"]}},
             r"has 5 data rows for 12 features: every fit of fit\.n_components \(from 1\) would be "
             r"degenerate, since a component needs 13 points .*; expected at least 13 rows",
         ),

@@ -223,3 +223,55 @@ def test_the_settings_checked_against_mclust_are_the_defaults():
         assert configured[key] == DEFAULT_FIT[key], key
     assert schema["init_params"]["default"] == DEFAULT_FIT["init_params"]
     assert schema["tol"]["default"] == DEFAULT_FIT["tol"]
+
+
+@pytest.mark.parametrize(
+    "covariance_type, degenerate_by_size",
+    # A 4-point cluster in 5 features: too few for a full covariance of its own (6); a tied
+    # covariance asks nothing of it, since it is pooled over every row. Diagonal and
+    # spherical components keep features + 1 (see fewest_points).
+    [("full", True), ("diag", True), ("spherical", True), ("tied", False)],
+)
+def test_the_size_rule_asks_of_a_component_only_what_it_estimates_from_its_own_points(
+    covariance_type, degenerate_by_size
+):
+    rng = np.random.default_rng(3)
+    X = np.vstack(
+        [
+            rng.normal(size=(120, 5)),
+            rng.normal(size=(120, 5)) + 8,
+            rng.normal(size=(4, 5)) * 0.5 + [16, -16, 16, -16, 16],
+        ]
+    )
+    start = {
+        "weights_init": np.array([120, 120, 4]) / 244,
+        "means_init": np.array([np.zeros(5), np.full(5, 8.0), [16, -16, 16, -16, 16.0]]),
+    }
+    model, row = fit_start(
+        X,
+        n_components=3,
+        covariance_type=covariance_type,
+        seed=0,
+        init_params="agglomerative",
+        start=start,
+        **start_rules(),
+    )
+    assert model is not None and round(row["min_component_points"]) == 4
+    assert row["degenerate"] is degenerate_by_size, row["degenerate_reason"]
+    if degenerate_by_size:
+        assert "holds 4 points (< 6)" in row["degenerate_reason"]
+    if covariance_type == "full":
+        # 4 points span no 5-D covariance: the floor says so too.
+        assert "covariance at the floor" in row["degenerate_reason"]
+    # An explicit min_points applies to every covariance type.
+    _, row = fit_start(
+        X,
+        n_components=3,
+        covariance_type=covariance_type,
+        seed=0,
+        init_params="agglomerative",
+        start=start,
+        **start_rules(),
+        min_points=6,
+    )
+    assert row["degenerate"] and "holds 4 points (< 6)" in row["degenerate_reason"]

@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, csv_header, text_rows
+from ..maths.estimators import fewest_points
 from ..maths.outlier_kinds import DEFAULTS as KIND_OPTIONS
 from .memory import generated_features, parquet_shape
 
@@ -115,13 +116,19 @@ def check_dataset(planned):
     if n_samples is not None and n_features is not None:
         min_k = min(fit["n_components"])
         min_points = fit["degenerate"].get("min_points")
-        fewest = n_features + 1 if min_points is None else min_points
+        # The covariance type that asks least of a component's own points decides.
+        fewest = (
+            min(fewest_points(covariance_type, n_features) for covariance_type in fit["covariance_types"])
+            if min_points is None
+            else min_points
+        )
         if n_samples < min_k * fewest:
             raise PipelineInputError(
                 f"{rows_named} for {n_features} "
                 f"features: every fit of {planned.setting_key('fit.n_components')} (from {min_k}) would be "
                 f"degenerate, since a component needs {fewest:g} points "
-                f"({planned.setting_key('fit.degenerate.min_points')}, by default features + 1); "
+                f"({planned.setting_key('fit.degenerate.min_points')}, by default features + 1, "
+                f"none for tied); "
                 f"expected at least {math.ceil(min_k * fewest)} rows"
             )
     starts = em_starts(settings)

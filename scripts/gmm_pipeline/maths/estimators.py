@@ -10,6 +10,19 @@ from sklearn.mixture import GaussianMixture
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
+def fewest_points(covariance_type, n_features):
+    """The fewest points a component needs, by what it estimates from its own points.
+
+    A full covariance needs ``n_features + 1`` points to be non-singular. A tied covariance
+    is pooled over every row, so a component estimates only its mean and weight from its
+    own points, and its size alone makes no fit degenerate (0). Diagonal and spherical
+    variances would need only 2 points each, but components that small win BIC on
+    bootstrap resamples by fitting a few near-duplicate rows, so those keep
+    ``n_features + 1``.
+    """
+    return 0 if covariance_type == "tied" else n_features + 1
+
+
 def precisions_cholesky_from_covariances(covariances, covariance_type):
     """Cholesky factors of the precision matrices, computed as scikit-learn does."""
     if covariance_type in ("diag", "spherical"):

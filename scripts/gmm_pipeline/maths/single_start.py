@@ -15,6 +15,7 @@ from sklearn.mixture import GaussianMixture
 
 from . import criteria, em
 from .em import relative_change
+from .estimators import fewest_points
 
 
 def run_em(model, X, *, tol, max_iter):
@@ -64,6 +65,9 @@ def run_em(model, X, *, tol, max_iter):
 def degeneracy(model, n_samples, *, reg_covar, eigenvalue_factor, min_points=None):
     """Whether a fitted model is degenerate (see :mod:`gmm_pipeline.stages.fit_models`), and why.
 
+    ``min_points`` None applies :func:`fewest_points` of the model's covariance type; a number
+    applies to every type.
+
     Returns
     -------
     reason : str
@@ -84,7 +88,7 @@ def degeneracy(model, n_samples, *, reg_covar, eigenvalue_factor, min_points=Non
     else:
         eigenvalues = covariances
     sizes = n_samples * np.asarray(model.weights_)
-    fewest = model.means_.shape[1] + 1 if min_points is None else min_points
+    fewest = fewest_points(kind, model.means_.shape[1]) if min_points is None else min_points
     reasons = []
     floor = eigenvalue_factor * reg_covar
     at_floor = np.flatnonzero(eigenvalues <= floor)

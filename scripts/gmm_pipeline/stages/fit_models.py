@@ -18,8 +18,10 @@ EM run. A start that spends ``max_iter`` is recorded as not converged.
 **Degenerate fits.** A fit is degenerate when a component's covariance sits at the
 regularisation floor (its smallest eigenvalue at most ``eigenvalue_factor * reg_covar``)
 or a component's expected size ``n * weight`` is below ``min_points`` (default: the number
-of features + 1, the fewest points that determine a full covariance). Such fits can have
-an arbitrarily high likelihood and win every criterion; mclust leaves them out. The best
+of features + 1, the fewest points that determine a full covariance; none for tied
+covariances, which are pooled over every row:
+:func:`gmm_pipeline.maths.estimators.fewest_points`). Such fits can have an arbitrarily
+high likelihood and win every criterion; mclust leaves them out. The best
 start of a component count is its highest-lower-bound start that is not degenerate (the
 first in table order on a tie, lower bounds within 1e-10 relative counting as tied); only
 when every start is degenerate is the best of them kept, marked degenerate, and
