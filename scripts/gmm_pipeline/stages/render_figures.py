@@ -328,9 +328,10 @@ def render_to_files(*, inputs, params, outputs):
     """Render the figures of one dataset.
 
     ``inputs`` maps ``data``, ``meta``, ``model``, ``scores``, ``anomaly_summary``,
-    ``criteria``, ``selection``, ``stability``, ``weights`` and ``bayes_summary`` to paths;
-    ``outputs`` maps ``model``, ``criteria``, ``stability``, ``uncertainty``,
-    ``anomaly_scores``, ``anomaly_curves`` and ``weights`` to the PNG paths.
+    ``criteria``, ``selection``, ``stability``, ``weights``, ``bayes_summary``, ``merges``,
+    ``cluster_labels`` and ``cluster_summary`` to paths; ``outputs`` maps ``model``,
+    ``criteria``, ``stability``, ``uncertainty``, ``anomaly_scores``, ``anomaly_curves``,
+    ``weights`` and :data:`CLUSTER_OUTPUTS` to the PNG paths.
     """
     dataset = load_dataset(inputs["data"], inputs["meta"])
     model = load_model(inputs["model"])
@@ -393,7 +394,7 @@ def render_to_files(*, inputs, params, outputs):
     fig.suptitle(f"{dataset.name}: BayesianGaussianMixture weights")
     fig.tight_layout()
     save_figure(fig, outputs["weights"], dpi)
-    render_cluster_figures(inputs=inputs, params=params, outputs=outputs)
+    _render_cluster_figures(dataset, shown, inputs=inputs, params=params, outputs=outputs)
 
 
 # The figures of the component merging (:mod:`gmm_pipeline.stages.merge_components`): the
@@ -470,13 +471,12 @@ def plot_merge_tree(ax, summary):
     ax.set_ylabel("1 - normalised entropy")
 
 
-def render_cluster_figures(*, inputs, params, outputs):
-    """Draw the three merging figures of one dataset.
+def _render_cluster_figures(dataset, shown, *, inputs, params, outputs):
+    """Draw the three merging figures of ``dataset`` (its rows ``shown`` in scatter plots).
 
-    ``inputs`` maps ``data``, ``meta``, ``merges``, ``cluster_labels`` and
-    ``cluster_summary`` to paths; ``outputs`` maps :data:`CLUSTER_OUTPUTS` to PNG paths.
+    ``inputs`` maps ``merges``, ``cluster_labels`` and ``cluster_summary`` to paths;
+    ``outputs`` maps :data:`CLUSTER_OUTPUTS` to PNG paths.
     """
-    dataset = load_dataset(inputs["data"], inputs["meta"])
     merges = pd.read_csv(inputs["merges"])
     labels = pd.read_csv(inputs["cluster_labels"])
     summary = read_json(inputs["cluster_summary"])
@@ -485,7 +485,6 @@ def render_cluster_figures(*, inputs, params, outputs):
         f"{dataset.name}: {model['n_components']} {model['covariance_type']} components "
         f"({model['criterion']}) merged into {summary['n_clusters']} clusters"
     )
-    shown = shown_rows(dataset.n_samples, params["max_points"])
     agreement = summary["agreement_with_truth"]
     note = "" if agreement is None else f", ARI {agreement['at_chosen']['adjusted_rand_index']:.3f}"
 
