@@ -20,10 +20,10 @@ from ..config.config_checks import (
     coerce_cli_strings,
     config_errors_reported,
     normalise_config,
-    read_schema,
 )
 from ..config.memory import check_memory
 from ..config.plan import plan_datasets, plot_specs
+from ..config.schema import SCHEMA_PATH, config_schema
 from ..records.history import record_completed_run
 from ..records.provenance import mark_repository_copy, share_code_identity
 from ..records.verify import check_no_hand_edits
@@ -54,7 +54,7 @@ class CheckedRun:
     memory_mib: dict
 
 
-def check_run(workflow, config, schema_path):
+def check_run(workflow, config):
     """Check the whole config before any job runs; stop with one line naming the key.
 
     Each value is checked against the schema, then how the values fit together, then the
@@ -68,9 +68,9 @@ def check_run(workflow, config, schema_path):
         # the list; without it the check is skipped.
         check_unique_keys(getattr(workflow, "configfiles", []))
         check_config_size(config)
-        schema = read_schema(schema_path)
+        schema = config_schema()
         coerce_cli_strings(config, schema)
-        validate(config, str(schema_path))
+        validate(config, str(SCHEMA_PATH))
         check_strict_types(config, schema)
         normalise_config(config)
         plan = plan_datasets(config, schema)
