@@ -1,0 +1,134 @@
+"""EM for any of mclust's fourteen covariance models, from a start's responsibilities.
+
+The loop is mclust's ``me``: an M-step (:func:`~gmm_pipeline.maths.covariance_models.m_step_covariances`
+for the covariances, weighted means and proportions), then an E-step that gives the
+responsibilities and the log-likelihood, until the relative change of the log-likelihood
+``|L_t - L_(t-1)| / (1 + |L_t|)`` is at most ``tol`` (mclust's default 1e-5) or
+``max_iter`` iterations have run. Rows may carry weights; integer weights give the fit of
+the data with rows repeated.
+
+A fit is *singular*, and EM stops with no result, where mclust's would: when a component's
+total responsibility falls below ``sqrt(eps)`` or its covariance is numerically singular
+(the smallest eigenvalue at most ``sqrt(eps)`` times the largest, or a volume
+``det(Sigma_k) ** (1 / d)`` at most ``sqrt(eps)``).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .covariance_models import m_step_covariances, model_name
+
+_LOG_2PI = math.log(2 * math.pi)
+_SMALL = math.sqrt(np.finfo(float).eps)
+
+
+@dataclass
+class ParsimoniousFit:
+    """The end of one EM run. ``singular`` fits carry the last sound parameters, if any."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+    singular: bool
+
+
+def log_gaussian_densities(X, means, covariances):
+    """``log N(x_i | mu_k, Sigma_k)`` for every row and component, shape (n_samples, n_components)."""
+    factors = np.linalg.cholesky(covariances)  # (G, d, d), lower
+    d = X.shape[1]
+    inverse_factors = np.linalg.inv(factors)
+    centred = X[None, :, :] - means[:, None, :]  # (G, n, d)
+    whitened = centred @ np.swapaxes(inverse_factors, 1, 2)
+    half_log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    return (-0.5 * (whitened**2).sum(axis=2) - half_log_det[:, None] - 0.5 * d * _LOG_2PI).T
+
+
+def e_step(X, weights, means, covariances, sample_weight):
+    """Responsibilities and the (weighted) total log-likelihood."""
+    joint = log_gaussian_densities(X, means, covariances) + np.log(weights)[None, :]
+    largest = joint.max(axis=1, keepdims=True)
+    row_log = largest[:, 0] + np.log(np.exp(joint - largest).sum(axis=1))
+    return np.exp(joint - row_log[:, None]), float(row_log @ sample_weight)
+
+
+def is_singular(nk, covariances):
+    """mclust's test of a fit that cannot go on (see the module docstring)."""
+    if not (nk.min() >= _SMALL and np.all(np.isfinite(covariances))):
+        return True
+    eigenvalues = np.linalg.eigvalsh(covariances)
+    smallest, largest = eigenvalues[:, 0], eigenvalues[:, -1]
+    volumes = np.exp(np.mean(np.log(np.clip(eigenvalues, 1e-300, None)), axis=1))
+    return bool(np.any(smallest <= _SMALL * largest) or np.any(volumes <= _SMALL))
+
+
+def m_step(X, resp, model, sample_weight, state=None, reg_covar=0.0):
+    """Proportions, means and covariances from responsibilities (mclust's ``mstep``).
+
+    ``reg_covar`` adds ``n_k * reg_covar`` to each scatter's diagonal before the model's
+    M-step: for scikit-learn's four models that is exactly its ``reg_covar`` (added to each
+    covariance's diagonal), and for the others it keeps the model's form."""
+    weighted = resp * sample_weight[:, None]
+    nk = weighted.sum(axis=0)
+    means = (weighted.T @ X) / nk[:, None]
+    centred = X[None, :, :] - means[:, None, :]  # (G, n, d)
+    scatter = np.swapaxes(centred * weighted.T[:, :, None], 1, 2) @ centred
+    if reg_covar:
+        d = X.shape[1]
+        scatter[:, np.arange(d), np.arange(d)] += reg_covar * nk[:, None]
+    if nk.min() < _SMALL:  # an empty component: nothing to estimate
+        return nk, nk / nk.sum(), means, np.full_like(scatter, np.nan), state
+    covariances, state = m_step_covariances(model, scatter, nk, state)
+    return nk, nk / nk.sum(), means, covariances, state
+
+
+def run_em(X, resp, covariance_type, *, sample_weight=None, tol=1e-5, max_iter=1000, reg_covar=0.0):
+    """EM from starting responsibilities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+        The start, for example a hard partition (one 1 per row).
+    covariance_type : str
+        One of the fourteen models or scikit-learn's four names.
+    sample_weight : ndarray of shape (n_samples,), optional
+    tol : float
+        EM stops when the relative change of the log-likelihood is at most this.
+    max_iter : int
+    reg_covar : float
+        Regularisation of the scatter matrices (see :func:`m_step`); mclust has none (0).
+
+    Returns
+    -------
+    ParsimoniousFit
+    """
+    model = model_name(covariance_type)
+    X = np.asarray(X, dtype=float)
+    sample_weight = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    state = None
+    previous = None
+    fit = None
+    for iteration in range(1, max_iter + 1):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            try:
+                nk, weights, means, covariances, state = m_step(X, resp, model, sample_weight, state, reg_covar)
+                singular = is_singular(nk, covariances)
+            except np.linalg.LinAlgError:  # a scatter matrix of NaNs or a collapsed component
+                weights, means, covariances, singular = None, None, None, True
+        if singular:
+            if fit is None:
+                return ParsimoniousFit(weights, means, covariances, -np.inf, iteration, False, True)
+            fit.singular = True
+            return fit
+        resp, log_likelihood = e_step(X, weights, means, covariances, sample_weight)
+        fit = ParsimoniousFit(weights, means, covariances, log_likelihood, iteration, False, False)
+        if previous is not None and abs(log_likelihood - previous) / (1 + abs(log_likelihood)) <= tol:
+            fit.converged = True
+            return fit
+        previous = log_likelihood
+    return fit
