@@ -4,9 +4,6 @@ of that direct parameterisation."""
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
-from scipy.optimize import minimize
-
 from gmm_pipeline.maths.covariance_models import (
     ALIASES,
     MODELS,
@@ -15,6 +12,8 @@ from gmm_pipeline.maths.covariance_models import (
     n_parameters,
     n_variance_parameters,
 )
+from scipy.linalg import expm
+from scipy.optimize import minimize
 
 
 def _scatters(seed, n_components=3, n_features=3):
@@ -78,7 +77,11 @@ def test_each_m_step_is_its_models_constrained_maximum(model):
     rng = np.random.default_rng(0)
     best = min(
         (
-            minimize(lambda theta: _objective(covariances(theta), scatter, nk), rng.normal(scale=0.5, size=n_free), method="BFGS")
+            minimize(
+                lambda theta: _objective(covariances(theta), scatter, nk),
+                rng.normal(scale=0.5, size=n_free),
+                method="BFGS",
+            )
             for _ in range(8)
         ),
         key=lambda result: result.fun,

@@ -9,8 +9,12 @@ the data with rows repeated.
 
 A fit is *singular*, and EM stops with no result, where mclust's would: when a component's
 total responsibility falls below ``sqrt(eps)`` or its covariance is numerically singular
-(the smallest eigenvalue at most ``sqrt(eps)`` times the largest, or a volume
-``det(Sigma_k) ** (1 / d)`` at most ``sqrt(eps)``).
+(its Cholesky factor's smallest squared diagonal at most ``sqrt(eps)`` times the largest,
+as mclust's VVV tests, or a volume ``det(Sigma_k) ** (1 / d)`` at most ``sqrt(eps)``).
+
+The loop is compiled (:func:`gmm_pipeline.maths.parsimonious_kernels.em`); :func:`m_step`,
+:func:`e_step` and :func:`log_gaussian_densities` are numpy forms of its steps, which the
+estimator scores and starts with and the loop is tested against.
 """
 
 import math
@@ -18,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance_models import m_step_covariances, model_name
+from . import parsimonious_kernels as kernels
+from .covariance_models import INNER_MAX_ITER, INNER_TOL, MODELS, m_step_covariances, model_name
 
 _LOG_2PI = math.log(2 * math.pi)
 _SMALL = math.sqrt(np.finfo(float).eps)
@@ -26,7 +31,8 @@ _SMALL = math.sqrt(np.finfo(float).eps)
 
 @dataclass
 class ParsimoniousFit:
-    """The end of one EM run. ``singular`` fits carry the last sound parameters, if any."""
+    """The end of one EM run. ``singular`` fits carry the last sound iteration's parameters
+    (NaN if there was none) and its log-likelihood (``-inf`` if none)."""
 
     weights: np.ndarray
     means: np.ndarray
@@ -54,16 +60,6 @@ def e_step(X, weights, means, covariances, sample_weight):
     largest = joint.max(axis=1, keepdims=True)
     row_log = largest[:, 0] + np.log(np.exp(joint - largest).sum(axis=1))
     return np.exp(joint - row_log[:, None]), float(row_log @ sample_weight)
-
-
-def is_singular(nk, covariances):
-    """mclust's test of a fit that cannot go on (see the module docstring)."""
-    if not (nk.min() >= _SMALL and np.all(np.isfinite(covariances))):
-        return True
-    eigenvalues = np.linalg.eigvalsh(covariances)
-    smallest, largest = eigenvalues[:, 0], eigenvalues[:, -1]
-    volumes = np.exp(np.mean(np.log(np.clip(eigenvalues, 1e-300, None)), axis=1))
-    return bool(np.any(smallest <= _SMALL * largest) or np.any(volumes <= _SMALL))
 
 
 def m_step(X, resp, model, sample_weight, state=None, reg_covar=0.0):
@@ -108,27 +104,18 @@ def run_em(X, resp, covariance_type, *, sample_weight=None, tol=1e-5, max_iter=1
     ParsimoniousFit
     """
     model = model_name(covariance_type)
-    X = np.asarray(X, dtype=float)
-    sample_weight = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    state = None
-    previous = None
-    fit = None
-    for iteration in range(1, max_iter + 1):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            try:
-                nk, weights, means, covariances, state = m_step(X, resp, model, sample_weight, state, reg_covar)
-                singular = is_singular(nk, covariances)
-            except np.linalg.LinAlgError:  # a scatter matrix of NaNs or a collapsed component
-                weights, means, covariances, singular = None, None, None, True
-        if singular:
-            if fit is None:
-                return ParsimoniousFit(weights, means, covariances, -np.inf, iteration, False, True)
-            fit.singular = True
-            return fit
-        resp, log_likelihood = e_step(X, weights, means, covariances, sample_weight)
-        fit = ParsimoniousFit(weights, means, covariances, log_likelihood, iteration, False, False)
-        if previous is not None and abs(log_likelihood - previous) / (1 + abs(log_likelihood)) <= tol:
-            fit.converged = True
-            return fit
-        previous = log_likelihood
-    return fit
+    X = np.ascontiguousarray(X, dtype=float)
+    n, d = X.shape
+    sample_weight = np.ones(n) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=float)
+    resp = np.array(resp, dtype=float, order="C")  # the loop writes into it
+    G = resp.shape[1]
+    weights, means, covariances = np.full(G, np.nan), np.full((G, d), np.nan), np.full((G, d, d), np.nan)
+    result = np.empty(4)
+    kernels.em(
+        X, resp, sample_weight, MODELS.index(model), tol, max_iter, reg_covar, INNER_TOL, INNER_MAX_ITER,
+        weights, means, covariances, result,
+    )  # fmt: skip
+    log_likelihood, n_iter, converged, code = result
+    return ParsimoniousFit(
+        weights, means, covariances, float(log_likelihood), int(n_iter), bool(converged), bool(code)
+    )

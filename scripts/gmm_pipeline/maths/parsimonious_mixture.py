@@ -15,6 +15,7 @@ It uses scikit-learn's public interfaces only, so it runs in a ``Pipeline``, in
 """
 
 import numbers
+import warnings
 
 import numpy as np
 from scipy.special import logsumexp
@@ -83,7 +84,9 @@ def start_responsibilities(X, n_components, method, seed, *, sample_weight=None,
         if repeats is not None:
             # Integer weights: the hierarchy of the rows repeated, so that a weight of 2
             # starts as two copies of the row would (each row takes its first copy's cluster).
-            _, labels = build(np.repeat(X, repeats, axis=0), [n_components], seed=seed, max_samples=max_samples)
+            _, labels = build(
+                np.repeat(X, repeats, axis=0), [n_components], seed=seed, max_samples=max_samples
+            )
             if n_components not in labels:
                 raise ValueError(f"the {method} start cannot make {n_components} clusters of {n} rows")
             first_copies = np.concatenate([[0], np.cumsum(repeats)[:-1]])
@@ -100,9 +103,11 @@ def start_responsibilities(X, n_components, method, seed, *, sample_weight=None,
         return e_step(X, proportions, means, covariances, np.ones(n))[0]
     random_state = np.random.RandomState(seed)
     if method == "kmeans":
-        labels = KMeans(n_clusters=n_components, n_init=1, random_state=random_state).fit(
-            X, sample_weight=sample_weight
-        ).labels_
+        labels = (
+            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+            .fit(X, sample_weight=sample_weight)
+            .labels_
+        )
         return _one_hot(labels, n_components)
     if method == "k-means++":
         centres, _ = kmeans_plusplus(X, n_components, random_state=random_state, sample_weight=sample_weight)
@@ -252,12 +257,11 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
                 "try fewer components or another covariance_type"
             )
         if not best.converged:
-            import warnings
-
             warnings.warn(
                 f"the best start did not converge in max_iter={self.max_iter} iterations; "
                 "increase max_iter or tol",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         self.model_name_ = model
         self.weights_ = best.weights
@@ -283,12 +287,23 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
         kept = weights > 0  # a row of weight 0 takes no part, as if absent
         try:
             resp = start_responsibilities(
-                X[kept], self.n_components, method, seed, sample_weight=weights[kept], max_samples=self.hc_max_samples
+                X[kept],
+                self.n_components,
+                method,
+                seed,
+                sample_weight=weights[kept],
+                max_samples=self.hc_max_samples,
             )
         except ValueError:  # fewer distinct rows than components
             return None
         fit = run_em(
-            X[kept], resp, model, sample_weight=weights[kept], tol=self.tol, max_iter=self.max_iter, reg_covar=self.reg_covar
+            X[kept],
+            resp,
+            model,
+            sample_weight=weights[kept],
+            tol=self.tol,
+            max_iter=self.max_iter,
+            reg_covar=self.reg_covar,
         )
         return None if fit.singular else fit
 
@@ -355,7 +370,7 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
         X = np.vstack(
             [
                 rng.multivariate_normal(mean, covariance, int(count))
-                for mean, covariance, count in zip(self.means_, self.covariances_, counts)
+                for mean, covariance, count in zip(self.means_, self.covariances_, counts, strict=True)
             ]
         )
         labels = np.repeat(np.arange(self.n_components), counts)
