@@ -55,7 +55,8 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 from gmm_pipeline.config.config_checks import check_config, normalise_config, read_schema  # noqa: E402
 from gmm_pipeline.config.memory import largest_component_count, peak_memory_mib  # noqa: E402
 from gmm_pipeline.config.plan import plan_datasets, plot_specs  # noqa: E402
-from gmm_pipeline.maths import em, em_kernels  # noqa: E402
+from gmm_pipeline.maths import em  # noqa: E402
+from gmm_pipeline.maths.compiled import em_kernels  # noqa: E402
 from gmm_pipeline.stages.assess_stability import stability_to_files  # noqa: E402
 from gmm_pipeline.stages.collect_metrics import collect_to_file  # noqa: E402
 from gmm_pipeline.stages.cross_validate import cross_validate_to_files  # noqa: E402

@@ -284,7 +284,7 @@ def test_large_data_goes_a_component_at_a_time_with_the_same_results(monkeypatch
 
 
 def test_the_compiled_exp_is_within_a_few_ulp_of_numpys():
-    from gmm_pipeline.maths import em_kernels
+    from gmm_pipeline.maths.compiled import em_kernels
 
     values = np.concatenate(
         [-np.random.default_rng(0).uniform(0, 708, 100_000), [0.0, -1e-300, -np.inf, -800.0]]
@@ -298,7 +298,7 @@ def test_the_compiled_exp_is_within_a_few_ulp_of_numpys():
 
 
 def test_the_compiled_log_is_within_a_few_ulp_of_numpys():
-    from gmm_pipeline.maths import em_kernels
+    from gmm_pipeline.maths.compiled import em_kernels
 
     rng = np.random.default_rng(0)
     tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
@@ -325,7 +325,7 @@ def test_the_compiled_log_is_within_a_few_ulp_of_numpys():
 def test_a_blocks_log_likelihood_is_the_same_through_products_and_per_row_logs(n_components, count):
     # Rows of equal weight take one log per product of 8 rows' sums; unequal weights a log
     # per row. Both are scipy's log-sum-exp summed over the rows, to rounding.
-    from gmm_pipeline.maths import em_kernels
+    from gmm_pipeline.maths.compiled import em_kernels
     from scipy.special import logsumexp
 
     rng = np.random.default_rng(n_components)
@@ -362,7 +362,8 @@ def test_warming_loads_exactly_the_variants_the_engine_calls():
     # variant loaded, not load (or compile) another one in every job.
     code = """
 import numpy as np
-from gmm_pipeline.maths import em, em_kernels
+from gmm_pipeline.maths import em
+from gmm_pipeline.maths.compiled import em_kernels
 from sklearn.mixture import GaussianMixture
 em_kernels.warm()
 kernels = (em_kernels.em_full, em_kernels.em_diagonal, em_kernels.score_full, em_kernels.score_diagonal)

@@ -69,7 +69,7 @@ PRELOAD = (
 # An entry "module:function" also calls the function: the EM engine's compiled loops are
 # loaded here once (and compiled, after an install) instead of in every fitting job.
 PRELOAD_WHEN_IDLE = (
-    "gmm_pipeline.maths.em_kernels:warm",
+    "gmm_pipeline.maths.compiled:warm",
     "matplotlib.pyplot",
     "gmm_pipeline.stages.render_figures",
     "pyarrow.parquet",

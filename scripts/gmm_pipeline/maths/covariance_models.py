@@ -32,8 +32,9 @@ import math
 
 import numpy as np
 
-from . import parsimonious_kernels as kernels
-from .parsimonious_kernels import MODELS
+from .compiled import parsimonious_kernels as kernels
+
+MODELS = kernels.MODELS
 
 # scikit-learn's covariance types, as the models they are.
 ALIASES = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}

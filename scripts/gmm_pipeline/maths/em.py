@@ -34,7 +34,7 @@ import math
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from . import em_kernels
+from .compiled import em_kernels
 from .estimators import fitted_estimator, precisions_cholesky_from_covariances
 
 RESPONSIBILITY_METHODS = ("kmeans", "k-means++", "random", "random_from_data")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import parsimonious_kernels as kernels
+from .compiled import parsimonious_kernels as kernels
 from .covariance_models import INNER_MAX_ITER, INNER_TOL, MODELS, m_step_covariances, model_name
 
 _LOG_2PI = math.log(2 * math.pi)

@@ -25,7 +25,8 @@ from scipy.special import betaln, digamma, gammaln
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from . import em, em_kernels
+from . import em
+from .compiled import em_kernels
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 _TINY = 10 * np.finfo(np.float64).eps
