@@ -28,6 +28,10 @@ Prints, for the sweep in ``--config`` (default ``workflow/benchmark/sweep.yaml``
   pipeline's scikit-learn path and a plain scikit-learn loop, and per iteration on
   1,000,000 x 2 (k = 3) and 200,000 x 20 (k = 5) rows against scikit-learn's ``fit``
   (``--engine-only`` runs just these);
+* the fourteen-model engine (``--models-only`` runs just these): its compilation from a
+  fresh copy of the package, first with an empty machine cache and then again from another
+  copy, and mclust's whole 14-model BIC table on Old Faithful on one CPU against mclust's
+  time and, for scikit-learn's four models, against ``GaussianMixture``;
 * with ``--large``: the pipeline on 1,000,000 x 2 and 200,000 x 20 rows, with each job's
   peak memory against the limit of 4 x the data's size + 500 MiB.
 """
@@ -782,6 +786,119 @@ def large_data(configfile):
             )
 
 
+FAITHFUL = REPO / "tests/data/faithful.csv"
+# mclust 6.0.0's time for mclustBIC(faithful, G = 1:9), all fourteen models, one core, on
+# these machines (shared/reference/mclust/README.md: 0.6 to 0.7 s); R is not needed here.
+MCLUST_TABLE_SECONDS = (0.6, 0.7)
+
+
+def fourteen_models():
+    """The fourteen-model engine (gmm_pipeline.maths.parsimonious_em): its compilation from
+    a fresh copy of the package with an empty machine cache and again from another fresh
+    copy (the second finds the first's machine code), and mclust's whole BIC table on Old
+    Faithful (14 models x G 1 to 9, one hc_vvv start per cell) on one CPU, against mclust's
+    time and, for scikit-learn's four models, against ``GaussianMixture`` from the same
+    starts to the same stopping point."""
+    with tempfile.TemporaryDirectory() as folder:
+        cache = Path(folder) / "cache"
+        seconds = []
+        for copy in ("first", "second"):
+            package = Path(folder) / copy
+            shutil.copytree(REPO / "scripts/gmm_pipeline", package / "gmm_pipeline")
+            code = (
+                "import sys, time; start = time.perf_counter(); sys.path.insert(0, sys.argv[1]);"
+                "from gmm_pipeline.maths.compiled import warm; from gmm_pipeline.maths.parsimonious_em import run_em;"
+                "import numpy as np; warm(); run_em(np.eye(3), np.ones((3, 1)), 'EEE');"
+                "print(time.perf_counter() - start)"
+            )
+            process = subprocess.run(
+                [sys.executable, "-c", code, str(package)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=dict(os.environ, GMM_PIPELINE_CACHE=str(cache)),
+            )
+            seconds.append(float(process.stdout))
+    print(
+        f"  compile and load the engines from a fresh copy: first {seconds[0]:.1f} s (empty machine cache), "
+        f"second {seconds[1]:.1f} s (a new copy of the same code)"
+    )
+    process = subprocess.run(
+        [sys.executable, __file__, "--fourteen-table"],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+        env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"),
+    )
+    measured = json.loads(process.stdout)
+    low, high = MCLUST_TABLE_SECONDS
+    table = measured["table"]
+    print(
+        f"  faithful, 14 models x G 1-9 from one hc_vvv start each, 1 CPU: {table:.3f} s "
+        f"({measured['iterations']} EM iterations); mclust {low}-{high} s: ratio {low / table:.1f}-{high / table:.1f}"
+    )
+    print(
+        f"  the 36 cells of scikit-learn's four types: engine {measured['four']:.3f} s, GaussianMixture "
+        f"{measured['sklearn']:.3f} s from the same starts to the same stop (ratio {measured['sklearn'] / measured['four']:.1f})"
+    )
+
+
+def fourteen_table(repeats=5):
+    """Times for :func:`fourteen_models`, printed as JSON (run on one CPU)."""
+    import pandas as pd
+    from gmm_pipeline.maths.covariance_models import ALIASES, MODELS
+    from gmm_pipeline.maths.hierarchical import hierarchical_partitions
+    from gmm_pipeline.maths.initialisation import partition_parameters
+    from gmm_pipeline.maths.parsimonious_em import run_em
+    from sklearn.mixture import GaussianMixture
+
+    X = pd.read_csv(FAITHFUL).to_numpy(float)
+    n = len(X)
+
+    def table(models):
+        _, labels = hierarchical_partitions(X, range(1, 10))
+        fits = {}
+        for G in range(1, 10):
+            resp = np.zeros((n, G))
+            resp[np.arange(n), labels[G]] = 1.0
+            for model in models:
+                fits[model, G] = run_em(X, resp, model, tol=1e-5)
+        return fits
+
+    table(MODELS)  # loads the compiled code
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fits = table(MODELS)
+        timings.append(time.perf_counter() - start)
+    four = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        table(tuple(ALIASES.values()))
+        four.append(time.perf_counter() - start)
+    # scikit-learn from the same partitions, stopped where mclust's rule stops: its tol is a
+    # change of the mean log-likelihood, ours |dL| / (1 + |L|) <= 1e-5 of the total.
+    sklearn = []
+    _, labels = hierarchical_partitions(X, range(1, 10))
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for kind, model in ALIASES.items():
+            for G in range(1, 10):
+                tol = 1e-5 * (1 + abs(fits[model, G].log_likelihood)) / n
+                init = partition_parameters(X, labels[G], G, kind, 0.0)
+                GaussianMixture(G, covariance_type=kind, tol=tol, max_iter=10_000, reg_covar=0.0, **init).fit(
+                    X
+                )
+        sklearn.append(time.perf_counter() - start)
+    iterations = sum(fit.n_iter for fit in fits.values())
+    print(
+        json.dumps(
+            {"table": min(timings), "four": min(four), "sklearn": min(sklearn), "iterations": iterations}
+        )
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=REPO / "workflow/benchmark/sweep.yaml")
@@ -795,6 +912,10 @@ def main():
     parser.add_argument("--large-only", action="store_true", help="run only the large-data cases")
     parser.add_argument("--engine-only", action="store_true", help="run only the EM engine comparisons")
     parser.add_argument("--sweeps-only", action="store_true", help="run only the sweep scale measures")
+    parser.add_argument(
+        "--models-only", action="store_true", help="run only the fourteen-model engine measures"
+    )
+    parser.add_argument("--fourteen-table", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--default-points",
         action="store_true",
@@ -816,6 +937,13 @@ def main():
     if args.iteration:
         engine, *sizes = args.iteration
         iteration_time(engine, *map(int, sizes))
+        return
+    if args.fourteen_table:
+        fourteen_table()
+        return
+    if args.models_only:
+        print("fourteen covariance models")
+        fourteen_models()
         return
     if args.engine_only:
         print("EM engine")
@@ -844,6 +972,8 @@ def main():
     engine_speed(args.config)
     bayesian_speed(args.config)
     em_throughput()
+    print("fourteen covariance models")
+    fourteen_models()
     if args.large:
         print("large data")
         large_data(REPO / "workflow/benchmark/large.yaml")
