@@ -191,3 +191,37 @@ def test_a_pickle_with_a_payload_is_refused_and_never_runs(tmp_path):
         load_model(tmp_path / "model.json")
     assert not marker.exists()
     assert pickle.loads(pickle.dumps(_Payload(marker))) and marker.exists()  # the payload is real
+
+
+@pytest.mark.parametrize("covariance_type", ["VEV", "EVE", "EEI", "tied"])
+def test_a_constrained_model_round_trips_and_says_which_model_it_is(tmp_path, data, covariance_type):
+    from gmm_pipeline.maths.parsimonious_mixture import ParsimoniousGaussianMixture
+
+    model = ParsimoniousGaussianMixture(3, covariance_type=covariance_type, init_params=["hc_vvv", "kmeans"])
+    model.fit(data)
+    save_model(tmp_path / "model.json", model)
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert record["model"] == model.model_name_ and np.array(record["covariances"]).shape == (3, 3, 3)
+    loaded = load_model(tmp_path / "model.json")
+    assert isinstance(loaded, ParsimoniousGaussianMixture) and loaded.model_name_ == model.model_name_
+    probe = np.vstack([data, data * 3.0 + 1.0])
+    np.testing.assert_array_equal(loaded.predict_proba(probe), model.predict_proba(probe))
+    np.testing.assert_array_equal(loaded.score_samples(probe), model.score_samples(probe))
+    assert loaded.bic(data) == model.bic(data) and loaded.get_params() == model.get_params()
+    assert loaded.sample(5)[0].shape == (5, 3)
+
+
+def test_a_constrained_model_whose_covariances_break_its_model_is_refused(tmp_path, data):
+    from gmm_pipeline.files.model_io import parsimonious_from_dict, parsimonious_to_dict
+    from gmm_pipeline.maths.parsimonious_mixture import ParsimoniousGaussianMixture
+
+    record = parsimonious_to_dict(ParsimoniousGaussianMixture(2, covariance_type="EEE").fit(data))
+    record["covariances"][1] = (np.array(record["covariances"][1]) * 2.0).tolist()  # no longer equal
+    with pytest.raises(ModelFormatError, match="not a EEE model: volumes differ"):
+        parsimonious_from_dict(record, "model.json")
+    record["model"] = "VVX"
+    with pytest.raises(ModelFormatError, match="'model' is 'VVX', expected one of EII"):
+        parsimonious_from_dict(record, "model.json")
+    record["model"] = "VVV"  # the params still name EEE
+    with pytest.raises(ModelFormatError, match="'model' is 'VVV' but params.covariance_type names 'EEE'"):
+        parsimonious_from_dict(record, "model.json")

@@ -1,4 +1,10 @@
-"""A portable, validated file format for fitted GaussianMixture models (no pickle).
+"""A portable, validated file format for fitted mixture models (no pickle).
+
+Two estimators have a format each: scikit-learn's ``GaussianMixture`` (below) and
+:class:`~gmm_pipeline.maths.parsimonious_mixture.ParsimoniousGaussianMixture`
+(:func:`parsimonious_to_dict`: mclust's name of its covariance model, every covariance in
+full, checked on load against that model's constraints). :func:`save_model` and
+:func:`load_model` take either.
 
 A model is a JSON object holding the estimator parameters and the fitted arrays
 (``weights``, ``means``, ``covariances``, ``precisions_cholesky``). JSON keeps every float
@@ -16,14 +22,18 @@ from scipy import linalg
 from sklearn.mixture import GaussianMixture
 
 from ..errors import ModelFormatError
+from ..maths.covariance_models import MODELS, constraint_violations
 from ..maths.estimators import COVARIANCE_TYPES, fitted_estimator, precisions_cholesky_from_covariances
 from ..maths.noise import NoiseMixture
+from ..maths.parsimonious_mixture import ParsimoniousGaussianMixture
 from .artifacts import read_json, write_json
 
 MODEL_FORMAT = "gmm-pipeline.gaussian-mixture"
 MODEL_FORMAT_VERSION = 1
 NOISE_MODEL_FORMAT = "gmm-pipeline.noise-mixture"
 NOISE_MODEL_FORMAT_VERSION = 1
+PARSIMONIOUS_FORMAT = "gmm-pipeline.parsimonious-mixture"
+PARSIMONIOUS_FORMAT_VERSION = 1
 
 # Estimator parameters stored with the model, with the type each must have.
 _PARAMS = {
@@ -228,13 +238,19 @@ def model_from_dict(record, source="model"):
 
 
 def save_model(path, model):
-    """Write one fitted GaussianMixture to ``path``."""
-    write_json(path, model_to_dict(model))
+    """Write one fitted GaussianMixture or ParsimoniousGaussianMixture to ``path``."""
+    if isinstance(model, ParsimoniousGaussianMixture):
+        write_json(path, parsimonious_to_dict(model))
+    else:
+        write_json(path, model_to_dict(model))
 
 
 def load_model(path):
     """Read and validate one model written by :func:`save_model`."""
-    return model_from_dict(_read(path), source=str(path))
+    record = _read(path)
+    if isinstance(record, dict) and record.get("format") == PARSIMONIOUS_FORMAT:
+        return parsimonious_from_dict(record, source=str(path))
+    return model_from_dict(record, source=str(path))
 
 
 def save_models(path, models):
@@ -287,3 +303,117 @@ def noise_mixture_from_dict(record, source="noise model"):
     if not isinstance(log_volume, float) or not math.isfinite(log_volume):
         raise ModelFormatError(f"{source}: log_volume {log_volume!r}; expected a finite number")
     return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)
+
+
+# ParsimoniousGaussianMixture's parameters, with the type each must have.
+_PARSIMONIOUS_PARAMS = {
+    "n_components": int,
+    "covariance_type": str,
+    "tol": float,
+    "max_iter": int,
+    "reg_covar": float,
+    "init_params": (str, list),
+    "n_init": int,
+    "random_state": (int, type(None)),
+    "hc_max_samples": int,
+}
+_PARSIMONIOUS_KEYS = {"format", "format_version", "estimator", "model", "params", "n_features"}
+_PARSIMONIOUS_KEYS |= set(_FIT_STATE) | {"weights", "means", "covariances"}
+
+
+def parsimonious_to_dict(model):
+    """Describe a fitted :class:`ParsimoniousGaussianMixture` as plain JSON-ready values:
+    its parameters, mclust's name of its model, and every covariance in full."""
+    params = {name: _plain(getattr(model, name)) for name in _PARSIMONIOUS_PARAMS}
+    if not isinstance(params["init_params"], str):
+        params["init_params"] = list(params["init_params"])
+    if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+        raise ModelFormatError(
+            "a model whose random_state is a RandomState cannot be saved: give an int or None"
+        )
+    return {
+        "format": PARSIMONIOUS_FORMAT,
+        "format_version": PARSIMONIOUS_FORMAT_VERSION,
+        "estimator": "ParsimoniousGaussianMixture",
+        "model": model.model_name_,
+        "params": params,
+        "n_features": int(model.n_features_in_),
+        "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
+        "covariances": model.covariances_.tolist(),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "lower_bound": float(model.lower_bound_),
+    }
+
+
+def parsimonious_from_dict(record, source="model"):
+    """Rebuild a fitted :class:`ParsimoniousGaussianMixture` from
+    :func:`parsimonious_to_dict` output, validating every field: the covariances must be
+    positive definite and satisfy the named model's constraints.
+
+    Raises
+    ------
+    ModelFormatError
+        If any field is missing, of the wrong type or shape, non-finite, or inconsistent.
+    """
+    if not isinstance(record, dict) or record.get("format") != PARSIMONIOUS_FORMAT:
+        raise ModelFormatError(
+            f"{source}: not a parsimonious mixture (expected format {PARSIMONIOUS_FORMAT!r})"
+        )
+    if record.get("format_version") != PARSIMONIOUS_FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: 'format_version' is {record.get('format_version')!r}, "
+            f"this code reads version {PARSIMONIOUS_FORMAT_VERSION}"
+        )
+    if record.get("estimator") != "ParsimoniousGaussianMixture":
+        raise ModelFormatError(f"{source}: 'estimator' must be 'ParsimoniousGaussianMixture'")
+    if set(record) != _PARSIMONIOUS_KEYS:
+        raise ModelFormatError(f"{source}: a parsimonious mixture holds exactly {sorted(_PARSIMONIOUS_KEYS)}")
+    model_name = record["model"]
+    if model_name not in MODELS:
+        raise ModelFormatError(f"{source}: 'model' is {model_name!r}, expected one of {', '.join(MODELS)}")
+    params = record["params"]
+    if not isinstance(params, dict) or set(params) != set(_PARSIMONIOUS_PARAMS):
+        raise ModelFormatError(f"{source}: 'params' must hold exactly {sorted(_PARSIMONIOUS_PARAMS)}")
+    for name, expected in _PARSIMONIOUS_PARAMS.items():
+        _check_type(params[name], expected, f"{source}: params.{name}")
+    for name, expected in _FIT_STATE.items():
+        _check_type(record[name], expected, f"{source}: {name}")
+    if record["n_iter"] < 0 or not np.isfinite(record["lower_bound"]):
+        raise ModelFormatError(f"{source}: 'n_iter' must be at least 0 and 'lower_bound' finite")
+    estimator = ParsimoniousGaussianMixture(**params)
+    try:
+        named = estimator.checked_parameters()[0]
+    except ValueError as err:
+        raise ModelFormatError(f"{source}: params: {err}") from None
+    if named != model_name:
+        raise ModelFormatError(
+            f"{source}: 'model' is {model_name!r} but params.covariance_type names {named!r}"
+        )
+    k, d = params["n_components"], record["n_features"]
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ModelFormatError(f"{source}: 'n_features' must be a positive integer")
+    weights = _array(record, "weights", (k,), source)
+    means = _array(record, "means", (k, d), source)
+    covariances = _array(record, "covariances", (k, d, d), source)
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+        raise ModelFormatError(f"{source}: 'weights' must be non-negative and sum to 1")
+    if not np.allclose(covariances, np.swapaxes(covariances, 1, 2), rtol=1e-12, atol=0):
+        raise ModelFormatError(f"{source}: 'covariances' are not symmetric")
+    try:
+        lower = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        raise ModelFormatError(f"{source}: 'covariances' are not positive definite") from None
+    problems = constraint_violations(model_name, covariances)
+    if problems:
+        raise ModelFormatError(
+            f"{source}: the covariances are not a {model_name} model: {'; '.join(problems)}"
+        )
+    estimator.model_name_ = model_name
+    estimator.weights_, estimator.means_, estimator.covariances_ = weights, means, covariances
+    estimator.precisions_cholesky_ = np.swapaxes(np.linalg.inv(lower), 1, 2)
+    estimator.converged_, estimator.n_iter_ = record["converged"], record["n_iter"]
+    estimator.lower_bound_ = float(record["lower_bound"])
+    estimator.n_features_in_ = d
+    return estimator

@@ -124,3 +124,37 @@ def m_step_covariances(model, scatter, nk, state=None, *, inner_tol=INNER_TOL, i
     if not sound:
         covariances[:] = np.nan
     return covariances, {"orientation": orientation, "shapes": shapes, "volumes": volumes}
+
+
+def constraint_violations(model, covariances, *, rtol=1e-6):
+    """How ``covariances`` (n_components, d, d) break a model's constraints, as phrases
+    (empty if they satisfy it): the test a model file's covariances must pass.
+
+    Volume E: one ``det(Sigma_k) ** (1 / d)``. Shape I: equal eigenvalues; E: one set of
+    eigenvalues over the volume. Orientation I: diagonal matrices; E: matrices that
+    commute (they share their eigenvectors).
+    """
+    name = model_name(model)
+    volume, shape, orientation = name
+    d = covariances.shape[1]
+    values = np.linalg.eigvalsh(covariances)  # ascending, (G, d)
+    volumes = np.exp(np.log(values).mean(axis=1))
+    shapes = values / volumes[:, None]
+    problems = []
+    if volume == "E" and not np.allclose(volumes, volumes[0], rtol=rtol, atol=0):
+        problems.append("volumes differ")
+    if shape == "I" and not np.allclose(shapes, 1.0, rtol=rtol, atol=0):
+        problems.append("a covariance is not spherical")
+    if shape == "E" and not np.allclose(shapes, shapes[0], rtol=rtol, atol=0):
+        problems.append("shapes differ")
+    scale = np.abs(covariances).max()
+    if orientation == "I":
+        off_diagonal = covariances * (1 - np.eye(d))
+        if np.abs(off_diagonal).max() > rtol * scale:
+            problems.append("a covariance is not diagonal")
+    if orientation == "E":
+        first = covariances[0]
+        commutators = covariances @ first - first @ covariances
+        if np.abs(commutators).max() > rtol * scale**2:
+            problems.append("orientations differ")
+    return problems

@@ -61,11 +61,12 @@ def _set_from_parts(volume, shape, orientation, out):
     """``out = volume * D diag(shape) D'``."""
     d = len(shape)
     for a in range(d):
-        for b in range(d):
+        for b in range(a + 1):
             total = 0.0
             for j in range(d):
                 total += orientation[a, j] * shape[j] * orientation[b, j]
             out[a, b] = volume * total
+            out[b, a] = out[a, b]
 
 
 @njit(cache=True, error_model="numpy")

@@ -201,7 +201,10 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
         self.random_state = random_state
         self.hc_max_samples = hc_max_samples
 
-    def _check_parameters(self):
+    def checked_parameters(self):
+        """mclust's name of the model and the start methods, after checking every
+        parameter; raises ValueError naming the first bad one."""
+
         def positive_int(name):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -236,7 +239,7 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
         -------
         self
         """
-        model, methods = self._check_parameters()
+        model, methods = self.checked_parameters()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         weights = self._check_sample_weight(sample_weight, X)
         if self.n_components > len(X):
