@@ -442,17 +442,18 @@ def test_a_run_of_more_em_starts_than_a_run_may_take_is_refused_up_front(tmp_pat
 
 
 def test_code_reads_defaults_and_enumerations_from_the_schema_and_no_copy_drifts():
-    from gmm_pipeline.config.schema import schema_default, schema_enum
+    from gmm_pipeline.config.schema import schema_default, schema_definition_enum, schema_enum
+    from gmm_pipeline.maths.covariance_models import MODELS
     from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
     from gmm_pipeline.maths.initialisation import AGGLOMERATIVE, DEFAULT_MAX_SAMPLES
     from gmm_pipeline.stages.fit_models import HC_VVV, INIT_METHODS, grid_settings
 
     schema = read_schema(SCHEMA_PATH)
-    assert (
-        list(COVARIANCE_TYPES)
-        == schema["properties"]["fit"]["properties"]["covariance_types"]["items"]["enum"]
-    )
-    assert schema_enum("fit.covariance_types") == list(COVARIANCE_TYPES)
+    assert schema_definition_enum("covariance_type") == list(COVARIANCE_TYPES) + list(MODELS)
+    assert schema["properties"]["fit"]["properties"]["covariance_types"]["items"] == {
+        "$ref": "#/$defs/covariance_type"
+    }
+    assert schema_enum("bayesian.covariance_type") == list(COVARIANCE_TYPES)
     # A fit section that says only what has no default gets the schema's defaults.
     settings = grid_settings({"n_components": [1, 2], "seeds": 2})
     fit = schema["properties"]["fit"]["properties"]
@@ -512,3 +513,31 @@ def test_no_stage_function_keeps_its_own_copy_of_a_config_default():
                 checked.append(f"{name}({parameter.name})")
                 assert parameter.default == schema_default(key), f"{module.__name__}.{name}: {parameter.name}"
     assert len(checked) > 20, checked
+
+
+@pytest.mark.parametrize(
+    "fit, expected",
+    [
+        (
+            {"covariance_types": ["full", "VEV"], "prior": "default"},
+            "Invalid config: fit.covariance_types has VEV, which need fit.engine: fast and "
+            "fit.prior: none (the fourteen-model engine has no conjugate prior yet)",
+        ),
+        (
+            {"covariance_types": ["full", "VVV"]},
+            "Invalid config: fit.covariance_types: full is listed twice ('VVV' is full)",
+        ),
+        (
+            {"covariance_types": ["full", "VVX"]},
+            "Invalid config: config key 'fit.covariance_types.1': 'VVX' is not one of ['full', 'tied', "
+            "'diag', 'spherical', 'EII',",
+        ),
+    ],
+)
+def test_mclusts_models_in_the_fit_grid_are_checked_before_any_job(tmp_path, fit, expected):
+    config = small_config()
+    config["fit"].update(fit)
+    process = run_snakemake(
+        tmp_path, "--configfile", write_config(tmp_path / "c.yaml", config), "--dry-run", check=False
+    )
+    assert _refusal(process).startswith(expected)

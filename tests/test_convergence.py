@@ -275,3 +275,29 @@ def test_the_size_rule_asks_of_a_component_only_what_it_estimates_from_its_own_p
         min_points=6,
     )
     assert row["degenerate"] and "holds 4 points (< 6)" in row["degenerate_reason"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"],
+)
+def test_each_of_mclusts_models_asks_its_own_size_of_a_small_component(model):
+    # The same 4-point cluster in 5 features, fitted by each of the fourteen models through
+    # the fit grid: only a covariance pooled over every row (EII, EEI, EEE) lets it be.
+    rng = np.random.default_rng(3)
+    X = np.vstack(
+        [
+            rng.normal(size=(120, 5)),
+            rng.normal(size=(120, 5)) + 8,
+            rng.normal(size=(4, 5)) * 0.5 + [16, -16, 16, -16, 16],
+        ]
+    )
+    starts, models = fit_type_grid(
+        X, covariance_type=model, n_components=[3], seeds=[0], init_params=["agglomerative"]
+    )
+    (row,) = starts.to_dict("records")
+    assert row["error"] == "" and round(row["min_component_points"]) == 4 and len(models) == 1
+    pooled = model in ("EII", "EEI", "EEE")
+    assert row["degenerate"] is not pooled, row["degenerate_reason"]
+    if not pooled:
+        assert "component 2 holds 4 points (< 6)" in row["degenerate_reason"]

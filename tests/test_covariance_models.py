@@ -91,12 +91,12 @@ def test_each_m_step_is_its_models_constrained_maximum(model):
     assert _objective(ours, scatter, nk) <= best.fun + 1e-8 * abs(best.fun) + 1e-7
     np.testing.assert_allclose(ours, covariances(best.x), rtol=2e-4, atol=2e-4)
     # The counts BIC uses are the dimension of the model's parameterisation.
-    assert n_variance_parameters(model, d, G) == n_free
+    assert n_variance_parameters(model, G, d) == n_free
 
 
 def test_the_parameter_counts_are_mclusts():
-    # mclust's nMclustParams for d = 4, G = 3 (mixing proportions, means, variances).
-    assert {model: n_parameters(model, 4, 3) for model in MODELS} == {
+    # mclust's nMclustParams for G = 3, d = 4 (mixing proportions, means, variances).
+    assert {model: n_parameters(model, 3, 4) for model in MODELS} == {
         "EII": 15, "VII": 17, "EEI": 18, "VEI": 20, "EVI": 24, "VVI": 26, "EEE": 24,
         "VEE": 26, "EVE": 30, "VVE": 32, "EEV": 36, "VEV": 38, "EVV": 42, "VVV": 44,
     }  # fmt: skip

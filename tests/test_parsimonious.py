@@ -35,7 +35,7 @@ def _bic_table(X, methods, seeds, tol):
         for model in MODELS:
             fits = [run_em(X, resp, model, tol=tol) for resp in starts]
             lls = [fit.log_likelihood for fit in fits if not fit.singular]
-            bic = -2 * max(lls) + n_parameters(model, d, G) * np.log(n) if lls else np.nan
+            bic = -2 * max(lls) + n_parameters(model, G, d) * np.log(n) if lls else np.nan
             cells.append((model, G, bic))
     return pd.DataFrame(cells, columns=["model", "n_components", "bic"]).set_index(["model", "n_components"])
 
@@ -123,7 +123,23 @@ def test_scikit_learns_four_types_are_its_fits(alias):
         3, covariance_type=alias, tol=1e-12, init_params="kmeans", random_state=0
     )
     ours.fit(X)
-    theirs = GaussianMixture(3, covariance_type=alias, tol=1e-12, max_iter=5000, means_init=ours.means_)
+    inverse = np.linalg.inv(ours.covariances_)
+    precisions = {
+        "spherical": 1 / ours.covariances_[:, 0, 0],
+        "diag": 1 / np.diagonal(ours.covariances_, axis1=1, axis2=2),
+        "tied": inverse[0],
+        "full": inverse,
+    }[alias]
+    theirs = GaussianMixture(
+        3,
+        covariance_type=alias,
+        tol=1e-12,
+        max_iter=5000,
+        weights_init=ours.weights_,
+        means_init=ours.means_,
+        precisions_init=precisions,
+        random_state=0,
+    )
     theirs.fit(X)
     assert ours.bic(X) == pytest.approx(theirs.bic(X), abs=1e-6)
     np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-5)

@@ -18,7 +18,8 @@ from jsonschema.exceptions import best_match
 
 from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, csv_header, text_rows
-from ..maths.estimators import fewest_points
+from ..maths.covariance_models import pipeline_names
+from ..maths.estimators import COVARIANCE_TYPES, fewest_points
 from ..maths.outlier_kinds import DEFAULTS as KIND_OPTIONS
 from .memory import generated_features, parquet_shape
 
@@ -71,9 +72,20 @@ def check_dataset(planned):
             f"{planned.dataset_key('outlier_labels')} needs {planned.dataset_key('label_column')}: "
             f"the column the labels are in"
         )
+    try:
+        kinds = pipeline_names(fit["covariance_types"])
+    except ValueError as err:
+        raise PipelineInputError(f"{planned.setting_key('fit.covariance_types')}: {err}") from None
+    others = [kind for kind in kinds if kind not in COVARIANCE_TYPES]
+    if others and (fit.get("prior", "none") != "none" or fit.get("engine") == "sklearn"):
+        raise PipelineInputError(
+            f"{planned.setting_key('fit.covariance_types')} has {', '.join(others)}, which need "
+            f"{planned.setting_key('fit.engine')}: fast and {planned.setting_key('fit.prior')}: none "
+            "(the fourteen-model engine has no conjugate prior yet)"
+        )
     pinned = spec.get("model")
     if pinned:
-        if pinned["covariance_type"] not in fit["covariance_types"]:
+        if pipeline_names([pinned["covariance_type"]])[0] not in kinds:
             raise PipelineInputError(
                 f"{planned.dataset_key('model.covariance_type')} is {pinned['covariance_type']!r}, "
                 f"which is not in {planned.setting_key('fit.covariance_types')} {fit['covariance_types']}"
@@ -230,10 +242,24 @@ def normalise_config(config):
     """Give keys that accept a shorthand their one canonical form, after validation.
 
     ``fit.init_params`` may be one method or a list of them; steps always see a list.
+    mclust's names of scikit-learn's four covariance types (VII, VVI, EEE, VVV) become
+    scikit-learn's (spherical, diag, tied, full).
     """
     init_params = config["fit"]["init_params"]
     if isinstance(init_params, str):
         config["fit"]["init_params"] = [init_params]
+    # mclust's names of scikit-learn's four types are those types: one name per model.
+    try:
+        config["fit"]["covariance_types"] = pipeline_names(config["fit"]["covariance_types"])
+    except ValueError as err:
+        raise PipelineInputError(f"fit.covariance_types: {err}") from None
+    for spec in (config.get("datasets") or {}).values():
+        if (
+            isinstance(spec, dict)
+            and isinstance(spec.get("model"), dict)
+            and "covariance_type" in spec["model"]
+        ):
+            spec["model"]["covariance_type"] = pipeline_names([spec["model"]["covariance_type"]])[0]
 
 
 def check_config_size(config, limit=MAX_CONFIG_VALUES):

@@ -140,6 +140,19 @@ def _check_estimator_params(params, source):
         return
 
 
+def _checked_start(start, source):
+    """How EM was started (``{"init_params": str, "seed": int}``) or None."""
+    if start is not None and not (
+        isinstance(start, dict)
+        and set(start) == {"init_params", "seed"}
+        and isinstance(start["init_params"], str)
+        and isinstance(start["seed"], int)
+        and not isinstance(start["seed"], bool)
+    ):
+        raise ModelFormatError(f'{source}: \'start\' must be null or {{"init_params": str, "seed": int}}')
+    return start
+
+
 def model_from_dict(record, source="model"):
     """Rebuild a fitted GaussianMixture from :func:`model_to_dict` output, validating it.
 
@@ -188,15 +201,7 @@ def model_from_dict(record, source="model"):
     if record["n_iter"] < 0 or not np.isfinite(record["lower_bound"]):
         raise ModelFormatError(f"{source}: 'n_iter' must be at least 0 and 'lower_bound' finite")
 
-    start = record.get("start")
-    if start is not None and not (
-        isinstance(start, dict)
-        and set(start) == {"init_params", "seed"}
-        and isinstance(start["init_params"], str)
-        and isinstance(start["seed"], int)
-        and not isinstance(start["seed"], bool)
-    ):
-        raise ModelFormatError(f'{source}: \'start\' must be null or {{"init_params": str, "seed": int}}')
+    start = _checked_start(record.get("start"), source)
 
     covariance_type, k = params["covariance_type"], params["n_components"]
     if covariance_type not in COVARIANCE_TYPES:
@@ -237,25 +242,33 @@ def model_from_dict(record, source="model"):
     return model
 
 
+def any_to_dict(model):
+    """:func:`model_to_dict` or :func:`parsimonious_to_dict`, by the estimator."""
+    if isinstance(model, ParsimoniousGaussianMixture):
+        return parsimonious_to_dict(model)
+    return model_to_dict(model)
+
+
+def any_from_dict(record, source="model"):
+    """:func:`model_from_dict` or :func:`parsimonious_from_dict`, by the record's format."""
+    if isinstance(record, dict) and record.get("format") == PARSIMONIOUS_FORMAT:
+        return parsimonious_from_dict(record, source)
+    return model_from_dict(record, source)
+
+
 def save_model(path, model):
     """Write one fitted GaussianMixture or ParsimoniousGaussianMixture to ``path``."""
-    if isinstance(model, ParsimoniousGaussianMixture):
-        write_json(path, parsimonious_to_dict(model))
-    else:
-        write_json(path, model_to_dict(model))
+    write_json(path, any_to_dict(model))
 
 
 def load_model(path):
     """Read and validate one model written by :func:`save_model`."""
-    record = _read(path)
-    if isinstance(record, dict) and record.get("format") == PARSIMONIOUS_FORMAT:
-        return parsimonious_from_dict(record, source=str(path))
-    return model_from_dict(record, source=str(path))
+    return any_from_dict(_read(path), source=str(path))
 
 
 def save_models(path, models):
     """Write several fitted models (for example one per component count) to one file."""
-    write_json(path, {"format": MODEL_FORMAT + ".collection", "models": [model_to_dict(m) for m in models]})
+    write_json(path, {"format": MODEL_FORMAT + ".collection", "models": [any_to_dict(m) for m in models]})
 
 
 def load_models(path):
@@ -268,7 +281,7 @@ def load_models(path):
     models = record.get("models")
     if not isinstance(models, list):
         raise ModelFormatError(f"{path}: 'models' must be a list")
-    return [model_from_dict(m, source=f"{path} (model {i})") for i, m in enumerate(models)]
+    return [any_from_dict(m, source=f"{path} (model {i})") for i, m in enumerate(models)]
 
 
 def _read(path):
@@ -285,7 +298,7 @@ def noise_mixture_to_dict(model):
         "format_version": NOISE_MODEL_FORMAT_VERSION,
         "noise_weight": model.noise_weight,
         "log_volume": model.log_volume,
-        "gaussian": model_to_dict(model.gaussian),
+        "gaussian": any_to_dict(model.gaussian),
     }
 
 
@@ -302,7 +315,7 @@ def noise_mixture_from_dict(record, source="noise model"):
         raise ModelFormatError(f"{source}: noise_weight {weight!r}; expected a number in [0, 1)")
     if not isinstance(log_volume, float) or not math.isfinite(log_volume):
         raise ModelFormatError(f"{source}: log_volume {log_volume!r}; expected a finite number")
-    return NoiseMixture(model_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)
+    return NoiseMixture(any_from_dict(record.get("gaussian"), f"{source} (gaussian)"), weight, log_volume)
 
 
 # ParsimoniousGaussianMixture's parameters, with the type each must have.
@@ -317,7 +330,7 @@ _PARSIMONIOUS_PARAMS = {
     "random_state": (int, type(None)),
     "hc_max_samples": int,
 }
-_PARSIMONIOUS_KEYS = {"format", "format_version", "estimator", "model", "params", "n_features"}
+_PARSIMONIOUS_KEYS = {"format", "format_version", "estimator", "model", "params", "n_features", "start"}
 _PARSIMONIOUS_KEYS |= set(_FIT_STATE) | {"weights", "means", "covariances"}
 
 
@@ -344,6 +357,7 @@ def parsimonious_to_dict(model):
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
+        "start": getattr(model, "start_", None),
     }
 
 
@@ -382,6 +396,7 @@ def parsimonious_from_dict(record, source="model"):
         _check_type(record[name], expected, f"{source}: {name}")
     if record["n_iter"] < 0 or not np.isfinite(record["lower_bound"]):
         raise ModelFormatError(f"{source}: 'n_iter' must be at least 0 and 'lower_bound' finite")
+    start = _checked_start(record["start"], source)
     estimator = ParsimoniousGaussianMixture(**params)
     try:
         named = estimator.checked_parameters()[0]
@@ -416,4 +431,6 @@ def parsimonious_from_dict(record, source="model"):
     estimator.converged_, estimator.n_iter_ = record["converged"], record["n_iter"]
     estimator.lower_bound_ = float(record["lower_bound"])
     estimator.n_features_in_ = d
+    if start is not None:
+        estimator.start_ = dict(start)
     return estimator

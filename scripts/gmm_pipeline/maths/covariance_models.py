@@ -58,7 +58,27 @@ def model_name(covariance_type):
     return name
 
 
-def n_variance_parameters(model, n_features, n_components):
+def pipeline_names(covariance_types):
+    """The pipeline's name of each covariance type: scikit-learn's for the four models it
+    has (mclust's ``VVV`` is ``full``: the same fits, the same artifacts), mclust's for the
+    other ten.
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither, or a model listed twice under its two names.
+    """
+    sklearn_name = {model: name for name, model in ALIASES.items()}
+    names = []
+    for kind in covariance_types:
+        name = sklearn_name.get(model_name(kind), kind)
+        if name in names:
+            raise ValueError(f"{name} is listed twice ({kind!r} is {name})")
+        names.append(name)
+    return names
+
+
+def n_variance_parameters(model, n_components, n_features):
     """Free parameters of the covariances, as mclust's ``nVarParams`` counts them."""
     d, G = n_features, n_components
     rotation = d * (d - 1) // 2
@@ -80,10 +100,12 @@ def n_variance_parameters(model, n_features, n_components):
     }[model_name(model)]
 
 
-def n_parameters(model, n_features, n_components):
-    """Free parameters of the mixture (weights, means, covariances): what BIC penalises."""
+def n_parameters(covariance_type, n_components, n_features):
+    """Free parameters of a Gaussian mixture (weights, means, covariances): what BIC and AIC
+    penalise, as mclust's ``nMclustParams`` counts them (for scikit-learn's four types,
+    its own count too)."""
     d, G = n_features, n_components
-    return (G - 1) + G * d + n_variance_parameters(model, d, G)
+    return (G - 1) + G * d + n_variance_parameters(covariance_type, G, d)
 
 
 def m_step_covariances(model, scatter, nk, state=None, *, inner_tol=INNER_TOL, inner_max_iter=INNER_MAX_ITER):

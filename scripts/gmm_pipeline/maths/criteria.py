@@ -12,6 +12,8 @@ point (see :mod:`gmm_pipeline.stages.cross_validate`), negated so that it too is
 
 import numpy as np
 
+from .covariance_models import n_parameters
+
 CRITERIA = ("bic", "aic", "icl", "cv_nll")
 # Criteria each start gets on its own data; cv_nll needs refits and is per model.
 START_CRITERIA = ("bic", "aic", "icl")
@@ -32,18 +34,6 @@ def describe(criterion):
         "cv_nll": "held-out negative log-likelihood per point",
     }
     return f"{names[criterion]} ({SIGN_CONVENTION})"
-
-
-def n_parameters(covariance_type, n_components, n_features):
-    """Number of free parameters of a Gaussian mixture (what BIC and AIC penalise)."""
-    k, d = n_components, n_features
-    covariance = {
-        "full": k * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return covariance + k * d + k - 1
 
 
 def classification_entropy_penalty(model, X, sample_weight=None):

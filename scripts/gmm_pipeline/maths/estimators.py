@@ -6,21 +6,26 @@ import numpy as np
 from scipy import linalg
 from sklearn.mixture import GaussianMixture
 
+from .covariance_models import model_name
+
 # scikit-learn's covariance types, each a constraint on the components' covariances.
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# mclust's models whose covariance is pooled over every row (EEE is scikit-learn's tied).
+POOLED_MODELS = ("EII", "EEI", "EEE")
 
 
 def fewest_points(covariance_type, n_features):
     """The fewest points a component needs, by what it estimates from its own points.
 
-    A full covariance needs ``n_features + 1`` points to be non-singular. A tied covariance
-    is pooled over every row, so a component estimates only its mean and weight from its
-    own points, and its size alone makes no fit degenerate (0). Diagonal and spherical
-    variances would need only 2 points each, but components that small win BIC on
-    bootstrap resamples by fitting a few near-duplicate rows, so those keep
-    ``n_features + 1``.
+    A covariance pooled over every row (EII, EEI, EEE = tied) asks nothing of a component's
+    own points: it estimates only its mean and weight from them, and its size alone makes
+    no fit degenerate (0). Every other model estimates part of each covariance from the
+    component's own points (its volume, shape or orientation) and needs
+    ``n_features + 1``: a full covariance to be non-singular; a volume or diagonal shape
+    would need only 2 points, but components that small win BIC on bootstrap resamples by
+    fitting a few near-duplicate rows, so those keep ``n_features + 1`` too.
     """
-    return 0 if covariance_type == "tied" else n_features + 1
+    return 0 if model_name(covariance_type) in POOLED_MODELS else n_features + 1
 
 
 def precisions_cholesky_from_covariances(covariances, covariance_type):

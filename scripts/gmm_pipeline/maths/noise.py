@@ -20,7 +20,8 @@ anomaly score of its own. This follows mclust's ``noise`` initialisation:
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from sklearn.neighbors import NearestNeighbors
 from ..errors import PipelineInputError
 from .criteria import column, n_parameters
 from .em import Start, as_estimator, default_prior, estimate_parameters, initial_responsibilities, run_starts
+from .estimators import COVARIANCE_TYPES
+from .parsimonious_em import run_em
+from .parsimonious_mixture import fitted_mixture
 
 BIC_COLUMN = column("bic")
 TABLE_COLUMNS = [
@@ -178,7 +182,9 @@ def fit_noise_mixture(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : str
+        scikit-learn's four types, or one of mclust's other ten models (fitted by the
+        fourteen-model engine, without a prior).
     n_components : sequence of int
         The Gaussian component counts tried.
     seeds : sequence of int
@@ -211,24 +217,32 @@ def fit_noise_mixture(
             "the data span no volume (a constant column or fewer distinct rows than features); "
             "a uniform noise component needs a region of positive volume"
         )
+    if covariance_type not in COVARIANCE_TYPES and prior is not None:
+        raise PipelineInputError(
+            f"a noise component with {covariance_type} covariances has no conjugate prior yet: set fit.prior: none"
+        )
     noise = initial_noise(X, fraction=initial_fraction, n_neighbors=n_neighbors)
     n, d = X.shape
     rows, best = [], None
     for k in n_components:
         if k > int((~noise).sum()):
             continue
-        conjugate = None if prior is None else default_prior(X, k, covariance_type, **prior)
-        starts = [_start(X, noise, k, covariance_type, reg_covar, seed, conjugate) for seed in seeds]
-        fits = run_starts(
-            X,
-            starts,
-            covariance_type=covariance_type,
-            reg_covar=reg_covar,
-            tol=tol,
-            max_iter=max_iter,
-            noise_log_density=-log_volume,
-            prior=conjugate,
-        )
+        settings = {"tol": tol, "reg_covar": reg_covar, "max_iter": max_iter}
+        if covariance_type in COVARIANCE_TYPES:
+            conjugate = None if prior is None else default_prior(X, k, covariance_type, **prior)
+            starts = [_start(X, noise, k, covariance_type, reg_covar, seed, conjugate) for seed in seeds]
+            fits = run_starts(
+                X,
+                starts,
+                covariance_type=covariance_type,
+                noise_log_density=-log_volume,
+                prior=conjugate,
+                **settings,
+            )
+        else:
+            fits = [
+                _parsimonious_fit(X, noise, k, covariance_type, seed, log_volume, settings) for seed in seeds
+            ]
         for seed, fit in zip(seeds, fits, strict=True):
             row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
             row["converged"] = bool(fit.converged)
@@ -254,7 +268,39 @@ def fit_noise_mixture(
     return (best[2] if best else None), table
 
 
+def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume, settings):
+    """One start of one of mclust's other ten models with the noise component, by the
+    fourteen-model engine (mclust's ``me`` with ``Vinv``), from the same start as
+    :func:`_start`: k-means of the rows not taken as noise, the noise rows in the noise
+    component. Returned in :func:`gmm_pipeline.maths.em.run_starts`' form."""
+    resp = np.zeros((len(X), n_components + 1))
+    resp[~noise, :n_components] = initial_responsibilities(X[~noise], n_components, "kmeans", seed)
+    resp[noise, n_components] = 1.0
+    fit = run_em(X, resp, covariance_type, noise_log_density=-log_volume, **settings)
+    if fit.singular:
+        return SimpleNamespace(
+            error=f"singular at EM iteration {fit.n_iter} (mclust's test)", lower_bounds=[], converged=False
+        )
+    weights = fit.weights[:-1] / fit.weights[:-1].sum()
+    gaussian = fitted_mixture(
+        replace(fit, weights=weights),
+        n_features=X.shape[1],
+        sample_weight_sum=len(X),
+        n_components=n_components,
+        covariance_type=covariance_type,
+        init_params="kmeans",
+        random_state=int(seed),
+        **settings,
+    )
+    model = NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume))
+    return SimpleNamespace(
+        error=None, lower_bounds=[np.nan] * fit.n_iter, converged=fit.converged, model=model
+    )
+
+
 def _noise_mixture(fit, covariance_type, n_features, log_volume, settings):
+    if hasattr(fit, "model"):  # fitted by the fourteen-model engine
+        return fit.model
     gaussian = as_estimator(
         fit,
         covariance_type=covariance_type,

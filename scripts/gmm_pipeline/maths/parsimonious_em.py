@@ -41,6 +41,7 @@ class ParsimoniousFit:
     n_iter: int
     converged: bool
     singular: bool
+    final_relative_change: float = float("nan")
 
 
 def log_gaussian_densities(X, means, covariances):
@@ -82,14 +83,25 @@ def m_step(X, resp, model, sample_weight, state=None, reg_covar=0.0):
     return nk, nk / nk.sum(), means, covariances, state
 
 
-def run_em(X, resp, covariance_type, *, sample_weight=None, tol=1e-5, max_iter=1000, reg_covar=0.0):
+def run_em(
+    X,
+    resp,
+    covariance_type,
+    *,
+    sample_weight=None,
+    tol=1e-5,
+    max_iter=1000,
+    reg_covar=0.0,
+    noise_log_density=None,
+):
     """EM from starting responsibilities.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    resp : ndarray of shape (n_samples, n_components)
-        The start, for example a hard partition (one 1 per row).
+    resp : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
+        The start, for example a hard partition (one 1 per row); with
+        ``noise_log_density``, a last column for the noise component.
     covariance_type : str
         One of the fourteen models or scikit-learn's four names.
     sample_weight : ndarray of shape (n_samples,), optional
@@ -98,24 +110,51 @@ def run_em(X, resp, covariance_type, *, sample_weight=None, tol=1e-5, max_iter=1
     max_iter : int
     reg_covar : float
         Regularisation of the scatter matrices (see :func:`m_step`); mclust has none (0).
+    noise_log_density : float, optional
+        ``-log V`` of a uniform noise component (mclust's ``Vinv``), whose weight EM
+        estimates with the others (:mod:`gmm_pipeline.maths.noise`).
 
     Returns
     -------
     ParsimoniousFit
+        With a noise component, ``weights`` has its weight last.
     """
     model = model_name(covariance_type)
     X = np.ascontiguousarray(X, dtype=float)
     n, d = X.shape
     sample_weight = np.ones(n) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=float)
     resp = np.array(resp, dtype=float, order="C")  # the loop writes into it
-    G = resp.shape[1]
-    weights, means, covariances = np.full(G, np.nan), np.full((G, d), np.nan), np.full((G, d, d), np.nan)
-    result = np.empty(4)
+    G = resp.shape[1] - (noise_log_density is not None)
+    weights, means, covariances = (
+        np.full(resp.shape[1], np.nan),
+        np.full((G, d), np.nan),
+        np.full((G, d, d), np.nan),
+    )
+    result = np.empty(5)
     kernels.em(
-        X, resp, sample_weight, MODELS.index(model), tol, max_iter, reg_covar, INNER_TOL, INNER_MAX_ITER,
-        weights, means, covariances, result,
-    )  # fmt: skip
-    log_likelihood, n_iter, converged, code = result
+        X,
+        resp,
+        sample_weight,
+        MODELS.index(model),
+        np.nan if noise_log_density is None else float(noise_log_density),
+        tol,
+        max_iter,
+        reg_covar,
+        INNER_TOL,
+        INNER_MAX_ITER,
+        weights,
+        means,
+        covariances,
+        result,
+    )
+    log_likelihood, n_iter, converged, code, change = result
     return ParsimoniousFit(
-        weights, means, covariances, float(log_likelihood), int(n_iter), bool(converged), bool(code)
+        weights,
+        means,
+        covariances,
+        float(log_likelihood),
+        int(n_iter),
+        bool(converged),
+        bool(code),
+        float(change),
     )

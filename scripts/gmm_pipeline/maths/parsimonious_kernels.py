@@ -313,13 +313,18 @@ def m_step(code, scatter, nk, orientation, shapes, volumes, warm, inner_tol, inn
 
 @njit(cache=True, error_model="numpy")
 def _moments(X, resp, sample_weight, sums, firsts, seconds):
-    """Each component's weighted sums of 1, x and the lower triangle of x x'."""
+    """Each Gaussian component's weighted sums of 1, x and the lower triangle of x x'
+    (components 0 to G - 1 of ``resp``; a last, noise column is summed alone). Returns
+    the noise column's weighted sum (0 without one)."""
     n, d = X.shape
-    G = resp.shape[1]
+    G = sums.shape[0]
     sums[:] = 0.0
     firsts[:] = 0.0
     seconds[:] = 0.0
+    noise_sum = 0.0
     for i in range(n):
+        if resp.shape[1] > G:
+            noise_sum += resp[i, G] * sample_weight[i]
         for k in range(G):
             r = resp[i, k] * sample_weight[i]
             if r == 0.0:
@@ -330,6 +335,7 @@ def _moments(X, resp, sample_weight, sums, firsts, seconds):
                 firsts[k, a] += ra
                 for b in range(a + 1):
                     seconds[k, a, b] += ra * X[i, b]
+    return noise_sum
 
 
 @njit(cache=True, error_model="numpy")
@@ -384,11 +390,26 @@ def cholesky_factors(covariances, factors, half_log_dets):
 
 
 @njit(cache=True, error_model="numpy")
-def e_step(X, log_weights, means, factors, half_log_dets, sample_weight, resp, sums, firsts, seconds):
+def e_step(
+    X,
+    log_weights,
+    noise_log_density,
+    means,
+    factors,
+    half_log_dets,
+    sample_weight,
+    resp,
+    sums,
+    firsts,
+    seconds,
+):
     """Responsibilities (written into ``resp``) and the weighted total log-likelihood; in
-    the same pass, the moments of the new responsibilities (:func:`_moments`)."""
+    the same pass, the moments of the new responsibilities (:func:`_moments`), whose noise
+    sum it returns second. With a noise column (``resp`` one column wider than there are
+    components), its log-density is ``log_weights[-1] + noise_log_density``."""
     n, d = X.shape
     G = means.shape[0]
+    columns = resp.shape[1]
     sums[:] = 0.0
     firsts[:] = 0.0
     seconds[:] = 0.0
@@ -396,12 +417,15 @@ def e_step(X, log_weights, means, factors, half_log_dets, sample_weight, resp, s
     for k in range(G):
         for j in range(d):
             inverse_pivots[k, j] = 1.0 / factors[k, j, j]
-    constants = np.empty(G)
+    constants = np.empty(columns)
     for k in range(G):
         constants[k] = log_weights[k] - d * _HALF_LOG_2PI - half_log_dets[k]
+    if columns > G:
+        constants[G] = log_weights[G] + noise_log_density
     whitened = np.empty(d)
-    row = np.empty(G)
+    row = np.empty(columns)
     total = 0.0
+    noise_sum = 0.0
     for i in range(n):
         largest = -math.inf
         for k in range(G):
@@ -415,12 +439,18 @@ def e_step(X, log_weights, means, factors, half_log_dets, sample_weight, resp, s
                 distance += value * value
             row[k] = constants[k] - 0.5 * distance
             largest = max(largest, row[k])
+        if columns > G:
+            row[G] = constants[G]
+            largest = max(largest, row[G])
         row_sum = 0.0
-        for k in range(G):
+        for k in range(columns):
             row[k] = math.exp(row[k] - largest)
             row_sum += row[k]
         scale = 1.0 / row_sum
         weight = sample_weight[i]
+        if columns > G:
+            resp[i, G] = row[G] * scale
+            noise_sum += resp[i, G] * weight
         for k in range(G):
             r = row[k] * scale
             resp[i, k] = r
@@ -434,7 +464,7 @@ def e_step(X, log_weights, means, factors, half_log_dets, sample_weight, resp, s
                 for b in range(a + 1):
                     seconds[k, a, b] += ra * X[i, b]
         total += weight * (largest + math.log(row_sum))
-    return total
+    return total, noise_sum
 
 
 @njit(cache=True, error_model="numpy")
@@ -443,6 +473,7 @@ def em(
     resp,
     sample_weight,
     code,
+    noise_log_density,
     tol,
     max_iter,
     reg_covar,
@@ -453,15 +484,19 @@ def em(
     covariances,
     result,
 ):
-    """EM from the responsibilities ``resp`` (overwritten). The fit goes into ``weights``
-    (G,), ``means`` (G, d) and ``covariances`` (G, d, d); ``result`` (4,) gets the
-    log-likelihood, the iterations, 1.0 if converged, and the result code.
+    """EM from the responsibilities ``resp`` (overwritten). With one column more than
+    ``means`` has rows, the last is a uniform noise component of log-density
+    ``noise_log_density`` (mclust's ``Vinv``), whose weight EM estimates with the others.
+
+    The fit goes into ``weights`` (columns of ``resp``: the noise weight last), ``means``
+    (G, d) and ``covariances`` (G, d, d); ``result`` (5,) gets the log-likelihood, the
+    iterations, 1.0 if converged, the result code and the last relative change.
 
     The rows are centred on their weighted mean first, so that the scatter matrices, taken
     from the moments each E-step gathers (one pass over the rows per iteration), do not
     lose digits to data far from the origin."""
     n, d = X.shape
-    G = resp.shape[1]
+    G = means.shape[0]
     centre = np.zeros(d)
     for i in range(n):
         for a in range(d):
@@ -475,8 +510,9 @@ def em(
     centres, scatter = np.empty((G, d)), np.empty((G, d, d))
     trial, factors, half_log_dets = np.empty((G, d, d)), np.zeros((G, d, d)), np.empty(G)
     orientation, shapes, volumes = np.eye(d), np.ones((G, d)), np.ones(G)
-    result[0], result[1], result[2], result[3] = -math.inf, 0.0, 0.0, 1.0
-    _moments(Xc, resp, sample_weight, sums, firsts, seconds)
+    proportions = np.empty(resp.shape[1])
+    result[0], result[1], result[2], result[3], result[4] = -math.inf, 0.0, 0.0, 1.0, math.nan
+    noise_sum = _moments(Xc, resp, sample_weight, sums, firsts, seconds)
     previous = math.nan
     for iteration in range(1, max_iter + 1):
         result[1] = iteration
@@ -493,17 +529,32 @@ def em(
         if not (sound and cholesky_factors(trial, factors, half_log_dets)):
             result[3] = 1.0
             return
-        total = sums.sum()
-        weights[:] = sums / total
+        total = sums.sum() + noise_sum
+        proportions[:G] = sums / total
+        if resp.shape[1] > G:
+            proportions[G] = noise_sum / total
+        weights[:] = proportions
         for k in range(G):
             for a in range(d):
                 means[k, a] = centres[k, a] + centre[a]
         covariances[:] = trial
-        log_likelihood = e_step(
-            Xc, np.log(weights), centres, factors, half_log_dets, sample_weight, resp, sums, firsts, seconds
+        log_likelihood, noise_sum = e_step(
+            Xc,
+            np.log(proportions),
+            noise_log_density,
+            centres,
+            factors,
+            half_log_dets,
+            sample_weight,
+            resp,
+            sums,
+            firsts,
+            seconds,
         )
         result[0], result[3] = log_likelihood, 0.0
-        if iteration > 1 and abs(log_likelihood - previous) / (1.0 + abs(log_likelihood)) <= tol:
-            result[2] = 1.0
-            return
+        if iteration > 1:
+            result[4] = abs(log_likelihood - previous) / (1.0 + abs(log_likelihood))
+            if result[4] <= tol:
+                result[2] = 1.0
+                return
         previous = log_likelihood

@@ -32,7 +32,7 @@ from .parsimonious_em import e_step, log_gaussian_densities, m_step, run_em
 
 # Starts a seed does not change run once; the others run ``n_init`` times.
 DETERMINISTIC_STARTS = ("hc_vvv", "agglomerative")
-START_METHODS = DETERMINISTIC_STARTS + ("kmeans", "k-means++", "random")
+START_METHODS = DETERMINISTIC_STARTS + ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def _one_hot(labels, n_components):
@@ -53,25 +53,43 @@ def _whole_repeats(sample_weight, max_samples):
     return repeats.astype(int) if repeats.sum() <= max_samples else None
 
 
-def start_responsibilities(X, n_components, method, seed, *, sample_weight=None, max_samples=2000):
+def partition_responsibilities(X, rows, labels, n_components, *, covariance_type="VVV", sample_weight=None):
+    """Responsibilities of a hard partition of ``X[rows]``: the partition itself when it
+    covers every row, else (mclust's ``subset`` start) the E-step of every row under the
+    model's M-step of the partitioned rows."""
+    resp = _one_hot(labels, n_components)
+    if len(rows) == len(X):
+        return resp
+    weights = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
+    _, proportions, means, covariances, _ = m_step(X[rows], resp, covariance_type, weights)
+    return e_step(X, proportions, means, covariances, np.ones(len(X)))[0]
+
+
+def start_responsibilities(
+    X, n_components, method, seed, *, sample_weight=None, max_samples=2000, covariance_type="VVV"
+):
     """Starting responsibilities of one start.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     n_components : int
-    method : {"hc_vvv", "agglomerative", "kmeans", "k-means++", "random"}
+    method : {"hc_vvv", "agglomerative", "kmeans", "k-means++", "random", "random_from_data"}
         ``"hc_vvv"``: mclust's model-based hierarchical agglomeration;
         ``"agglomerative"``: Ward's; ``"kmeans"``: k-means' partition (one run, weighted);
         ``"k-means++"``: each row to its nearest k-means++ seed point; ``"random"``:
-        uniform random responsibilities, as scikit-learn's.
+        uniform random responsibilities, as scikit-learn's; ``"random_from_data"``: each
+        row to the nearest of ``n_components`` rows drawn at random.
     seed : int
     sample_weight : ndarray of shape (n_samples,), optional
     max_samples : int
         The hierarchies are built on at most this many rows (drawn with ``seed``); the
-        other rows get the responsibilities of one EM step from that partition. With
+        other rows get the responsibilities of one EM step from that partition
+        (:func:`partition_responsibilities`, with ``covariance_type``'s M-step). With
         whole-number weights, the hierarchies are built on the rows repeated; other
         weights do not change them.
+    covariance_type : str
+        The model of that M-step.
 
     Returns
     -------
@@ -94,13 +112,14 @@ def start_responsibilities(X, n_components, method, seed, *, sample_weight=None,
         rows, labels = build(X, [n_components], seed=seed, max_samples=max_samples)
         if n_components not in labels:
             raise ValueError(f"the {method} start cannot make {n_components} clusters of {len(rows)} rows")
-        resp = _one_hot(labels[n_components], n_components)
-        if len(rows) == n:
-            return resp
-        # mclust's subset start: parameters from the partition of the subset, then one E-step.
-        weights = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
-        _, proportions, means, covariances, _ = m_step(X[rows], resp, "VVV", weights)
-        return e_step(X, proportions, means, covariances, np.ones(n))[0]
+        return partition_responsibilities(
+            X,
+            rows,
+            labels[n_components],
+            n_components,
+            covariance_type=covariance_type,
+            sample_weight=sample_weight,
+        )
     random_state = np.random.RandomState(seed)
     if method == "kmeans":
         labels = (
@@ -109,8 +128,13 @@ def start_responsibilities(X, n_components, method, seed, *, sample_weight=None,
             .labels_
         )
         return _one_hot(labels, n_components)
-    if method == "k-means++":
-        centres, _ = kmeans_plusplus(X, n_components, random_state=random_state, sample_weight=sample_weight)
+    if method in ("k-means++", "random_from_data"):
+        if method == "k-means++":
+            centres, _ = kmeans_plusplus(
+                X, n_components, random_state=random_state, sample_weight=sample_weight
+            )
+        else:
+            centres = X[random_state.choice(n, size=n_components, replace=False)]
         distances = ((X[:, np.newaxis, :] - centres[np.newaxis]) ** 2).sum(axis=2)
         return _one_hot(distances.argmin(axis=1), n_components)
     resp = random_state.uniform(size=(n, n_components))
@@ -296,6 +320,7 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
                 seed,
                 sample_weight=weights[kept],
                 max_samples=self.hc_max_samples,
+                covariance_type=model,
             )
         except ValueError:  # fewer distinct rows than components
             return None
@@ -339,7 +364,7 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
     def n_parameters(self):
         """Free parameters (weights, means, covariances), as mclust counts them."""
         check_is_fitted(self)
-        return n_parameters(self.model_name_, self.n_features_in_, self.n_components)
+        return n_parameters(self.model_name_, self.n_components, self.n_features_in_)
 
     def bic(self, X):
         """Bayesian information criterion on ``X``, lower is better (scikit-learn's sign)."""
@@ -378,6 +403,46 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
         )
         labels = np.repeat(np.arange(self.n_components), counts)
         return X, labels
+
+
+def fitted_mixture(fit, *, n_features, sample_weight_sum, **params):
+    """A fitted :class:`ParsimoniousGaussianMixture` from one EM run (a
+    :class:`~gmm_pipeline.maths.parsimonious_em.ParsimoniousFit` without a noise component)
+    and the estimator's parameters."""
+    model = ParsimoniousGaussianMixture(**params)
+    model.model_name_ = model_name(model.covariance_type)
+    model.weights_, model.means_, model.covariances_ = fit.weights, fit.means, fit.covariances
+    model.precisions_cholesky_ = _precision_factors(fit.covariances)
+    model.converged_, model.n_iter_ = fit.converged, fit.n_iter
+    model.lower_bound_ = fit.log_likelihood / sample_weight_sum
+    model.n_features_in_ = n_features
+    return model
+
+
+def refit_from_model(model, X, *, tol, max_iter, reg_covar, sample_weight=None):
+    """EM on ``X`` started from a fitted model's own parameters (its E-step first, as
+    mclust's ``em`` from given parameters: bootstrap refits and tests); the refitted
+    :class:`ParsimoniousGaussianMixture`, or None if the fit turned singular."""
+    X = np.asarray(X, dtype=float)
+    weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    resp, _ = e_step(X, model.weights_, model.means_, model.covariances_, weights)
+    fit = run_em(
+        X, resp, model.model_name_, sample_weight=weights, tol=tol, max_iter=max_iter, reg_covar=reg_covar
+    )
+    if fit.singular:
+        return None
+    return fitted_mixture(
+        fit,
+        n_features=X.shape[1],
+        sample_weight_sum=float(weights.sum()),
+        n_components=model.n_components,
+        covariance_type=model.covariance_type,
+        tol=tol,
+        max_iter=max_iter,
+        reg_covar=reg_covar,
+        init_params=model.init_params,
+        random_state=model.random_state,
+    )
 
 
 def _precision_factors(covariances):

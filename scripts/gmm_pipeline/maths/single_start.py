@@ -15,7 +15,7 @@ from sklearn.mixture import GaussianMixture
 
 from . import criteria, em
 from .em import relative_change
-from .estimators import fewest_points
+from .estimators import COVARIANCE_TYPES, fewest_points
 
 
 def run_em(model, X, *, tol, max_iter):
@@ -79,7 +79,7 @@ def degeneracy(model, n_samples, *, reg_covar, eigenvalue_factor, min_points=Non
     """
     covariances = np.asarray(model.covariances_)
     kind = model.covariance_type
-    if kind == "full":
+    if kind == "full" or covariances.ndim == 3:  # the fourteen models' covariances are in full
         eigenvalues = np.linalg.eigvalsh(covariances).min(axis=1)
     elif kind == "tied":
         eigenvalues = np.full(model.n_components, np.linalg.eigvalsh(covariances).min())
@@ -249,7 +249,7 @@ def add_criteria(model, row, X, sample_weight=None, engine="sklearn"):
     the same numbers in one compiled pass (:func:`gmm_pipeline.maths.em.score_rows`; on 700
     rows of 7 features, k = 5, 0.13 ms against 2.2 ms: the criteria were a quarter of a
     grid's fitting time)."""
-    if engine == "fast":
+    if engine == "fast" and model.covariance_type in COVARIANCE_TYPES:
         values = criteria.criteria_from_rows(
             *em.score_rows(model, X),
             criteria.n_parameters(model.covariance_type, model.n_components, X.shape[1]),

@@ -44,6 +44,8 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import save_models
 from ..maths import criteria, em
+from ..maths.covariance_models import pipeline_names
+from ..maths.estimators import COVARIANCE_TYPES
 from ..maths.hierarchical import hierarchical_partitions
 from ..maths.initialisation import (
     AGGLOMERATIVE,
@@ -52,6 +54,7 @@ from ..maths.initialisation import (
     partition_parameters,
     ward_partitions,
 )
+from ..maths.parsimonious_start import fit_planned_starts
 from ..maths.single_start import add_criteria, describe_fit, estimator_init_params, fit_start, start_row
 from .prepare_data import load_dataset
 
@@ -192,6 +195,19 @@ def fit_batch(
     fitted : dict of str to list of (GaussianMixture or None, dict)
         For each covariance type, the model and row of each planned start, in order.
     """
+    parsimonious = [kind for kind in covariance_types if kind not in COVARIANCE_TYPES]
+    covariance_types = [kind for kind in covariance_types if kind in COVARIANCE_TYPES]
+    settings = {
+        "max_iter": max_iter,
+        "tol": tol,
+        "reg_covar": reg_covar,
+        "eigenvalue_factor": eigenvalue_factor,
+        "min_points": min_points,
+        "sample_weight": sample_weight,
+    }
+    fitted = {kind: fit_planned_starts(X, planned, n_components, kind, settings) for kind in parsimonious}
+    if not covariance_types:
+        return fitted
     conjugate = {
         covariance_type: None
         if prior_options is None
@@ -237,15 +253,8 @@ def fit_batch(
                     starts.append(em.Start(error=str(err).replace("\n", " ")))
             messages.append(shared_messages + [str(w.message).replace("\n", " ") for w in caught])
             seconds.append(shared_seconds + time.perf_counter() - started)
-    settings = {
-        "max_iter": max_iter,
-        "tol": tol,
-        "reg_covar": reg_covar,
-        "eigenvalue_factor": eigenvalue_factor,
-        "min_points": min_points,
-        "sample_weight": sample_weight,
-    }
-    return {
+    settings["min_points"] = min_points
+    return fitted | {
         covariance_type: _run_batch(
             X, planned, *made[covariance_type], covariance_type, conjugate[covariance_type], settings
         )
@@ -471,6 +480,17 @@ def fit_grid(
         raise PipelineInputError(
             "fit.prior needs fit.engine: fast; scikit-learn's GaussianMixture has no conjugate prior"
         )
+    try:
+        covariance_types = pipeline_names(covariance_types)
+    except ValueError as err:
+        raise PipelineInputError(f"fit.covariance_types: {err}") from None
+    parsimonious = [kind for kind in covariance_types if kind not in COVARIANCE_TYPES]
+    if parsimonious and (prior_options is not None or engine != "fast"):
+        raise PipelineInputError(
+            f"fit.covariance_types {parsimonious} need fit.engine: fast and fit.prior: none; "
+            "mclust's models beyond scikit-learn's four are fitted by the fourteen-model engine, "
+            "which has no conjugate prior yet"
+        )
     max_k = max(n_components)
     if X.shape[0] < max_k:
         raise PipelineInputError(
@@ -478,7 +498,6 @@ def fit_grid(
             f"component count in fit.n_components ({max_k}); each component needs at least "
             f"one point. Lower fit.n_components or use more data."
         )
-    covariance_types = list(covariance_types)
     planned = _planned_starts(
         X,
         n_components=n_components,

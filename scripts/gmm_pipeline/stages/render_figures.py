@@ -21,10 +21,30 @@ from ..files.figure_files import save_figure  # noqa: E402
 from ..files.model_io import load_model  # noqa: E402
 from ..files.summary_columns import SCORE_COLUMNS  # noqa: E402
 from ..maths import criteria  # noqa: E402
+from ..maths.covariance_models import ALIASES, MODELS  # noqa: E402
 from ..maths.merging import MergeStep, linkage_matrix  # noqa: E402
 from .prepare_data import load_dataset  # noqa: E402
 
 COVARIANCE_COLORS = {"full": "tab:blue", "tied": "tab:orange", "diag": "tab:green", "spherical": "tab:red"}
+# mclust's other ten models, each its own colour after scikit-learn's four.
+COVARIANCE_COLORS |= dict(
+    zip(
+        [model for model in MODELS if model not in ALIASES.values()],
+        [
+            "tab:purple",
+            "tab:brown",
+            "tab:pink",
+            "tab:gray",
+            "tab:olive",
+            "tab:cyan",
+            "navy",
+            "gold",
+            "lime",
+            "teal",
+        ],
+        strict=True,
+    )
+)
 
 
 def plot_model(ax, model, X, is_anomaly, *, grid_resolution=300):

@@ -23,6 +23,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import load_models
 from ..maths.em import as_estimator, run_from_model
+from ..maths.parsimonious_mixture import ParsimoniousGaussianMixture, refit_from_model
 from .fit_models import DEFAULT_MAX_ITER, DEFAULT_REG_COVAR, DEFAULT_TOL
 from .prepare_data import load_dataset
 
@@ -50,7 +51,9 @@ def log_likelihood(model, X):
 
 def refit_from(model, X, *, tol, max_iter, reg_covar):
     """EM on ``X`` started from ``model``'s parameters; the refitted model, or None if EM
-    failed (a covariance that lost positive definiteness)."""
+    failed (a covariance that lost positive definiteness, or by mclust's test)."""
+    if isinstance(model, ParsimoniousGaussianMixture):
+        return refit_from_model(model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
     fit = run_from_model(model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
     if fit.error is not None:
         return None
