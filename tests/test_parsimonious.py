@@ -184,3 +184,23 @@ def test_a_fitted_model_scores_predicts_and_samples():
 def test_bad_parameters_fail_with_one_line_naming_them(params, message):
     with pytest.raises(ValueError, match=message):
         ParsimoniousGaussianMixture(**params).fit(load_iris().data)
+
+
+def test_the_noise_component_fits_as_the_pipelines_engine_fits_it():
+    # mclust's Vinv in the fourteen-model engine: VVV with noise, from the same start (k-means
+    # of the rows not first taken as noise), lands where the pipeline's full engine does.
+    from gmm_pipeline.maths.noise import fit_noise_mixture
+
+    rng = np.random.default_rng(0)
+    X = np.vstack(
+        [rng.normal(size=(300, 2)), rng.normal(loc=5, size=(300, 2)), rng.uniform(-5, 10, size=(30, 2))]
+    )
+    settings = {"n_components": [1, 2, 3], "seeds": [0, 1], "tol": 1e-10}
+    ours, table = fit_noise_mixture(X, covariance_type="VVV", **settings)
+    theirs, reference = fit_noise_mixture(X, covariance_type="full", **settings)
+    assert ours.n_components == theirs.n_components == 2
+    assert isinstance(ours.gaussian, ParsimoniousGaussianMixture)
+    np.testing.assert_allclose(table["total_log_likelihood"], reference["total_log_likelihood"], rtol=1e-9)
+    assert ours.noise_weight == pytest.approx(theirs.noise_weight, rel=1e-4)  # a flat direction
+    np.testing.assert_allclose(ours.gaussian.means_, theirs.gaussian.means_, rtol=1e-4)
+    np.testing.assert_allclose(ours.score_samples(X), theirs.score_samples(X), rtol=1e-5)
