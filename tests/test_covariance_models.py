@@ -108,3 +108,9 @@ def test_scikit_learns_names_are_four_of_the_models():
     }  # fmt: skip
     with pytest.raises(ValueError, match="'VVX' is not one of: EII"):
         model_name("VVX")
+
+
+def test_the_kernels_number_the_models_in_their_order():
+    from gmm_pipeline.maths.compiled import parsimonious_kernels
+
+    assert parsimonious_kernels.MODELS == MODELS

@@ -21,6 +21,7 @@ def mclust_run(tmp_path_factory):
     # VVV is scikit-learn's full: listed under mclust's name, it runs as full.
     config["fit"]["covariance_types"] = ["VVV", "VEV", "EVE"]
     config["datasets"]["moons"]["model"] = {"covariance_type": "VEV", "n_components": 3}
+    config["selection"]["lrt"] = {"replicates": 3, "max_k": 2}
     path = write_config(workdir / "config.yaml", config)
     run_snakemake(workdir, "--configfile", path, "--cores", 2)
     return workdir, path
@@ -52,6 +53,13 @@ def test_the_other_models_are_fitted_selected_and_used_downstream(mclust_run):
     merges = pd.read_csv(results / "clusters/moons/merges.csv")
     assert merges["n_clusters"].max() == chosen["n_components"]
     assert (results / "figures/moons/criteria.png").stat().st_size > 0
+    # The bootstrap LRT and the parameter uncertainty refit the constrained models too.
+    tests = pd.read_csv(results / "select/moons/lrt/VEV.csv")
+    # 3 replicates cannot reject at 0.05 (the smallest p-value is 1/4): the test stops at k = 1.
+    assert list(tests["n_components"]) == [1] and tests["replicates"].iloc[0] == 3
+    assert tests["failed_replicates"].iloc[0] == 0 and tests["statistic"].iloc[0] > 0
+    uncertainty = pd.read_csv(results / "select/moons/parameter_uncertainty.csv")
+    assert (uncertainty["replicates"] > 0).all() and uncertainty["standard_error"].notna().all()
 
 
 def test_a_rerun_has_nothing_to_do(mclust_run):

@@ -7,6 +7,7 @@ from gmm_pipeline.files.artifacts import sha256_file
 from gmm_pipeline.config.memory import BASE_MIB, largest_component_count, rule_mem_mb
 from gmm_pipeline.config.plan import dataset_pattern
 from gmm_pipeline.maths.estimators import COVARIANCE_TYPES
+from gmm_pipeline.maths.covariance_models import OTHER_MODELS
 
 # Every dataset of the run: the configured ones and each sweep point (RUN.plan, from the
 # Snakefile's check of the config).
@@ -22,7 +23,7 @@ SWEEPS = list(config["sweeps"])
 # made Snakemake compile a pattern thousands of characters long for each rule).
 wildcard_constraints:
     dataset=dataset_pattern(PLAN),
-    covariance_type="|".join(COVARIANCE_TYPES),
+    covariance_type="|".join(COVARIANCE_TYPES + OTHER_MODELS),
     sweep="|".join(map(re.escape, SWEEPS)) or "(?!)",
     plot="[A-Za-z0-9][A-Za-z0-9_-]*",
 

@@ -32,12 +32,17 @@ import math
 
 import numpy as np
 
-from .compiled import parsimonious_kernels as kernels
-
-MODELS = kernels.MODELS
+# mclust's names, in mclust's order (the compiled kernels number the models in this order;
+# the names are here, apart from them, so that reading a config does not load numba).
+MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
 
 # scikit-learn's covariance types, as the models they are.
 ALIASES = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
+# The ten models scikit-learn has not: the pipeline calls them by mclust's names.
+OTHER_MODELS = tuple(model for model in MODELS if model not in ALIASES.values())
 # mclust's inner tolerance (``emControl()$tol[2]``).
 INNER_TOL = math.sqrt(np.finfo(float).eps)
 INNER_MAX_ITER = 1000
@@ -139,6 +144,8 @@ def m_step_covariances(model, scatter, nk, state=None, *, inner_tol=INNER_TOL, i
     volumes = state.get("volumes", np.ones(G)).copy()
     covariances = np.empty((G, d, d))
     scatter, nk = np.ascontiguousarray(scatter, dtype=float), np.ascontiguousarray(nk, dtype=float)
+    from .compiled import parsimonious_kernels as kernels
+
     sound = kernels.m_step(
         MODELS.index(model_name(model)), scatter, nk, orientation, shapes, volumes, warm,
         inner_tol, inner_max_iter, covariances,

@@ -21,7 +21,7 @@ from ..files.figure_files import save_figure  # noqa: E402
 from ..files.model_io import load_model  # noqa: E402
 from ..files.summary_columns import SCORE_COLUMNS  # noqa: E402
 from ..maths import criteria  # noqa: E402
-from ..maths.covariance_models import ALIASES, MODELS  # noqa: E402
+from ..maths.covariance_models import OTHER_MODELS  # noqa: E402
 from ..maths.merging import MergeStep, linkage_matrix  # noqa: E402
 from .prepare_data import load_dataset  # noqa: E402
 
@@ -29,7 +29,7 @@ COVARIANCE_COLORS = {"full": "tab:blue", "tied": "tab:orange", "diag": "tab:gree
 # mclust's other ten models, each its own colour after scikit-learn's four.
 COVARIANCE_COLORS |= dict(
     zip(
-        [model for model in MODELS if model not in ALIASES.values()],
+        OTHER_MODELS,
         [
             "tab:purple",
             "tab:brown",
