@@ -140,6 +140,20 @@ def _check_estimator_params(params, source):
         return
 
 
+def _check_header(record, source, model_format, version, estimator):
+    """The record's ``format``, ``format_version`` and ``estimator`` are these."""
+    if not isinstance(record, dict):
+        raise ModelFormatError(f"{source}: expected a JSON object, got {type(record).__name__}")
+    if record.get("format") != model_format:
+        raise ModelFormatError(f"{source}: 'format' is {record.get('format')!r}, expected {model_format!r}")
+    if record.get("format_version") != version:
+        raise ModelFormatError(
+            f"{source}: 'format_version' is {record.get('format_version')!r}, this code reads version {version}"
+        )
+    if record.get("estimator") != estimator:
+        raise ModelFormatError(f"{source}: 'estimator' must be {estimator!r}")
+
+
 def _checked_start(start, source):
     """How EM was started (``{"init_params": str, "seed": int}``) or None."""
     if start is not None and not (
@@ -174,17 +188,7 @@ def model_from_dict(record, source="model"):
     ModelFormatError
         If any field is missing, of the wrong type or shape, non-finite, or inconsistent.
     """
-    if not isinstance(record, dict):
-        raise ModelFormatError(f"{source}: expected a JSON object, got {type(record).__name__}")
-    if record.get("format") != MODEL_FORMAT:
-        raise ModelFormatError(f"{source}: 'format' is {record.get('format')!r}, expected {MODEL_FORMAT!r}")
-    if record.get("format_version") != MODEL_FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{source}: 'format_version' is {record.get('format_version')!r}, "
-            f"this code reads version {MODEL_FORMAT_VERSION}"
-        )
-    if record.get("estimator") != "GaussianMixture":
-        raise ModelFormatError(f"{source}: 'estimator' must be 'GaussianMixture'")
+    _check_header(record, source, MODEL_FORMAT, MODEL_FORMAT_VERSION, "GaussianMixture")
     unknown = sorted(set(record) - _RECORD_KEYS)
     if unknown:
         raise ModelFormatError(f"{source}: unknown field(s) {unknown}; a model holds {sorted(_RECORD_KEYS)}")
@@ -371,17 +375,9 @@ def parsimonious_from_dict(record, source="model"):
     ModelFormatError
         If any field is missing, of the wrong type or shape, non-finite, or inconsistent.
     """
-    if not isinstance(record, dict) or record.get("format") != PARSIMONIOUS_FORMAT:
-        raise ModelFormatError(
-            f"{source}: not a parsimonious mixture (expected format {PARSIMONIOUS_FORMAT!r})"
-        )
-    if record.get("format_version") != PARSIMONIOUS_FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{source}: 'format_version' is {record.get('format_version')!r}, "
-            f"this code reads version {PARSIMONIOUS_FORMAT_VERSION}"
-        )
-    if record.get("estimator") != "ParsimoniousGaussianMixture":
-        raise ModelFormatError(f"{source}: 'estimator' must be 'ParsimoniousGaussianMixture'")
+    _check_header(
+        record, source, PARSIMONIOUS_FORMAT, PARSIMONIOUS_FORMAT_VERSION, "ParsimoniousGaussianMixture"
+    )
     if set(record) != _PARSIMONIOUS_KEYS:
         raise ModelFormatError(f"{source}: a parsimonious mixture holds exactly {sorted(_PARSIMONIOUS_KEYS)}")
     model_name = record["model"]
