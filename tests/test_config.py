@@ -519,9 +519,13 @@ def test_no_stage_function_keeps_its_own_copy_of_a_config_default():
     "fit, expected",
     [
         (
-            {"covariance_types": ["full", "VEV"], "prior": "default"},
-            "Invalid config: fit.covariance_types has VEV, which need fit.engine: fast and "
-            "fit.prior: none (the fourteen-model engine has no conjugate prior yet)",
+            {"covariance_types": ["full", "VEV", "EVE"], "prior": "default"},
+            "Invalid config: fit.prior: mclust has no conjugate prior for EVE (it has one for EII, EEI, "
+            "VEI, EVI, EEV, VEV and scikit-learn's four types)",
+        ),
+        (
+            {"covariance_types": ["full", "VEV"], "engine": "sklearn"},
+            "Invalid config: fit.covariance_types has VEV, which need fit.engine: fast (the fourteen-model engine)",
         ),
         (
             {"covariance_types": ["full", "VVV"]},

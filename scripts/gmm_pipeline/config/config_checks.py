@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, csv_header, text_rows
-from ..maths.covariance_models import pipeline_names
+from ..maths.covariance_models import PRIOR_MODELS, pipeline_names
 from ..maths.estimators import COVARIANCE_TYPES, fewest_points
 from ..maths.outlier_kinds import DEFAULTS as KIND_OPTIONS
 from .memory import generated_features, parquet_shape
@@ -77,11 +77,16 @@ def check_dataset(planned):
     except ValueError as err:
         raise PipelineInputError(f"{planned.setting_key('fit.covariance_types')}: {err}") from None
     others = [kind for kind in kinds if kind not in COVARIANCE_TYPES]
-    if others and (fit.get("prior", "none") != "none" or fit.get("engine") == "sklearn"):
+    if others and fit.get("engine") == "sklearn":
         raise PipelineInputError(
             f"{planned.setting_key('fit.covariance_types')} has {', '.join(others)}, which need "
-            f"{planned.setting_key('fit.engine')}: fast and {planned.setting_key('fit.prior')}: none "
-            "(the fourteen-model engine has no conjugate prior yet)"
+            f"{planned.setting_key('fit.engine')}: fast (the fourteen-model engine)"
+        )
+    without_prior = [kind for kind in others if kind not in PRIOR_MODELS]
+    if without_prior and fit.get("prior", "none") != "none":
+        raise PipelineInputError(
+            f"{planned.setting_key('fit.prior')}: mclust has no conjugate prior for {', '.join(without_prior)} "
+            f"(it has one for {', '.join(PRIOR_MODELS)} and scikit-learn's four types)"
         )
     pinned = spec.get("model")
     if pinned:

@@ -43,6 +43,8 @@ MODELS = (
 ALIASES = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
 # The ten models scikit-learn has not: the pipeline calls them by mclust's names.
 OTHER_MODELS = tuple(model for model in MODELS if model not in ALIASES.values())
+# Those of the ten that mclust gives a conjugate prior (maths.parsimonious_prior).
+PRIOR_MODELS = ("EII", "EEI", "VEI", "EVI", "EEV", "VEV")
 # mclust's inner tolerance (``emControl()$tol[2]``).
 INNER_TOL = math.sqrt(np.finfo(float).eps)
 INNER_MAX_ITER = 1000

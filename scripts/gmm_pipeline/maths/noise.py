@@ -28,11 +28,13 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from ..errors import PipelineInputError
+from .covariance_models import PRIOR_MODELS
 from .criteria import column, n_parameters
 from .em import Start, as_estimator, default_prior, estimate_parameters, initial_responsibilities, run_starts
 from .estimators import COVARIANCE_TYPES
 from .parsimonious_em import run_em
 from .parsimonious_mixture import fitted_mixture
+from .parsimonious_prior import model_prior, run_map_em
 
 BIC_COLUMN = column("bic")
 TABLE_COLUMNS = [
@@ -217,9 +219,10 @@ def fit_noise_mixture(
             "the data span no volume (a constant column or fewer distinct rows than features); "
             "a uniform noise component needs a region of positive volume"
         )
-    if covariance_type not in COVARIANCE_TYPES and prior is not None:
+    if covariance_type not in COVARIANCE_TYPES + PRIOR_MODELS and prior is not None:
         raise PipelineInputError(
-            f"a noise component with {covariance_type} covariances has no conjugate prior yet: set fit.prior: none"
+            f"fit.prior: mclust has no conjugate prior for {covariance_type} (it has one for "
+            f"{', '.join(PRIOR_MODELS)} and scikit-learn's four types)"
         )
     noise = initial_noise(X, fraction=initial_fraction, n_neighbors=n_neighbors)
     n, d = X.shape
@@ -240,8 +243,10 @@ def fit_noise_mixture(
                 **settings,
             )
         else:
+            conjugate = None if prior is None else model_prior(X, k, covariance_type, **prior)
             fits = [
-                _parsimonious_fit(X, noise, k, covariance_type, seed, log_volume, settings) for seed in seeds
+                _parsimonious_fit(X, noise, k, covariance_type, seed, log_volume, settings, conjugate)
+                for seed in seeds
             ]
         for seed, fit in zip(seeds, fits, strict=True):
             row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
@@ -268,15 +273,27 @@ def fit_noise_mixture(
     return (best[2] if best else None), table
 
 
-def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume, settings):
+def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume, settings, prior=None):
     """One start of one of mclust's other ten models with the noise component, by the
     fourteen-model engine (mclust's ``me`` with ``Vinv``), from the same start as
     :func:`_start`: k-means of the rows not taken as noise, the noise rows in the noise
-    component. Returned in :func:`gmm_pipeline.maths.em.run_starts`' form."""
+    component, at the posterior mode under ``prior`` if given. Returned in
+    :func:`gmm_pipeline.maths.em.run_starts`' form."""
     resp = np.zeros((len(X), n_components + 1))
     resp[~noise, :n_components] = initial_responsibilities(X[~noise], n_components, "kmeans", seed)
     resp[noise, n_components] = 1.0
-    fit = run_em(X, resp, covariance_type, noise_log_density=-log_volume, **settings)
+    if prior is None:
+        fit = run_em(X, resp, covariance_type, noise_log_density=-log_volume, **settings)
+    else:
+        fit = run_map_em(
+            X,
+            resp,
+            covariance_type,
+            prior,
+            noise_log_density=-log_volume,
+            tol=settings["tol"],
+            max_iter=settings["max_iter"],
+        )
     if fit.singular:
         return SimpleNamespace(
             error=f"singular at EM iteration {fit.n_iter} (mclust's test)", lower_bounds=[], converged=False

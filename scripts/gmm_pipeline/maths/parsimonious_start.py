@@ -16,6 +16,7 @@ import numpy as np
 
 from .parsimonious_em import run_em
 from .parsimonious_mixture import fitted_mixture, partition_responsibilities, start_responsibilities
+from .parsimonious_prior import model_prior, run_map_em
 from .single_start import degeneracy, start_row
 
 
@@ -34,8 +35,9 @@ def fit_planned_starts(X, planned, n_components, covariance_type, settings):
     covariance_type : str
         One of mclust's models.
     settings : dict
-        ``tol``, ``max_iter``, ``reg_covar``, ``eigenvalue_factor``, ``min_points`` and
-        ``sample_weight``, as for the fit grid.
+        ``tol``, ``max_iter``, ``reg_covar``, ``eigenvalue_factor``, ``min_points``,
+        ``sample_weight`` and ``prior_options`` (None, or ``fit.prior`` as options of
+        :func:`~gmm_pipeline.maths.parsimonious_prior.model_prior`), as for the fit grid.
 
     Returns
     -------
@@ -63,15 +65,27 @@ def fit_planned_starts(X, planned, n_components, covariance_type, settings):
             row["error"] = str(err).replace("\n", " ")
             fitted.append((None, row))
             continue
-        fit = run_em(
-            X,
-            resp,
-            covariance_type,
-            sample_weight=weights,
-            tol=settings["tol"],
-            max_iter=settings["max_iter"],
-            reg_covar=settings["reg_covar"],
-        )
+        if settings.get("prior_options") is None:
+            fit = run_em(
+                X,
+                resp,
+                covariance_type,
+                sample_weight=weights,
+                tol=settings["tol"],
+                max_iter=settings["max_iter"],
+                reg_covar=settings["reg_covar"],
+            )
+        else:  # the posterior mode; the prior's scale keeps covariances sound, as in mclust
+            prior = model_prior(X, n_components, covariance_type, **settings["prior_options"])
+            fit = run_map_em(
+                X,
+                resp,
+                covariance_type,
+                prior,
+                sample_weight=weights,
+                tol=settings["tol"],
+                max_iter=settings["max_iter"],
+            )
         row["fit_seconds"] = round(time.perf_counter() - started, 6)
         if not np.isfinite(fit.log_likelihood):
             row["error"] = "the first M-step gave a singular covariance (mclust's test)"

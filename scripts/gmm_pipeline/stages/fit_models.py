@@ -44,7 +44,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import write_csv
 from ..files.model_io import save_models
 from ..maths import criteria, em
-from ..maths.covariance_models import pipeline_names
+from ..maths.covariance_models import PRIOR_MODELS, pipeline_names
 from ..maths.estimators import COVARIANCE_TYPES
 from ..maths.hierarchical import hierarchical_partitions
 from ..maths.initialisation import (
@@ -195,6 +195,10 @@ def fit_batch(
     fitted : dict of str to list of (GaussianMixture or None, dict)
         For each covariance type, the model and row of each planned start, in order.
     """
+    if prior_options is not None and min_points is None:
+        # A component of fewer than d + 1 points has a singular scatter, but under the prior
+        # its covariance is still well defined: only the covariance floor marks a MAP fit.
+        min_points = 0
     parsimonious = [kind for kind in covariance_types if kind not in COVARIANCE_TYPES]
     covariance_types = [kind for kind in covariance_types if kind in COVARIANCE_TYPES]
     settings = {
@@ -204,6 +208,7 @@ def fit_batch(
         "eigenvalue_factor": eigenvalue_factor,
         "min_points": min_points,
         "sample_weight": sample_weight,
+        "prior_options": prior_options,
     }
     fitted = {kind: fit_planned_starts(X, planned, n_components, kind, settings) for kind in parsimonious}
     if not covariance_types:
@@ -214,10 +219,6 @@ def fit_batch(
         else em.default_prior(X, n_components, covariance_type, **prior_options)
         for covariance_type in covariance_types
     }
-    if prior_options is not None and min_points is None:
-        # A component of fewer than d + 1 points has a singular scatter, but under the prior
-        # its covariance is still well defined: only the covariance floor marks a MAP fit.
-        min_points = 0
     made = {covariance_type: ([], [], [], []) for covariance_type in covariance_types}
     for method, seed, partitions in planned:
         shared_seconds, shared_messages, resp = 0.0, [], None
@@ -485,11 +486,16 @@ def fit_grid(
     except ValueError as err:
         raise PipelineInputError(f"fit.covariance_types: {err}") from None
     parsimonious = [kind for kind in covariance_types if kind not in COVARIANCE_TYPES]
-    if parsimonious and (prior_options is not None or engine != "fast"):
+    if parsimonious and engine != "fast":
         raise PipelineInputError(
-            f"fit.covariance_types {parsimonious} need fit.engine: fast and fit.prior: none; "
-            "mclust's models beyond scikit-learn's four are fitted by the fourteen-model engine, "
-            "which has no conjugate prior yet"
+            f"fit.covariance_types {parsimonious} need fit.engine: fast: mclust's models beyond "
+            "scikit-learn's four are fitted by the fourteen-model engine"
+        )
+    without_prior = [kind for kind in parsimonious if kind not in PRIOR_MODELS]
+    if without_prior and prior_options is not None:
+        raise PipelineInputError(
+            f"fit.prior: mclust has no conjugate prior for {', '.join(without_prior)} "
+            f"(it has one for {', '.join(PRIOR_MODELS)} and scikit-learn's four types)"
         )
     max_k = max(n_components)
     if X.shape[0] < max_k:
