@@ -66,3 +66,23 @@ def test_a_rerun_has_nothing_to_do(mclust_run):
     workdir, path = mclust_run
     process = run_snakemake(workdir, "--configfile", path, "--dry-run")
     assert planned_jobs(process.stdout) == {}
+
+
+def test_a_sweep_takes_mclusts_names(tmp_path):
+    # A sweep's own fit settings name models as the config does: VVV is full, VEV its own.
+    config = small_config()
+    config["datasets"] = {}
+    config["selection"]["lrt"] = {"replicates": 3}
+    config["sweeps"] = {
+        "models": {
+            "base": {"generator": "moons", "n_samples": 200, "noise": 0.05, "seed": 0},
+            "axes": {"seed": [0, 1]},
+            "settings": {"fit": {"covariance_types": ["VVV", "VEV"]}},
+        }
+    }
+    path = write_config(tmp_path / "sweep.yaml", config)
+    process = run_snakemake(tmp_path, "--configfile", path, "--dry-run")
+    jobs = planned_jobs(process.stdout)
+    assert jobs["fit_models"] == 2 and jobs["test_components"] == 2 * 2
+    assert "lrt/VEV.csv" in process.stdout and "lrt/full.csv" in process.stdout
+    assert "lrt/VVV.csv" not in process.stdout
