@@ -72,11 +72,8 @@ def check_dataset(planned):
             f"{planned.dataset_key('outlier_labels')} needs {planned.dataset_key('label_column')}: "
             f"the column the labels are in"
         )
-    try:
-        kinds = pipeline_names(fit["covariance_types"])
-    except ValueError as err:
-        raise PipelineInputError(f"{planned.setting_key('fit.covariance_types')}: {err}") from None
-    others = [kind for kind in kinds if kind not in COVARIANCE_TYPES]
+    # Already in the pipeline's names (normalise_fit, for the config and each sweep).
+    others = [kind for kind in fit["covariance_types"] if kind not in COVARIANCE_TYPES]
     if others and fit.get("engine") == "sklearn":
         raise PipelineInputError(
             f"{planned.setting_key('fit.covariance_types')} has {', '.join(others)}, which need "
@@ -90,7 +87,7 @@ def check_dataset(planned):
         )
     pinned = spec.get("model")
     if pinned:
-        if pipeline_names([pinned["covariance_type"]])[0] not in kinds:
+        if pipeline_names([pinned["covariance_type"]])[0] not in fit["covariance_types"]:
             raise PipelineInputError(
                 f"{planned.dataset_key('model.covariance_type')} is {pinned['covariance_type']!r}, "
                 f"which is not in {planned.setting_key('fit.covariance_types')} {fit['covariance_types']}"
@@ -250,14 +247,7 @@ def normalise_config(config):
     mclust's names of scikit-learn's four covariance types (VII, VVI, EEE, VVV) become
     scikit-learn's (spherical, diag, tied, full).
     """
-    init_params = config["fit"]["init_params"]
-    if isinstance(init_params, str):
-        config["fit"]["init_params"] = [init_params]
-    # mclust's names of scikit-learn's four types are those types: one name per model.
-    try:
-        config["fit"]["covariance_types"] = pipeline_names(config["fit"]["covariance_types"])
-    except ValueError as err:
-        raise PipelineInputError(f"fit.covariance_types: {err}") from None
+    normalise_fit(config["fit"], "fit")
     for spec in (config.get("datasets") or {}).values():
         if (
             isinstance(spec, dict)
@@ -265,6 +255,19 @@ def normalise_config(config):
             and "covariance_type" in spec["model"]
         ):
             spec["model"]["covariance_type"] = pipeline_names([spec["model"]["covariance_type"]])[0]
+
+
+def normalise_fit(fit, key):
+    """The canonical form of a ``fit`` section (the config's, or a sweep's settings at
+    ``key``), in place: a list of init methods, and scikit-learn's name of each of the
+    four covariance models it has (one name per model)."""
+    if isinstance(fit.get("init_params"), str):
+        fit["init_params"] = [fit["init_params"]]
+    if "covariance_types" in fit:
+        try:
+            fit["covariance_types"] = pipeline_names(fit["covariance_types"])
+        except ValueError as err:
+            raise PipelineInputError(f"{key}.covariance_types: {err}") from None
 
 
 def check_config_size(config, limit=MAX_CONFIG_VALUES):

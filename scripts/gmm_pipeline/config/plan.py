@@ -20,8 +20,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import PipelineInputError
 from ..files.summary_columns import DETECTOR_METRICS, SUMMARY_METRICS
-from ..maths.covariance_models import pipeline_names
-from .config_checks import SOURCE_KEYS, strict_validator
+from .config_checks import SOURCE_KEYS, normalise_fit, strict_validator
 
 # The config sections whose values steps read; a sweep may set them per grid and per point.
 SECTIONS = ("fit", "selection", "bayesian", "anomalies", "figures")
@@ -221,7 +220,8 @@ def _grid_settings(prefix, overrides, config, schema):
             raise PipelineInputError(
                 f"config key '{prefix}.settings.{section}{'.' + key if key else ''}': {error.message}"
             )
-        _normalise(prefix, section, merged)
+        if section == "fit":
+            normalise_fit(merged, f"{prefix}.settings.fit")
         settings[section] = merged
     return settings
 
@@ -345,18 +345,6 @@ def _fill_defaults(instance, node, schema):
             instance[name] = copy.deepcopy(child["default"])
         if isinstance(instance.get(name), dict) and child.get("type") == "object":
             _fill_defaults(instance[name], child, schema)
-
-
-def _normalise(prefix, section, settings):
-    # As config_checks.normalise_config: steps always see a list of init methods, and
-    # scikit-learn's name of the four covariance models it has.
-    if section == "fit" and isinstance(settings.get("init_params"), str):
-        settings["init_params"] = [settings["init_params"]]
-    if section == "fit" and "covariance_types" in settings:
-        try:
-            settings["covariance_types"] = pipeline_names(settings["covariance_types"])
-        except ValueError as err:
-            raise PipelineInputError(f"{prefix}.settings.fit.covariance_types: {err}") from None
 
 
 def _resolve(node, schema):

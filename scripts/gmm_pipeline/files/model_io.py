@@ -25,7 +25,7 @@ from ..errors import ModelFormatError
 from ..maths.covariance_models import MODELS, constraint_violations
 from ..maths.estimators import COVARIANCE_TYPES, fitted_estimator, precisions_cholesky_from_covariances
 from ..maths.noise import NoiseMixture
-from ..maths.parsimonious_mixture import ParsimoniousGaussianMixture
+from ..maths.parsimonious_mixture import ParsimoniousGaussianMixture, set_fitted
 from .artifacts import read_json, write_json
 
 MODEL_FORMAT = "gmm-pipeline.gaussian-mixture"
@@ -413,7 +413,7 @@ def parsimonious_from_dict(record, source="model"):
     if not np.allclose(covariances, np.swapaxes(covariances, 1, 2), rtol=1e-12, atol=0):
         raise ModelFormatError(f"{source}: 'covariances' are not symmetric")
     try:
-        lower = np.linalg.cholesky(covariances)
+        np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         raise ModelFormatError(f"{source}: 'covariances' are not positive definite") from None
     problems = constraint_violations(model_name, covariances)
@@ -421,12 +421,16 @@ def parsimonious_from_dict(record, source="model"):
         raise ModelFormatError(
             f"{source}: the covariances are not a {model_name} model: {'; '.join(problems)}"
         )
-    estimator.model_name_ = model_name
-    estimator.weights_, estimator.means_, estimator.covariances_ = weights, means, covariances
-    estimator.precisions_cholesky_ = np.swapaxes(np.linalg.inv(lower), 1, 2)
-    estimator.converged_, estimator.n_iter_ = record["converged"], record["n_iter"]
-    estimator.lower_bound_ = float(record["lower_bound"])
-    estimator.n_features_in_ = d
+    set_fitted(
+        estimator,
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        converged=record["converged"],
+        n_iter=record["n_iter"],
+        lower_bound=float(record["lower_bound"]),
+        n_features=d,
+    )
     if start is not None:
         estimator.start_ = dict(start)
     return estimator

@@ -21,7 +21,6 @@ anomaly score of its own. This follows mclust's ``noise`` initialisation:
 
 import math
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -242,23 +241,30 @@ def fit_noise_mixture(
                 prior=conjugate,
                 **settings,
             )
+            outcomes = [
+                (
+                    None if fit.error else _noise_mixture(fit, covariance_type, d, log_volume, settings),
+                    fit.error or "",
+                    len(fit.lower_bounds),
+                    fit.converged,
+                )
+                for fit in fits
+            ]
         else:
             conjugate = None if prior is None else model_prior(X, k, covariance_type, **prior)
-            fits = [
+            outcomes = [
                 _parsimonious_fit(X, noise, k, covariance_type, seed, log_volume, settings, conjugate)
                 for seed in seeds
             ]
-        for seed, fit in zip(seeds, fits, strict=True):
-            row = {"n_components": k, "seed": seed, "n_iter": len(fit.lower_bounds), "error": fit.error or ""}
-            row["converged"] = bool(fit.converged)
-            if fit.error is None:
-                model = _noise_mixture(
-                    fit,
-                    covariance_type,
-                    d,
-                    log_volume,
-                    {"tol": tol, "reg_covar": reg_covar, "max_iter": max_iter},
-                )
+        for seed, (model, error, n_iter, converged) in zip(seeds, outcomes, strict=True):
+            row = {
+                "n_components": k,
+                "seed": seed,
+                "n_iter": n_iter,
+                "error": error,
+                "converged": bool(converged),
+            }
+            if model is not None:
                 log_likelihood = float(model.score_samples(X).sum())
                 row |= {
                     "total_log_likelihood": log_likelihood,
@@ -277,8 +283,8 @@ def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume,
     """One start of one of mclust's other ten models with the noise component, by the
     fourteen-model engine (mclust's ``me`` with ``Vinv``), from the same start as
     :func:`_start`: k-means of the rows not taken as noise, the noise rows in the noise
-    component, at the posterior mode under ``prior`` if given. Returned in
-    :func:`gmm_pipeline.maths.em.run_starts`' form."""
+    component, at the posterior mode under ``prior`` if given: (the NoiseMixture or None,
+    the error, the iterations, whether EM converged)."""
     resp = np.zeros((len(X), n_components + 1))
     resp[~noise, :n_components] = initial_responsibilities(X[~noise], n_components, "kmeans", seed)
     resp[noise, n_components] = 1.0
@@ -295,9 +301,7 @@ def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume,
             max_iter=settings["max_iter"],
         )
     if fit.singular:
-        return SimpleNamespace(
-            error=f"singular at EM iteration {fit.n_iter} (mclust's test)", lower_bounds=[], converged=False
-        )
+        return None, f"singular at EM iteration {fit.n_iter} (mclust's test)", fit.n_iter, False
     weights = fit.weights[:-1] / fit.weights[:-1].sum()
     gaussian = fitted_mixture(
         replace(fit, weights=weights),
@@ -309,15 +313,10 @@ def _parsimonious_fit(X, noise, n_components, covariance_type, seed, log_volume,
         random_state=int(seed),
         **settings,
     )
-    model = NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume))
-    return SimpleNamespace(
-        error=None, lower_bounds=[np.nan] * fit.n_iter, converged=fit.converged, model=model
-    )
+    return NoiseMixture(gaussian, float(fit.weights[-1]), float(log_volume)), "", fit.n_iter, fit.converged
 
 
 def _noise_mixture(fit, covariance_type, n_features, log_volume, settings):
-    if hasattr(fit, "model"):  # fitted by the fourteen-model engine
-        return fit.model
     gaussian = as_estimator(
         fit,
         covariance_type=covariance_type,

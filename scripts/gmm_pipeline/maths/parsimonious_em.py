@@ -55,9 +55,15 @@ def log_gaussian_densities(X, means, covariances):
     return (-0.5 * (whitened**2).sum(axis=2) - half_log_det[:, None] - 0.5 * d * _LOG_2PI).T
 
 
-def e_step(X, weights, means, covariances, sample_weight):
-    """Responsibilities and the (weighted) total log-likelihood."""
-    joint = log_gaussian_densities(X, means, covariances) + np.log(weights)[None, :]
+def e_step(X, weights, means, covariances, sample_weight, noise_log_density=None):
+    """Responsibilities and the (weighted) total log-likelihood. With ``noise_log_density``,
+    ``weights`` has the noise component's weight last, and the responsibilities a last
+    column for it."""
+    joint = log_gaussian_densities(X, means, covariances)
+    if noise_log_density is not None:
+        joint = np.column_stack([joint, np.full(len(X), noise_log_density)])
+    with np.errstate(divide="ignore"):  # a weight EM drove to 0
+        joint = joint + np.log(weights)[None, :]
     largest = joint.max(axis=1, keepdims=True)
     row_log = largest[:, 0] + np.log(np.exp(joint - largest).sum(axis=1))
     return np.exp(joint - row_log[:, None]), float(row_log @ sample_weight)

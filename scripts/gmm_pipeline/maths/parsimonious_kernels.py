@@ -70,10 +70,11 @@ def _set_from_parts(volume, shape, orientation, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _alternate_volumes(eigen, nk, shape, volumes, inner_tol, inner_max_iter):
+def alternate_volumes(eigen, divisors, shape, volumes, inner_tol, inner_max_iter):
     """Volumes and one shape (det 1) for ``lambda_k A`` against the diagonal scatters
-    ``eigen`` (G, d), from ``shape``: mclust's ``msvei`` and ``mevev``'s inner loop. Updates
-    ``shape`` and ``volumes`` in place."""
+    ``eigen`` (G, d), from ``shape``: mclust's ``msvei`` and ``mevev``'s inner loop, each
+    volume over its ``divisors[k]`` (``d n_k`` for maximum likelihood; mclust's prior
+    changes them). Updates ``shape`` and ``volumes`` in place."""
     G, d = eigen.shape
     for _ in range(inner_max_iter):
         change = 0.0
@@ -81,7 +82,7 @@ def _alternate_volumes(eigen, nk, shape, volumes, inner_tol, inner_max_iter):
             total = 0.0
             for j in range(d):
                 total += eigen[k, j] / shape[j]
-            new = total / (d * nk[k])
+            new = total / divisors[k]
             change = max(change, abs(volumes[k] - new) / (1.0 + new))
             volumes[k] = new
         new_shape = np.zeros(d)
@@ -228,7 +229,7 @@ def m_step(code, scatter, nk, orientation, shapes, volumes, warm, inner_tol, inn
         else:  # VEI: mclust restarts from a unit shape at each M-step
             shape = np.ones(d)
             fresh = np.ones(G)
-            _alternate_volumes(diagonals, nk, shape, fresh, inner_tol, inner_max_iter)
+            alternate_volumes(diagonals, d * nk, shape, fresh, inner_tol, inner_max_iter)
             for k in range(G):
                 for j in range(d):
                     covariances[k, j, j] = fresh[k] * shape[j]
@@ -257,7 +258,7 @@ def m_step(code, scatter, nk, orientation, shapes, volumes, warm, inner_tol, inn
             if not warm:
                 pooled = values.sum(axis=0)
                 shape[:] = pooled / _geometric_mean(pooled)
-            _alternate_volumes(values, nk, shape, volumes, inner_tol, inner_max_iter)
+            alternate_volumes(values, d * nk, shape, volumes, inner_tol, inner_max_iter)
             for k in range(G):
                 _set_from_parts(volumes[k], shape, vectors[k], covariances[k])
     elif code == VEE:  # mclust restarts from unit volumes at each M-step

@@ -290,15 +290,16 @@ class ParsimoniousGaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.model_name_ = model
-        self.weights_ = best.weights
-        self.means_ = best.means
-        self.covariances_ = best.covariances
-        self.precisions_cholesky_ = _precision_factors(best.covariances)
-        self.converged_ = best.converged
-        self.n_iter_ = best.n_iter
-        self.lower_bound_ = best.log_likelihood / weights.sum()
-        return self
+        return set_fitted(
+            self,
+            weights=best.weights,
+            means=best.means,
+            covariances=best.covariances,
+            converged=best.converged,
+            n_iter=best.n_iter,
+            lower_bound=best.log_likelihood / weights.sum(),
+            n_features=X.shape[1],
+        )
 
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -409,12 +410,25 @@ def fitted_mixture(fit, *, n_features, sample_weight_sum, **params):
     """A fitted :class:`ParsimoniousGaussianMixture` from one EM run (a
     :class:`~gmm_pipeline.maths.parsimonious_em.ParsimoniousFit` without a noise component)
     and the estimator's parameters."""
-    model = ParsimoniousGaussianMixture(**params)
+    return set_fitted(
+        ParsimoniousGaussianMixture(**params),
+        weights=fit.weights,
+        means=fit.means,
+        covariances=fit.covariances,
+        converged=fit.converged,
+        n_iter=fit.n_iter,
+        lower_bound=fit.log_likelihood / sample_weight_sum,
+        n_features=n_features,
+    )
+
+
+def set_fitted(model, *, weights, means, covariances, converged, n_iter, lower_bound, n_features):
+    """Give a :class:`ParsimoniousGaussianMixture` its fitted attributes (the one place
+    they are set: by ``fit``, by the fit grid's starts and by the model file); returns it."""
     model.model_name_ = model_name(model.covariance_type)
-    model.weights_, model.means_, model.covariances_ = fit.weights, fit.means, fit.covariances
-    model.precisions_cholesky_ = _precision_factors(fit.covariances)
-    model.converged_, model.n_iter_ = fit.converged, fit.n_iter
-    model.lower_bound_ = fit.log_likelihood / sample_weight_sum
+    model.weights_, model.means_, model.covariances_ = weights, means, covariances
+    model.precisions_cholesky_ = _precision_factors(covariances)
+    model.converged_, model.n_iter_, model.lower_bound_ = converged, n_iter, lower_bound
     model.n_features_in_ = n_features
     return model
 

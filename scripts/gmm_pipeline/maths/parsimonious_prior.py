@@ -31,9 +31,10 @@ pipeline's other fits with a prior do, with or without a uniform noise component
 
 import numpy as np
 
+from .compiled import parsimonious_kernels as kernels
 from .covariance_models import INNER_MAX_ITER, INNER_TOL, PRIOR_MODELS, m_step_covariances, model_name
 from .em import default_prior
-from .parsimonious_em import ParsimoniousFit, e_step, log_gaussian_densities
+from .parsimonious_em import ParsimoniousFit, e_step
 
 
 def model_prior(X, n_components, covariance_type, **options):
@@ -85,16 +86,15 @@ def map_m_step(X, resp, model, sample_weight, prior, state=None):
         )
     elif model == "VEI":
         diagonals = scale + np.diagonal(augmented, axis1=1, axis2=2)
-        divisors = nu + d * nk + 2 + shrunk
         shape, volumes = np.ones(d), np.ones(G)
-        for _ in range(INNER_MAX_ITER):
-            before = np.concatenate([volumes, shape])
-            volumes = (diagonals / shape).sum(axis=1) / divisors
-            shape = (diagonals / volumes[:, None]).sum(axis=0)
-            shape = shape / np.exp(np.log(shape).mean())
-            after = np.concatenate([volumes, shape])
-            if np.max(np.abs(before - after) / (1 + after)) <= INNER_TOL:
-                break
+        kernels.alternate_volumes(
+            np.ascontiguousarray(diagonals),
+            nu + d * nk + 2 + shrunk,
+            shape,
+            volumes,
+            INNER_TOL,
+            INNER_MAX_ITER,
+        )
         covariances = np.stack([np.diag(volume * shape) for volume in volumes])
     elif model == "EEV":
         values, vectors = np.linalg.eigh(scale + augmented)
@@ -138,7 +138,7 @@ def run_map_em(
                 return ParsimoniousFit(weights, means, covariances, -np.inf, iteration, False, True)
             fit.singular = True
             return fit
-        resp, log_likelihood = _e_step(X, weights, means, covariances, sample_weight, noise_log_density)
+        resp, log_likelihood = e_step(X, weights, means, covariances, sample_weight, noise_log_density)
         fit = ParsimoniousFit(weights, means, covariances, log_likelihood, iteration, False, False)
         if previous is not None:
             fit.final_relative_change = abs(log_likelihood - previous) / (1 + abs(log_likelihood))
@@ -147,18 +147,3 @@ def run_map_em(
                 return fit
         previous = log_likelihood
     return fit
-
-
-def _e_step(X, weights, means, covariances, sample_weight, noise_log_density):
-    """:func:`~gmm_pipeline.maths.parsimonious_em.e_step`, with a last noise column if any."""
-    if noise_log_density is None:
-        return e_step(X, weights, means, covariances, sample_weight)
-    joint = np.column_stack(
-        [
-            log_gaussian_densities(X, means, covariances) + np.log(weights[:-1]),
-            np.full(len(X), np.log(weights[-1]) + noise_log_density),
-        ]
-    )
-    largest = joint.max(axis=1, keepdims=True)
-    row_log = largest[:, 0] + np.log(np.exp(joint - largest).sum(axis=1))
-    return np.exp(joint - row_log[:, None]), float(row_log @ sample_weight)

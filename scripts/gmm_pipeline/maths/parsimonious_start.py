@@ -17,7 +17,7 @@ import numpy as np
 from .parsimonious_em import run_em
 from .parsimonious_mixture import fitted_mixture, partition_responsibilities, start_responsibilities
 from .parsimonious_prior import model_prior, run_map_em
-from .single_start import degeneracy, start_row
+from .single_start import describe_fit, start_row
 
 
 def fit_planned_starts(X, planned, n_components, covariance_type, settings):
@@ -104,33 +104,20 @@ def fit_planned_starts(X, planned, n_components, covariance_type, settings):
             random_state=int(seed),
         )
         model.start_ = {"init_params": method, "seed": int(seed)}
-        reason, min_eigenvalue, fewest = degeneracy(
+        describe_fit(
             model,
-            len(X),
+            row,
+            X,
+            n_iter=fit.n_iter,
+            final_change=fit.final_relative_change,
+            converged=fit.converged,
+            messages=[],
+            tol=settings["tol"],
+            max_iter=settings["max_iter"],
             reg_covar=settings["reg_covar"],
             eigenvalue_factor=settings["eigenvalue_factor"],
             min_points=settings["min_points"],
+            singular_at=fit.n_iter if fit.singular else None,
         )
-        if fit.singular:
-            reason = "; ".join(
-                filter(None, [f"singular at EM iteration {fit.n_iter} (mclust's test)", reason])
-            )
-        row.update(
-            {
-                "lower_bound": float(model.lower_bound_),
-                "converged": bool(fit.converged),
-                "n_iter": int(fit.n_iter),
-                "final_relative_change": fit.final_relative_change,
-                "degenerate": bool(reason),
-                "degenerate_reason": reason,
-                "min_covariance_eigenvalue": min_eigenvalue,
-                "min_component_points": fewest,
-            }
-        )
-        if not fit.converged and not fit.singular:
-            row["warnings"] = (
-                f"EM did not converge in max_iter={settings['max_iter']} iterations "
-                f"(last relative change {fit.final_relative_change:.3g} > tol={settings['tol']:g})"
-            )
         fitted.append((model, row))
     return fitted

@@ -182,7 +182,8 @@ def fit_start(
         model,
         row,
         X,
-        lower_bounds=lower_bounds if model is not None else [],
+        n_iter=len(lower_bounds) if model is not None else 0,
+        final_change=relative_change(lower_bounds, len(X)) if model is not None else np.nan,
         converged=converged if model is not None else False,
         messages=messages,
         tol=tol,
@@ -207,7 +208,8 @@ def describe_fit(
     row,
     X,
     *,
-    lower_bounds,
+    n_iter,
+    final_change,
     converged,
     messages,
     tol,
@@ -215,10 +217,14 @@ def describe_fit(
     reg_covar,
     eigenvalue_factor,
     min_points,
+    singular_at=None,
 ):
-    """Fill a start's row from its fit (or only its warnings, for a start that failed)."""
-    final_change = relative_change(lower_bounds, len(X)) if model is not None else np.nan
-    if model is not None and not converged:
+    """Fill a start's row from its fit (or only its warnings, for a start that failed).
+
+    ``singular_at`` is the EM iteration at which a fit turned singular by mclust's test (the
+    fourteen-model engine keeps its last sound iteration): such a fit is degenerate, and
+    stopped for that reason, not for ``max_iter``."""
+    if model is not None and not converged and singular_at is None:
         messages.append(
             f"EM did not converge in max_iter={max_iter} iterations "
             f"(last relative change {final_change:.3g} > tol={tol:g})"
@@ -229,11 +235,13 @@ def describe_fit(
     reason, min_eigenvalue, fewest = degeneracy(
         model, len(X), reg_covar=reg_covar, eigenvalue_factor=eigenvalue_factor, min_points=min_points
     )
+    if singular_at is not None:
+        reason = "; ".join(filter(None, [f"singular at EM iteration {singular_at} (mclust's test)", reason]))
     row.update(
         {
             "lower_bound": float(model.lower_bound_),
             "converged": bool(converged),
-            "n_iter": len(lower_bounds),
+            "n_iter": int(n_iter),
             "final_relative_change": final_change,
             "degenerate": bool(reason),
             "degenerate_reason": reason,

@@ -22,12 +22,11 @@ from scipy.optimize import linear_sum_assignment  # noqa: E402
 from ..files.artifacts import write_csv  # noqa: E402
 from ..files.figure_files import save_figure  # noqa: E402
 from ..files.model_io import load_model  # noqa: E402
-from ..maths.em import run_from_model  # noqa: E402
-from ..maths.parsimonious_mixture import ParsimoniousGaussianMixture, refit_from_model  # noqa: E402
 from .assess_stability import bootstrap_sample, bootstrap_weights  # noqa: E402
 from .fit_models import DEFAULT_MAX_ITER, DEFAULT_REG_COVAR, DEFAULT_TOL  # noqa: E402
 from .prepare_data import load_dataset  # noqa: E402
 from .render_figures import projection  # noqa: E402
+from .test_components import refit_from  # noqa: E402
 
 INTERVAL = (2.5, 97.5)
 TABLE_COLUMNS = [
@@ -78,23 +77,14 @@ def refit_replicates(
             data, row_weights = X, bootstrap_weights(len(X), seed=seed, replicate=replicate)
         else:
             data, row_weights = bootstrap_sample(X, seed=seed, replicate=replicate), None
-        if isinstance(model, ParsimoniousGaussianMixture):
-            fit = refit_from_model(
-                model, data, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=row_weights
-            )
-            if fit is None:
-                continue
-            fitted_weights, fitted_means = fit.weights_, fit.means_
-        else:
-            fit = run_from_model(
-                model, data, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=row_weights
-            )
-            if fit.error is not None:
-                continue
-            fitted_weights, fitted_means = fit.weights, fit.means
-        order = match_components(model.means_, fitted_means)
-        weights.append(fitted_weights[order])
-        means.append(fitted_means[order])
+        refit = refit_from(
+            model, data, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=row_weights
+        )
+        if refit is None:
+            continue
+        order = match_components(model.means_, refit.means_)
+        weights.append(refit.weights_[order])
+        means.append(refit.means_[order])
         kept.append(replicate)
     n_features = X.shape[1]
     return (

@@ -254,7 +254,6 @@ def fit_batch(
                     starts.append(em.Start(error=str(err).replace("\n", " ")))
             messages.append(shared_messages + [str(w.message).replace("\n", " ") for w in caught])
             seconds.append(shared_seconds + time.perf_counter() - started)
-    settings["min_points"] = min_points
     return fitted | {
         covariance_type: _run_batch(
             X, planned, *made[covariance_type], covariance_type, conjugate[covariance_type], settings
@@ -318,7 +317,8 @@ def _run_batch(X, planned, starts, rows, messages, seconds, covariance_type, pri
             model,
             row,
             X,
-            lower_bounds=fit.lower_bounds,
+            n_iter=len(fit.lower_bounds),
+            final_change=em.relative_change(fit.lower_bounds, len(X)) if model is not None else np.nan,
             converged=fit.converged,
             messages=caught,
             tol=tol,

@@ -49,12 +49,18 @@ def log_likelihood(model, X):
     return float(model.score_samples(X).sum())
 
 
-def refit_from(model, X, *, tol, max_iter, reg_covar):
-    """EM on ``X`` started from ``model``'s parameters; the refitted model, or None if EM
-    failed (a covariance that lost positive definiteness, or by mclust's test)."""
+def refit_from(model, X, *, tol, max_iter, reg_covar, sample_weight=None):
+    """EM on ``X`` (rows weighted by ``sample_weight``, if given) started from ``model``'s
+    parameters, by the engine of its kind; the refitted model, or None if EM failed (a
+    covariance that lost positive definiteness, or by mclust's test). The bootstrap tests
+    here and the parameter uncertainty both refit this way."""
     if isinstance(model, ParsimoniousGaussianMixture):
-        return refit_from_model(model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
-    fit = run_from_model(model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
+        return refit_from_model(
+            model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=sample_weight
+        )
+    fit = run_from_model(
+        model, X, tol=tol, max_iter=max_iter, reg_covar=reg_covar, sample_weight=sample_weight
+    )
     if fit.error is not None:
         return None
     settings = {"tol": tol, "reg_covar": reg_covar, "max_iter": max_iter}
