@@ -12,6 +12,11 @@ components') the most. This is mclust's ``clustCombi``; the number of clusters i
 the entropy against the number of clusters by mclust's ``clustCombiOptim(reg = 2)``: the
 change point of the best two-piece linear fit (:func:`elbow`).
 
+The elbow cannot say "do not merge": it always returns a count between 2 and K - 1. The
+pipeline's default stopping rule (:mod:`gmm_pipeline.maths.merge_valley`) keeps this order of
+merges but only takes merges it allows; :func:`merge_hierarchy` takes such a rule as
+``allowed``.
+
 The merge hierarchy works on any ``predict_proba`` matrix; nothing here refits a model.
 """
 
@@ -47,21 +52,48 @@ class MergeStep:
         The positions (in the previous step's cluster list) of the two clusters joined.
     entropy : float
         Classification entropy of the merged probabilities.
+    allowed : bool or None
+        Whether the stopping rule allowed this merge (None without a rule, and at the start).
+    criteria : dict or None
+        The rule's values for this merge (what ``allowed`` judged), or None.
     """
 
     n_clusters: int
     clusters: list
     joined: tuple | None
     entropy: float
+    allowed: bool | None = None
+    criteria: dict | None = None
 
 
-def merge_hierarchy(proba):
+def entropy_decreases(proba):
+    """The entropy each pair of columns' union removes: ``D[a, b]`` for ``a < b`` (upper triangle).
+
+    ``D[a, b] = sum_i (p_ia + p_ib) log(p_ia + p_ib) - p_ia log p_ia - p_ib log p_ib``, never
+    negative; the lower triangle and the diagonal are -inf.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    own = xlogx(proba).sum(axis=0)
+    n_columns = proba.shape[1]
+    gains = np.full((n_columns, n_columns), -np.inf)
+    for a in range(n_columns - 1):
+        merged = xlogx(proba[:, [a]] + proba[:, a + 1 :]).sum(axis=0)
+        gains[a, a + 1 :] = merged - own[a] - own[a + 1 :]
+    return gains
+
+
+def merge_hierarchy(proba, allowed=None):
     """Merge components pairwise, by largest entropy decrease, down to one cluster.
 
     Parameters
     ----------
     proba : ndarray of shape (n_samples, n_components)
         Posterior probabilities of the components (``predict_proba``).
+    allowed : callable or None
+        A stopping rule: ``allowed(members_a, members_b)`` returns ``(ok, criteria)`` for
+        two clusters given as lists of components. With a rule, each step joins the pair
+        with the largest entropy decrease among the pairs it allows; once it allows none,
+        the pair with the largest decrease overall, so the table still reaches one cluster.
 
     Returns
     -------
@@ -77,25 +109,45 @@ def merge_hierarchy(proba):
     steps = [MergeStep(len(clusters), [list(c) for c in clusters], None, classification_entropy(proba))]
     current = proba.copy()
     while current.shape[1] > 1:
-        own = xlogx(current).sum(axis=0)  # (K,)
-        best, best_gain = None, -np.inf
-        for a in range(current.shape[1] - 1):
-            # Entropy decrease of joining a with each later b: the merged column's x log x
-            # against the two columns' own.
-            merged = xlogx(current[:, [a]] + current[:, a + 1 :]).sum(axis=0)
-            gains = merged - own[a] - own[a + 1 :]
-            b = int(np.argmax(gains))
-            if gains[b] > best_gain:
-                best, best_gain = (a, a + 1 + b), gains[b]
+        gains = entropy_decreases(current)
+        # Pairs in (a, b) order, largest decrease first; a stable sort keeps the first on a tie.
+        pairs = [(a, b) for a in range(len(clusters)) for b in range(a + 1, len(clusters))]
+        pairs.sort(key=lambda pair: -gains[pair])
+        best, ok, criteria = pairs[0], None, None
+        if allowed is not None:
+            for pair in pairs:
+                ok, criteria = allowed(clusters[pair[0]], clusters[pair[1]])
+                if ok:
+                    best = pair
+                    break
+            else:
+                ok, criteria = allowed(clusters[best[0]], clusters[best[1]])
         a, b = best
         current[:, a] += current[:, b]
         current = np.delete(current, b, axis=1)
         clusters[a] = clusters[a] + clusters[b]
         del clusters[b]
         steps.append(
-            MergeStep(len(clusters), [list(c) for c in clusters], (a, b), classification_entropy(current))
+            MergeStep(
+                len(clusters),
+                [list(c) for c in clusters],
+                (a, b),
+                classification_entropy(current),
+                allowed=ok,
+                criteria=criteria,
+            )
         )
     return steps
+
+
+def rule_choice(steps):
+    """The fewest clusters the rule reaches by allowed merges alone (steps of :func:`merge_hierarchy`)."""
+    chosen = steps[0].n_clusters
+    for step in steps[1:]:
+        if not step.allowed:
+            break
+        chosen = step.n_clusters
+    return chosen
 
 
 def merged_probabilities(proba, clusters):
