@@ -52,6 +52,7 @@ RESULT_LIBRARIES = (
     "pyarrow",
     "threadpoolctl",
     "numba",
+    "diptest",
 )
 # The form of the cached facts (:func:`_cached`); a change to it must change this number.
 _CACHE_FORMAT = 2
