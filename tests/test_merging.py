@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from conftest import REPO, run_snakemake, write_config
 from gmm_pipeline.maths.merging import (
     classification_entropy,
     elbow,
@@ -121,5 +123,61 @@ def test_pipeline_writes_the_merge_hierarchy_of_the_criterion_choice(small_run):
             expected = adjusted_rand_score(truth, labels[f"clusters_{count}"])
             row = merges[merges["n_clusters"] == count].iloc[0]
             assert row["adjusted_rand_index"] == pytest.approx(expected)
-        for figure in ("clusters", "entropy", "merge_tree"):
+        # The default rule's values for every merge, and the reason it stopped.
+        assert summary["rule"]["name"] == "valley"
+        rows = merges[merges["n_clusters"] < k]
+        assert rows["dip_p_value"].between(0, 1).all() and rows["density_ratio"].between(0, 1).all()
+        assert rows["meeting_components"].str.fullmatch(r"\d+ & \d+").all()
+        assert rows.loc[rows["n_clusters"] >= summary["n_clusters"], "allowed"].all()
+        assert not rows.loc[rows["n_clusters"] == summary["n_clusters"] - 1, "allowed"].any()
+        assert summary["stopped_because"]
+        for figure in ("clusters", "merge_rule", "merge_tree"):
             assert (small_run / "results" / "figures" / dataset / f"{figure}.png").stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def default_shapes_run(tmp_path_factory):
+    """The default config, run for its four synthetic shapes.
+
+    Cross-validation and the stability replicates are off: the selection is by BIC, which
+    they do not change, and they would double the run.
+    """
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"] = {
+        name: config["datasets"][name] for name in ("moons", "circles", "anisotropic", "blobs")
+    }
+    config["selection"]["cross_validation"]["folds"] = 0
+    config["selection"]["stability"] |= {"bootstrap": 0, "data_seeds": 0}
+    workdir = tmp_path_factory.mktemp("default_shapes")
+    run_snakemake(workdir, "--configfile", write_config(workdir / "shapes.yaml", config), "--cores", 2)
+    return workdir
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    ("dataset", "n_clusters", "least_ari"),
+    [("moons", 2, 0.95), ("circles", 2, 0.95), ("anisotropic", 3, 0.9), ("blobs", 4, 0.95)],
+)
+def test_the_default_run_stops_merging_where_the_shapes_are(
+    default_shapes_run, dataset, n_clusters, least_ari
+):
+    folder = default_shapes_run / "results" / "clusters" / dataset
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["rule"] == {
+        "name": "valley",
+        "method": summary["rule"]["method"],
+        "significance": 0.05,
+        "density_ratio": 0.15,
+    }
+    assert summary["n_clusters"] == n_clusters
+    assert summary["agreement_with_truth"]["at_chosen"]["adjusted_rand_index"] >= least_ari
+    # Every count stays in the table with the rule's values, so another can be read off.
+    merges = pd.read_csv(folder / "merges.csv")
+    k = summary["model"]["n_components"]
+    assert merges["n_clusters"].tolist() == list(range(k, 0, -1))
+    refused = merges[merges["n_clusters"] == n_clusters - 1].iloc[0]
+    assert not refused["allowed"]
+    assert refused["dip_p_value"] < 0.05 or refused["density_ratio"] < 0.15
+    assert summary["refused_merge"]["dip_p_value"] == pytest.approx(refused["dip_p_value"])
+    assert summary["stopped_because"].startswith("every remaining merge is refused")
+    assert (default_shapes_run / "results" / "figures" / dataset / "merge_rule.png").stat().st_size > 1000

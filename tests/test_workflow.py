@@ -112,7 +112,7 @@ def test_every_step_writes_its_artifacts(small_run):
                 "anomaly_curves.png",
                 "bayes_weights.png",
                 "clusters.png",
-                "entropy.png",
+                "merge_rule.png",
                 "merge_tree.png",
                 "parameter_uncertainty.png",
                 "provenance.json",
@@ -348,6 +348,17 @@ def test_config_override_reruns_only_the_affected_steps(small_run):
     )
     assert planned_jobs(process.stdout) == {
         "extract_anomalies": 2,
+        "render_figures": 2,
+        "collect_metrics": 1,
+        "write_manifest": 1,
+        "all": 1,
+    }
+    # Another stopping rule for merging: the clusters and what shows them, nothing fitted again.
+    process = run_snakemake(
+        small_run, "--configfile", SMALL_CONFIG, "--dry-run", "--config", "merging={rule: elbow}"
+    )
+    assert planned_jobs(process.stdout) == {
+        "merge_components": 2,
         "render_figures": 2,
         "collect_metrics": 1,
         "write_manifest": 1,

@@ -1,7 +1,7 @@
-# Clusters from components: merge the criterion's chosen mixture's components by entropy.
+# Clusters from components: merge the criterion's chosen mixture's components, stopping by merging.rule.
 
 
-# The merge hierarchy from K components to one, the entropy elbow, and labels per point.
+# The merge hierarchy from K components to one, the rule's count, and labels per point.
 rule merge_components:
     input:
         unpack(dataset_files),
@@ -30,5 +30,6 @@ rule merge_components:
     params:
         code=step_code("merge_components"),
         criterion=criterion,
+        merging=setting("merging"),
     script:
         "../../scripts/merge_components.py"

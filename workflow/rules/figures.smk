@@ -74,12 +74,12 @@ rule render_figures:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "merged clusters"},
         ),
-        entropy=report(
-            "results/figures/{dataset}/entropy.png",
-            caption="../report/entropy.rst",
+        merge_rule=report(
+            "results/figures/{dataset}/merge_rule.png",
+            caption="../report/merge_rule.rst",
             category="Clusters",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "figure": "entropy elbow"},
+            labels={"dataset": "{dataset}", "figure": "where merging stopped"},
         ),
         merge_tree=report(
             "results/figures/{dataset}/merge_tree.png",

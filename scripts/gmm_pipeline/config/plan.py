@@ -23,7 +23,7 @@ from ..files.summary_columns import DETECTOR_METRICS, SUMMARY_METRICS
 from .config_checks import SOURCE_KEYS, normalise_fit, strict_validator
 
 # The config sections whose values steps read; a sweep may set them per grid and per point.
-SECTIONS = ("fit", "selection", "bayesian", "anomalies", "figures")
+SECTIONS = ("fit", "selection", "merging", "bayesian", "anomalies", "figures")
 # More points than any sweep a machine here could run: a typo in an axis (a list of 10,000
 # seeds) is refused before Snakemake builds a graph of a million jobs.
 MAX_POINTS = 10_000

@@ -196,9 +196,10 @@ def merge_components(job):
             meta_path=job.input.meta,
             selection_path=job.input.selection,
             models_path=job.input.models,
+            merging=job.params.merging,
             outputs=_named_outputs(job),
         ),
-        params={"criterion": job.params.criterion},
+        params={"criterion": job.params.criterion, "merging": job.params.merging},
     )
 
 

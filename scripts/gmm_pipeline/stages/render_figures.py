@@ -1,6 +1,8 @@
 """Rule render_figures: the report's figures of one dataset: model, selection criteria,
 stability, uncertainty, anomalies, Bayesian weights and the merged clusters."""
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: jobs run without a display
@@ -418,8 +420,19 @@ def render_to_files(*, inputs, params, outputs):
 
 
 # The figures of the component merging (:mod:`gmm_pipeline.stages.merge_components`): the
-# merged clusters over the data, the entropy elbow, and the merge tree.
-CLUSTER_OUTPUTS = ("clusters", "entropy", "merge_tree")
+# merged clusters over the data, what the stopping rule judged each merge by, and the merge tree.
+CLUSTER_OUTPUTS = ("clusters", "merge_rule", "merge_tree")
+# Each rule's values per merge, drawn against its threshold: (column, threshold key, axis label).
+RULE_PANELS = {
+    "valley": [
+        ("dip_p_value", "significance", "dip test p-value"),
+        ("density_ratio", "density_ratio", "density between / lower peak"),
+    ],
+    **{
+        method: [("score", "cutoff", f"{method} score")]
+        for method in ("bhattacharyya", "ridgeline", "misclassification")
+    },
+}
 
 
 def plot_clusters(ax, X, labels, n_clusters):
@@ -435,28 +448,43 @@ def plot_clusters(ax, X, labels, n_clusters):
         ax.legend(fontsize="small", markerscale=2)
 
 
-def plot_entropy(axes, merges, summary):
-    """Entropy against the number of clusters with the elbow's two lines; and the entropy
-    each merge removed."""
+def plot_merge_rule(axes, merges, summary):
+    """Entropy against the number of clusters (with mclust's elbow lines under the elbow
+    rule), then each merge's values under the rule against its thresholds: allowed merges
+    green, refused red. The elbow rule's second panel is the entropy each merge removed."""
     ordered = merges.sort_values("n_clusters")
     counts, entropy = ordered["n_clusters"].to_numpy(), ordered["entropy"].to_numpy()
+    rule, chosen = summary["rule"], summary["n_clusters"]
     axes[0].plot(counts, entropy, "o-", color="tab:blue")
-    chosen = summary["n_clusters"]
-    if summary["elbow_lines"]:
+    if rule.get("elbow_lines"):
         for piece, line in zip(
-            (counts[counts <= chosen], counts[counts >= chosen]), summary["elbow_lines"], strict=True
+            (counts[counts <= chosen], counts[counts >= chosen]), rule["elbow_lines"], strict=True
         ):
             axes[0].plot(piece, line["slope"] * piece + line["intercept"], "--", color="tab:red")
     axes[0].axvline(chosen, color="0.5", linestyle=":", label=f"chosen: {chosen} clusters")
     axes[0].set_xlabel("number of clusters")
     axes[0].set_ylabel("classification entropy")
     axes[0].legend(fontsize="small")
-    steps = ordered[ordered["n_clusters"] < ordered["n_clusters"].max()]
-    axes[1].bar(steps["n_clusters"], steps["entropy_decrease"], color="tab:blue")
-    axes[1].set_xlabel("number of clusters after the merge")
-    axes[1].set_ylabel("entropy removed by the merge")
+    merged = ordered[ordered["n_clusters"] < ordered["n_clusters"].max()]
+    if rule["name"] == "elbow":
+        axes[1].bar(merged["n_clusters"], merged["entropy_decrease"], color="tab:blue")
+        axes[1].set_ylabel("entropy removed by the merge")
+    else:
+        colours = np.where(merged["allowed"].astype(str) == "True", "tab:green", "tab:red")
+        for ax, (column, threshold, label) in zip(axes[1:], RULE_PANELS[rule["name"]], strict=True):
+            values = merged[column].to_numpy(dtype=float)
+            if rule["name"] == "valley":  # p-values and ratios near 0 matter: a log axis
+                ax.set_yscale("log")
+                values = np.maximum(values, 1e-4)  # 0 drawn at the axis floor
+                ax.set_ylim(1e-4 / 1.5, 1.5)
+            ax.bar(merged["n_clusters"], values, color=colours)
+            ax.axhline(rule[threshold], color="0.3", linestyle="--", label=f"{threshold} {rule[threshold]:g}")
+            ax.set_ylabel(label)
+            ax.legend(fontsize="small")
     for ax in axes:
         ax.set_xticks(counts)
+    for ax in axes[1:]:
+        ax.set_xlabel("number of clusters after the merge")
 
 
 def merge_steps(summary):
@@ -480,13 +508,25 @@ def plot_merge_tree(ax, summary):
         ax.text(0.5, 0.5, "one component: nothing to merge", ha="center", va="center")
         ax.set_axis_off()
         return
+    tree = linkage_matrix(steps)
     dendrogram(
-        linkage_matrix(steps),
+        tree,
         ax=ax,
         labels=[str(k + 1) for k in range(steps[0].n_clusters)],
         color_threshold=0,
         above_threshold_color="0.3",
     )
+    # The rule's cut: between the last merge it took and the first it refused.
+    taken = steps[0].n_clusters - summary["n_clusters"]
+    if taken < len(tree):
+        low = tree[taken - 1, 2] if taken > 0 else 0.0
+        ax.axhline(
+            (low + tree[taken, 2]) / 2,
+            color="tab:red",
+            linestyle="--",
+            label=f"{summary['n_clusters']} clusters",
+        )
+        ax.legend(fontsize="small")
     ax.set_xlabel("component")
     ax.set_ylabel("1 - normalised entropy")
 
@@ -510,14 +550,17 @@ def _render_cluster_figures(dataset, shown, *, inputs, params, outputs):
 
     fig, ax = plt.subplots(figsize=(8, 6))
     plot_clusters(ax, dataset.X[shown], labels["cluster"].to_numpy()[shown], summary["n_clusters"])
-    ax.set_title(title + note, fontsize="medium")
+    ax.set_title(f"{title}{note}\n({summary['rule']['name']} rule)", fontsize="medium")
     save_figure(fig, outputs["clusters"], params["dpi"])
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    plot_entropy(axes, merges, summary)
-    fig.suptitle(f"{dataset.name}: entropy of the merged clusterings")
+    rule = summary["rule"]
+    n_panels = 1 + max(1, len(RULE_PANELS.get(rule["name"], [])))
+    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 4.8))
+    plot_merge_rule(axes, merges, summary)
+    why = textwrap.fill(f"stopped at {summary['n_clusters']}: {summary['stopped_because']}", 150)
+    fig.suptitle(f"{dataset.name}: merging by the {rule['name']} rule\n{why}", fontsize="medium")
     fig.tight_layout()
-    save_figure(fig, outputs["entropy"], params["dpi"])
+    save_figure(fig, outputs["merge_rule"], params["dpi"])
 
     fig, ax = plt.subplots(figsize=(8, 5))
     plot_merge_tree(ax, summary)
