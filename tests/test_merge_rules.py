@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import REPO
 from diptest import diptest
+from gmm_pipeline.config.schema import schema_default
 from gmm_pipeline.files.model_io import load_model
 from gmm_pipeline.maths.merge_hennig import CUTOFFS, hennig_hierarchy
 from gmm_pipeline.maths.merge_valley import (
@@ -30,7 +31,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
 DATA = REPO / "tests" / "data" / "merging"
-DEFAULTS = {"rule": "valley", "significance": 0.05, "density_ratio": 0.15, "cutoff": None}
+DEFAULTS = {
+    key: schema_default(f"merging.{key}") for key in ("rule", "significance", "density_ratio", "cutoff")
+}
 FPC_METHODS = {"bhat": "bhattacharyya", "ridge.ratio": "ridgeline", "demp": "misclassification"}
 
 
@@ -55,9 +58,8 @@ def _rule_result(model, X, merging):
 
 def test_the_config_and_the_schema_hold_the_same_merging_defaults():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert {key: config["merging"][key] for key in ("rule", "significance", "density_ratio")} == {
-        key: DEFAULTS[key] for key in ("rule", "significance", "density_ratio")
-    }
+    assert config["merging"] == {key: DEFAULTS[key] for key in ("rule", "significance", "density_ratio")}
+    assert DEFAULTS == {"rule": "valley", "significance": 0.05, "density_ratio": 0.1, "cutoff": None}
 
 
 @pytest.mark.parametrize(
@@ -177,8 +179,8 @@ def test_the_rule_values_are_per_pair_of_components_and_the_table_reaches_one_cl
     X, moons = make_moons(600, noise=0.05, random_state=0)
     model = GaussianMixture(8, random_state=0, n_init=2).fit(X)
     proba = model.predict_proba(X)
-    rule = valley_rule(model, X, proba, significance=0.05, density_ratio=0.15)
-    steps = valley_hierarchy(model, X, proba, significance=0.05, density_ratio=0.15)
+    rule = valley_rule(model, X, proba, significance=0.05, density_ratio=0.1)
+    steps = valley_hierarchy(model, X, proba, significance=0.05, density_ratio=0.1)
     assert [step.n_clusters for step in steps] == list(range(8, 0, -1))
     for previous, step in zip(steps[:-1], steps[1:], strict=True):
         a, b = (previous.clusters[k] for k in step.joined)

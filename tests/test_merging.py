@@ -167,7 +167,7 @@ def test_the_default_run_stops_merging_where_the_shapes_are(
         "name": "valley",
         "method": summary["rule"]["method"],
         "significance": 0.05,
-        "density_ratio": 0.15,
+        "density_ratio": 0.1,
     }
     assert summary["n_clusters"] == n_clusters
     assert summary["agreement_with_truth"]["at_chosen"]["adjusted_rand_index"] >= least_ari
@@ -177,7 +177,7 @@ def test_the_default_run_stops_merging_where_the_shapes_are(
     assert merges["n_clusters"].tolist() == list(range(k, 0, -1))
     refused = merges[merges["n_clusters"] == n_clusters - 1].iloc[0]
     assert not refused["allowed"]
-    assert refused["dip_p_value"] < 0.05 or refused["density_ratio"] < 0.15
+    assert refused["dip_p_value"] < 0.05 or refused["density_ratio"] < 0.1
     assert summary["refused_merge"]["dip_p_value"] == pytest.approx(refused["dip_p_value"])
     assert summary["stopped_because"].startswith("every remaining merge is refused")
     assert (default_shapes_run / "results" / "figures" / dataset / "merge_rule.png").stat().st_size > 1000
