@@ -132,6 +132,14 @@ _DELETE = object()
             r"config key 'anomalies\.holdout_fraction': 1\.0 is not valid",
         ),
         (
+            "merging",
+            {"cutoff": 0.3},
+            r"merging\.cutoff applies to the rules bhattacharyya, ridgeline, misclassification, but "
+            r"merging\.rule is 'valley'; expected cutoff: null",
+        ),
+        ("merging.rule", "entropy", r"config key 'merging\.rule': 'entropy' is not one of"),
+        ("merging.significance", 1.5, r"config key 'merging\.significance': 1\.5 is greater than or equal"),
+        (
             "anomalies.threshold",
             "log_density",
             r"anomalies\.threshold is 'log_density' but anomalies\.log_density is not set",

@@ -23,10 +23,11 @@ from gmm_pipeline.maths.merge_valley import (
     weighted_log_densities,
 )
 from gmm_pipeline.maths.merging import merge_hierarchy, merged_labels, rule_choice
+from gmm_pipeline.maths.parsimonious_mixture import ParsimoniousGaussianMixture
 from gmm_pipeline.stages.merge_components import merge_by_rule
 from gmm_pipeline.stages.prepare_data import prepare_dataset
 from scipy.special import logsumexp
-from sklearn.datasets import make_moons
+from sklearn.datasets import load_iris, make_moons
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
@@ -210,3 +211,16 @@ def test_hennigs_criteria_fail_the_chains_as_the_issue_measured(default_datasets
     X, _, model = default_datasets["circles"]
     counts = {method: _rule_result(model, X, {"rule": method, "cutoff": None})[1] for method in CUTOFFS}
     assert counts == {"bhattacharyya": 10, "ridgeline": 1, "misclassification": 7}
+
+
+def test_the_rules_take_a_fourteen_model_estimator():
+    """A ParsimoniousGaussianMixture (mclust's VEV, iris's BIC choice) is merged from its own
+    parameters: its weighted log-densities sum to its score_samples."""
+    X = load_iris().data
+    model = ParsimoniousGaussianMixture(3, covariance_type="VEV", random_state=0).fit(X)
+    log_parts = weighted_log_densities(model, X)
+    assert np.allclose(logsumexp(log_parts, axis=1), model.score_samples(X), rtol=0, atol=1e-10)
+    proba = model.predict_proba(X)
+    # Two of the three components overlap without a dip (versicolor and virginica).
+    assert rule_choice(valley_hierarchy(model, X, proba, significance=0.05, density_ratio=0.1)) == 2
+    assert rule_choice(hennig_hierarchy(model, X, proba, "bhattacharyya")) == 2

@@ -20,6 +20,7 @@ from ..errors import PipelineInputError
 from ..files.artifacts import PARQUET_SUFFIXES, csv_header, text_rows
 from ..maths.covariance_models import PRIOR_MODELS, pipeline_names
 from ..maths.estimators import COVARIANCE_TYPES, fewest_points
+from ..maths.merge_hennig import CUTOFFS
 from ..maths.outlier_kinds import DEFAULTS as KIND_OPTIONS
 from .memory import generated_features, parquet_shape
 
@@ -185,6 +186,12 @@ def check_dataset(planned):
                 f"{key}.{foreign[0]} does not apply to kind {kind!r}; its options are "
                 f"{', '.join(['fraction', 'seed', *KIND_OPTIONS[kind]])}"
             )
+    merging = settings["merging"]
+    if merging["cutoff"] is not None and merging["rule"] not in CUTOFFS:
+        raise PipelineInputError(
+            f"{planned.setting_key('merging.cutoff')} applies to the rules {', '.join(CUTOFFS)}, "
+            f"but {planned.setting_key('merging.rule')} is {merging['rule']!r}; expected cutoff: null"
+        )
     anomalies = settings["anomalies"]
     if anomalies["threshold"] == "log_density" and anomalies["log_density"] is None:
         raise PipelineInputError(
