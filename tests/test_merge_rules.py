@@ -14,7 +14,7 @@ from conftest import REPO
 from diptest import diptest
 from gmm_pipeline.config.schema import schema_default
 from gmm_pipeline.files.model_io import load_model
-from gmm_pipeline.maths.merge_hennig import CUTOFFS, hennig_hierarchy
+from gmm_pipeline.maths.merge_hennig import CUTOFFS, FPC_NAMES, hennig_hierarchy
 from gmm_pipeline.maths.merge_valley import (
     density_saddles,
     dip_p_values,
@@ -35,7 +35,6 @@ DATA = REPO / "tests" / "data" / "merging"
 DEFAULTS = {
     key: schema_default(f"merging.{key}") for key in ("rule", "significance", "density_ratio", "cutoff")
 }
-FPC_METHODS = {"bhat": "bhattacharyya", "ridge.ratio": "ridgeline", "demp": "misclassification"}
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +196,7 @@ def test_hennigs_criteria_equal_fpcs_mergenormals_on_the_default_models(default_
     reference = pd.read_csv(DATA / "fpc_mergenormals.csv")
     for (name, fpc_method), rows in reference.groupby(["dataset", "method"]):
         X, _, model = default_datasets[name]
-        method = FPC_METHODS[fpc_method]
+        method = next(name for name, fpc_name in FPC_NAMES.items() if fpc_name == fpc_method)
         steps = hennig_hierarchy(model, X, model.predict_proba(X), method)
         scores = [step.criteria["score"] for step in steps[1:]]
         assert scores == pytest.approx(rows.sort_values("merge")["score"].tolist(), rel=1e-6, abs=1e-12)

@@ -26,8 +26,9 @@ import numpy as np
 
 from .merging import MergeStep, classification_entropy, merged_probabilities
 
-# fpc's default cutoff of each method (``mergenormals``).
+# fpc's default cutoff of each method (``mergenormals``), and the method's name in fpc.
 CUTOFFS = {"bhattacharyya": 0.1, "ridgeline": 0.2, "misclassification": 0.025}
+FPC_NAMES = {"bhattacharyya": "bhat", "ridgeline": "ridge.ratio", "misclassification": "demp"}
 # fpc's grid step along the ridgeline (``mergenormals(by = 0.005)``).
 RIDGELINE_STEP = 0.005
 

@@ -18,7 +18,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from ..errors import PipelineInputError
 from ..files.artifacts import read_json, write_csv, write_json
 from ..files.model_io import load_models
-from ..maths.merge_hennig import CUTOFFS, hennig_hierarchy
+from ..maths.merge_hennig import CUTOFFS, FPC_NAMES, hennig_hierarchy
 from ..maths.merge_valley import valley_hierarchy
 from ..maths.merging import elbow, merge_hierarchy, merged_labels, rule_choice
 from .prepare_data import load_dataset
@@ -53,6 +53,11 @@ def _name(members):
     return "+".join(str(k + 1) for k in sorted(members))
 
 
+def _pair_name(components):
+    """Two components, 1-based as in mclust's tables (``3 & 7``)."""
+    return " & ".join(str(k + 1) for k in components)
+
+
 def merge_table(steps, predicted_by_step, labels, chosen_count, rule):
     """One row per number of clusters, from the components down to one; each step's
     clusters of every row are ``predicted_by_step``. A row's rule values judged the merge
@@ -76,7 +81,7 @@ def merge_table(steps, predicted_by_step, labels, chosen_count, rule):
             if column == "allowed":
                 row[column] = "" if step.allowed is None else bool(step.allowed)
             elif column == "meeting_components":
-                row[column] = "" if not criteria else " & ".join(str(k + 1) for k in criteria[column])
+                row[column] = "" if not criteria else _pair_name(criteria[column])
             else:
                 row[column] = criteria.get(column, np.nan)
         if labels is not None:
@@ -130,13 +135,12 @@ def merge_by_rule(model, X, proba, merging):
         )
     cutoff = CUTOFFS[name] if merging.get("cutoff") is None else merging["cutoff"]
     steps = hennig_hierarchy(model, X, proba, name, cutoff)
-    fpc_names = {"bhattacharyya": "bhat", "ridgeline": "ridge.ratio", "misclassification": "demp"}
     return (
         steps,
         rule_choice(steps),
         {
             "name": name,
-            "method": f'Hennig (2010), fpc\'s mergenormals(method = "{fpc_names[name]}")',
+            "method": f'Hennig (2010), fpc\'s mergenormals(method = "{FPC_NAMES[name]}")',
             "cutoff": cutoff,
         },
     )
@@ -164,8 +168,9 @@ def stop_reason(steps, n_clusters, rule):
         )
     else:
         sentence = f"no pair's score reaches the cutoff (best {values['score']:.3g} < {rule['cutoff']:g})"
+    # Components numbered from 1, as in merges.csv.
     return sentence, {
-        key: (list(value) if isinstance(value, tuple) else value) for key, value in values.items()
+        key: (_pair_name(value) if key == "meeting_components" else value) for key, value in values.items()
     }
 
 

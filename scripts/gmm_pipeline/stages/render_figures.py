@@ -478,9 +478,9 @@ def plot_merge_rule(axes, merges, summary):
                 values = np.maximum(values, 1e-4)  # 0 drawn at the axis floor
                 ax.set_ylim(1e-4 / 1.5, 1.5)
             ax.bar(merged["n_clusters"], values, color=colours)
-            ax.axhline(rule[threshold], color="0.3", linestyle="--", label=f"{threshold} {rule[threshold]:g}")
+            ax.axhline(rule[threshold], color="0.3", linestyle="--")
             ax.set_ylabel(label)
-            ax.legend(fontsize="small")
+            ax.set_title(f"dashed: {threshold} {rule[threshold]:g}", fontsize="small")
     for ax in axes:
         ax.set_xticks(counts)
     for ax in axes[1:]:
