@@ -223,3 +223,33 @@ def test_the_rules_take_a_fourteen_model_estimator():
     # Two of the three components overlap without a dip (versicolor and virginica).
     assert rule_choice(valley_hierarchy(model, X, proba, significance=0.05, density_ratio=0.1)) == 2
     assert rule_choice(hennig_hierarchy(model, X, proba, "bhattacharyya")) == 2
+
+
+@pytest.mark.parametrize("rule", ["valley", "elbow", "bhattacharyya", "ridgeline", "misclassification"])
+def test_every_rules_figure_draws_its_values_against_its_threshold(default_datasets, rule, tmp_path):
+    import matplotlib.pyplot as plt
+    from gmm_pipeline.stages.merge_components import merge_table
+    from gmm_pipeline.stages.render_figures import RULE_PANELS, plot_merge_rule
+
+    X, truth, model = default_datasets["blobs"]
+    proba = model.predict_proba(X)
+    steps, n_clusters, described = merge_by_rule(model, X, proba, DEFAULTS | {"rule": rule})
+    table = merge_table(
+        steps, [merged_labels(proba, step.clusters) for step in steps], truth, n_clusters, rule
+    )
+    table.to_csv(tmp_path / "merges.csv", index=False)  # the figure reads the written table
+    merges = pd.read_csv(tmp_path / "merges.csv")
+    panels = RULE_PANELS.get(rule, [])
+    fig, axes = plt.subplots(1, 1 + max(1, len(panels)))
+    plot_merge_rule(axes, merges, {"rule": described, "n_clusters": n_clusters})
+    if not panels:  # the elbow: the entropy each merge removed
+        assert len(axes[1].patches) == model.n_components - 1
+    for ax, (_, threshold, _) in zip(axes[1 : 1 + len(panels)], panels, strict=True):
+        # One bar per merge, red where the rule refused it, and the threshold dashed.
+        bars = ax.patches
+        assert len(bars) == model.n_components - 1
+        merged = merges[merges["n_clusters"] < model.n_components].sort_values("n_clusters")
+        refused = merged["allowed"].astype(str) != "True"
+        assert [bar.get_facecolor()[0] > 0.5 for bar in bars] == refused.tolist()
+        assert ax.get_lines()[0].get_ydata()[0] == described[threshold]
+    plt.close(fig)
