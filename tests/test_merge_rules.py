@@ -149,7 +149,7 @@ def test_density_saddles_see_no_crossing_between_separate_groups_and_the_valley_
     X = centres[labels] + rng.normal(size=(1200, 2))
     model = GaussianMixture(3, random_state=0, means_init=centres).fit(X)
     components = model.predict(X)
-    saddles, peaks = density_saddles(model, X, components)
+    saddles, peaks = density_saddles(model, X, components, model.score_samples(X))
     # 36 sd apart: no neighbour-graph edge joins the far group to the others.
     assert saddles[0, 2] == saddles[1, 2] == -np.inf
     # 4 sd apart: the highest crossing is close to the fitted density's saddle, the lowest

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from diptest import diptest
+from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from .em import log_densities
@@ -92,8 +93,10 @@ def dip_p_values(log_parts, components):
     return p_values
 
 
-def density_saddles(model, X, components, *, n_neighbors=N_NEIGHBORS):
+def density_saddles(model, X, components, log_density, *, n_neighbors=N_NEIGHBORS):
     """The fitted log-density's highest crossing between each pair of components, and peaks.
+
+    ``log_density`` is the model's log-density at the rows of ``X`` (``score_samples``).
 
     A crossing is an edge of the data's ``n_neighbors``-nearest-neighbour graph (found on
     standardised features) joining a point of one component to a point of the other; its
@@ -108,7 +111,6 @@ def density_saddles(model, X, components, *, n_neighbors=N_NEIGHBORS):
         is no row's most probable.
     """
     n_components = model.n_components
-    log_density = model.score_samples(X)
     peaks = np.full(n_components, -np.inf)
     np.maximum.at(peaks, components, log_density)
     saddles = np.full((n_components, n_components), -np.inf)
@@ -184,7 +186,8 @@ def valley_rule(model, X, proba, *, significance, density_ratio, n_neighbors=N_N
     """The rule for one fitted model, its data and their ``predict_proba`` (see the module's text)."""
     log_parts = weighted_log_densities(model, X)
     components = np.argmax(proba, axis=1)
-    saddles, peaks = density_saddles(model, X, components, n_neighbors=n_neighbors)
+    log_density = logsumexp(log_parts, axis=1)
+    saddles, peaks = density_saddles(model, X, components, log_density, n_neighbors=n_neighbors)
     return ValleyRule(
         pair_entropy=entropy_decreases(proba),
         p_values=dip_p_values(log_parts, components),
